@@ -1,0 +1,1 @@
+"""Command-line tools of the renogram renal-parenchyma project (run as ``python -m scripts.<name>``)."""
