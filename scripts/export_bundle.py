@@ -1,0 +1,150 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Write a self-contained copy of the bundle that runs from any working directory.
+
+MONAI Label and model-zoo tooling put only the bundle folder on ``sys.path``, so the project's ``custom_transforms`` and
+``networks`` packages (which the configs name in ``_target_``) are copied next to ``configs/``. The repository keeps one
+source of truth; the export is a build product.
+
+Usage::
+
+    python -m scripts.export_bundle --out exported/renal_parenchyma            # copy only
+    python -m scripts.export_bundle --out exported/renal_parenchyma --verify   # + MONAI's bundle checks
+
+MONAI has bundle verification (``verify_metadata``, ``verify_net_in_out``, ``ckpt_export``) but nothing that packages a
+bundle's custom code, hence this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+__all__ = ["BUNDLE_CONTENT", "CODE_PACKAGES", "export_bundle", "verify_bundle", "main"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: bundle items copied (relative to ``bundle/``); missing optional ones are skipped.
+BUNDLE_CONTENT = ("configs", "docs", "models", "LICENSE")
+#: top-level packages the configs import, copied into the export's root.
+CODE_PACKAGES = ("custom_transforms", "networks")
+#: offline copies of the metadata schemas: the one ``metadata.json`` names (20220324) and the newer 20240725 one.
+DEFAULT_SCHEMAS = tuple(
+    REPO_ROOT.parent / "shared" / "monai_bundle_schema" / name
+    for name in ("meta_schema_20220324.json", "meta_schema_20240725.json")
+)
+
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "eval", "runs", "logs")
+
+
+def export_bundle(out_dir: str | os.PathLike, bundle_dir: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
+    """Copy the bundle and its code packages into ``out_dir`` atomically.
+
+    Args:
+        out_dir: destination folder; it must not exist (or be empty) unless ``overwrite`` is True.
+        bundle_dir: source bundle folder. Defaults to the repository's ``bundle/``.
+        overwrite: replace an existing non-empty ``out_dir``. Defaults to False.
+
+    Returns:
+        The destination path.
+
+    Raises:
+        FileExistsError: ``out_dir`` holds files and ``overwrite`` is False.
+        FileNotFoundError: the source bundle lacks ``configs/``.
+    """
+    src = Path(bundle_dir) if bundle_dir is not None else REPO_ROOT / "bundle"
+    out = Path(out_dir).resolve()
+    if not (src / "configs").is_dir():
+        raise FileNotFoundError(f"{src}: not a bundle folder (no configs/)")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out}: exists and is not empty (use --overwrite to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # build next to the destination, then swap in: a failed export never leaves a half-written bundle
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for item in BUNDLE_CONTENT:
+            path = src / item
+            if path.is_dir():
+                shutil.copytree(path, tmp / item, ignore=_IGNORE)
+            elif path.is_file():
+                shutil.copy2(path, tmp / item)
+        for package in CODE_PACKAGES:
+            shutil.copytree(REPO_ROOT / package, tmp / package, ignore=_IGNORE)
+        if out.exists():
+            backup = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, backup)
+            os.replace(tmp, out)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def verify_bundle(bundle: str | os.PathLike, schemas: list[str | os.PathLike] | None = None) -> None:
+    """Run MONAI's ``verify_metadata``, ``verify_net_in_out`` and ``ckpt_export`` on an exported bundle, from outside the repository.
+
+    The checks run in a subprocess whose working directory is the bundle, with the repository *not* on ``sys.path``,
+    so they prove the export is self-contained.
+
+    Raises:
+        RuntimeError: a check failed; the message holds the tool's output.
+    """
+    bundle = Path(bundle).resolve()
+    schemas = [Path(s) for s in schemas] if schemas else list(DEFAULT_SCHEMAS)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(bundle)
+    checks = [
+        ["verify_net_in_out", "--net_id", "network_def", "--meta_file", "configs/metadata.json",
+         "--config_file", "configs/inference.json", "--bundle_root", str(bundle)],
+    ]
+    if (bundle / "models" / "model.pt").is_file():
+        ts_path = Path(tempfile.mkdtemp()) / "model.ts"
+        checks.append(["ckpt_export", "network_def", "--filepath", str(ts_path), "--ckpt_file", "models/model.pt",
+                       "--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json",
+                       "--bundle_root", str(bundle)])
+    for schema in reversed(schemas):
+        if not schema.is_file():
+            print(f"warning: {schema} not found; skipping verify_metadata against it", file=sys.stderr)
+            continue
+        # with the file already present MONAI skips the download, so this works offline
+        tmp_schema = Path(tempfile.mkdtemp()) / schema.name
+        shutil.copy2(schema, tmp_schema)
+        checks.insert(0, ["verify_metadata", "--meta_file", "configs/metadata.json", "--filepath", str(tmp_schema)])
+    for check in checks:
+        proc = subprocess.run([sys.executable, "-m", "monai.bundle", *check], cwd=bundle, env=env,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{bundle}: monai.bundle {check[0]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        print(f"{check[0]}{' ' + Path(check[-1]).name if check[0] == 'verify_metadata' else ''}: ok")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.export_bundle", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="destination folder of the self-contained bundle")
+    parser.add_argument("--bundle", default=None, help="source bundle folder (default: the repository's bundle/)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing non-empty destination")
+    parser.add_argument("--verify", action="store_true", help="run verify_metadata, verify_net_in_out and ckpt_export (TorchScript) on the export")
+    parser.add_argument("--schema", action="append", default=None,
+                        help="offline metadata schema file, repeatable (default: the 20220324 and 20240725 schemas "
+                             "in ../shared/monai_bundle_schema/)")
+    args = parser.parse_args(argv)
+    try:
+        out = export_bundle(args.out, args.bundle, overwrite=args.overwrite)
+        if args.verify:
+            verify_bundle(out, args.schema)
+    except (FileExistsError, FileNotFoundError, RuntimeError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"exported bundle: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
