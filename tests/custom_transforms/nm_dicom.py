@@ -1,0 +1,136 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Hand-built NM DICOM dynamic studies for the loader tests (plain pydicom; highdicom does not model NM)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+__all__ = ["Phase", "write_nm_dicom", "ramp_frames"]
+
+NM_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
+
+
+class Phase:
+    """One acquisition phase: ``frames`` x ``duration_ms``, after ``delay_ms``, ``pause_ms`` between frames."""
+
+    def __init__(self, frames: int, duration_ms: int, delay_ms: int = 0, pause_ms: int = 0, image_id: str = "") -> None:
+        self.frames, self.duration_ms, self.delay_ms, self.pause_ms, self.image_id = (
+            frames, duration_ms, delay_ms, pause_ms, image_id,
+        )
+
+
+def ramp_frames(n_frames: int, shape: tuple[int, int] = (8, 8), dtype=np.uint16) -> np.ndarray:
+    """Frame t is filled with the value t + 1 (plus a column gradient), so sums and orders are checkable."""
+    base = np.arange(1, n_frames + 1, dtype=np.int64)[:, None, None] * np.ones((1, *shape), dtype=np.int64)
+    base[:, :, -1] += 1000  # last column brighter: a left/right marker
+    return base.astype(dtype)
+
+
+def write_nm_dicom(
+    path: str | Path,
+    frames: np.ndarray,
+    phases: Sequence[Phase] | None = None,
+    frame_time_ms: float | None = None,
+    detector_views: Sequence[str] | None = None,
+    slope: float | None = None,
+    intercept: float | None = None,
+    charset: str | None = None,
+    pixel_spacing: tuple[float, float] = (4.0, 3.0),
+    modality: str = "NM",
+    sop_class: str = NM_STORAGE,
+    age: str | None = "006Y",
+    tracer: str = "MAG3",
+    patient_id: str = "P1",
+    vectors: bool = True,
+    number_of_frames: int | None = None,
+    series_description: str = "",
+) -> Path:
+    """Write ``frames`` (F, H, W) as an NM multi-frame file. With ``detector_views`` of length D, ``frames`` holds
+    D blocks (detector-major) of ``sum(phase frames)`` frames each. int16 frames give signed pixels."""
+    frames = np.asarray(frames)
+    n_det = len(detector_views) if detector_views else 1
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    if charset:
+        ds.SpecificCharacterSet = charset
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = modality
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "DYNAMIC", "EMISSION"]
+    ds.PatientName = "Тестов^Иван" if charset == "ISO_IR 144" else "TEST^PATIENT"
+    ds.PatientID = patient_id
+    if age is not None:
+        ds.PatientAge = age
+    ds.StudyDate = "20240101"
+    ds.SeriesDescription = series_description
+    if charset == "ISO_IR 144":
+        ds.Manufacturer = "Электрон"
+        ds.ProtocolName = "Почки технемаг 128"
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.NumberOfFrames = number_of_frames if number_of_frames is not None else frames.shape[0]
+    ds.Rows, ds.Columns = int(frames.shape[1]), int(frames.shape[2])
+    ds.PixelSpacing = [pixel_spacing[0], pixel_spacing[1]]
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1 if frames.dtype == np.int16 else 0
+    if slope is not None:
+        ds.RescaleSlope = slope
+    if intercept is not None:
+        ds.RescaleIntercept = intercept
+    ds.NumberOfEnergyWindows = 1
+    ds.NumberOfDetectors = n_det
+    if tracer:
+        item = Dataset()
+        item.Radiopharmaceutical = tracer
+        ds.RadiopharmaceuticalInformationSequence = DicomSequence([item])
+    det_items = []
+    for view in detector_views or []:
+        det = Dataset()
+        code = Dataset()
+        code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "X", "99TEST", view
+        det.ViewCodeSequence = DicomSequence([code])
+        det_items.append(det)
+    if det_items:
+        ds.DetectorInformationSequence = DicomSequence(det_items)
+    if phases:
+        ds.NumberOfPhases = len(phases)
+        items = []
+        for ph in phases:
+            it = Dataset()
+            it.ActualFrameDuration = ph.duration_ms
+            it.NumberOfFramesInPhase = ph.frames
+            it.PhaseDelay = ph.delay_ms
+            it.PauseBetweenFrames = ph.pause_ms
+            if ph.image_id:
+                it.ImageID = ph.image_id
+            items.append(it)
+        ds.PhaseInformationSequence = DicomSequence(items)
+        if vectors:
+            per_det = sum(ph.frames for ph in phases)
+            ds.FrameIncrementPointer = [0x00540010, 0x00540020, 0x00540030, 0x00540100]
+            ds.EnergyWindowVector = [1] * (per_det * n_det)
+            ds.DetectorVector = [d + 1 for d in range(n_det) for _ in range(per_det)]
+            ds.PhaseVector = [i + 1 for _ in range(n_det) for i, ph in enumerate(phases) for _ in range(ph.frames)]
+            ds.TimeSliceVector = [k + 1 for _ in range(n_det) for ph in phases for k in range(ph.frames)]
+    if frame_time_ms is not None:
+        ds.FrameTime = frame_time_ms
+    ds.add_new(0x00390010, "LO", "TEST PRIVATE")
+    ds.add_new(0x00391000, "OB", b"\x01\x02\x03\x04")
+    ds.PixelData = np.ascontiguousarray(frames.astype("<i2" if frames.dtype == np.int16 else "<u2")).tobytes()
+    path = Path(path)
+    ds.save_as(path, enforce_file_format=True)
+    return path
