@@ -1,0 +1,547 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Build a PNG segmentation dataset (fused pseudocolor images + binary parenchyma labels) from dynamic renal studies.
+
+Usage::
+
+    python -m scripts.prepare_dataset --studies STUDIES --out DATASET
+    python -m scripts.prepare_dataset --studies STUDIES --out DATASET --split 0.8 0.2 0.0 --seed 1   # the paper's 80/20
+    python -m scripts.prepare_dataset --studies NEW --out DATASET2 --splits DATASET/splits.json      # reuse a frozen split
+
+Each study goes through :func:`custom_transforms.dynamic_study_transforms` (load, drop the first ``--min-start-s``,
+fuse ``--group-size`` frames) and, per labelled fused image ``k``, :func:`custom_transforms.fused_image_transforms`
+(select, pseudocolor, MONAI ``Resized`` bilinear to ``--size``): the transforms the bundle runs on DICOM input, so the
+PNGs equal the in-pipeline tensors within uint8 quantisation.
+
+Input layouts (both may be mixed in one ``--studies`` folder):
+
+- Simulator: ``STUDIES/<study_id>/study.dcm`` + ``parenchyma.png`` (uint8 label map on the native matrix: 0
+  background, 1 patient-left, 2 patient-right kidney), optional ``truth.json`` / ``STUDIES/studies.csv`` with a
+  ``patient_id``.
+- User: ``STUDIES/<stem>.dcm`` (or ``.nii``/``.nii.gz`` with its ``<stem>.json`` timing sidecar) + a label PNG on the
+  native matrix, looked up in this order: ``<stem>_f<k>_label.png``, ``labels/<stem>_f<k>.png`` (for fused image k
+  only), then ``<stem>_label.png``, ``labels/<stem>.png`` (for every fused image). Values 0/1, 0/1/2 or 0/255; any
+  non-zero value is parenchyma.
+
+Output (``DATASET``, built in ``DATASET.tmp-XXXX`` and renamed at the end, so no half-written dataset is left):
+
+- ``images/<study_id>_f<k>.png``: RGB uint8 (``--colormap none``: 8-bit grayscale), ``--size`` pixels; rows are image
+  rows top to bottom, columns left to right, as the DICOM stores them (posterior view: patient left on image left).
+- ``labels/<study_id>_f<k>.png``: uint8 0/1 parenchyma, same size, nearest-neighbour.
+- ``labels_native/<study_id>_f<k>.png``: uint8 0/1 on the study's native matrix.
+- ``datalist.json``: MONAI decathlon form (``training``/``validation``/``test`` lists of ``{"image", "label",
+  "label_native", "study", "patient", "fused_index", ...}`` with paths relative to DATASET), the ``options`` used, the
+  ``skipped`` studies with reasons, and the ``LoadImaged`` arguments that read the PNGs back.
+- ``splits.json``: study ids per split (patient-level), reusable with ``--splits``.
+
+Reading back in the array convention of the DICOM loader (``(C, H, W)``, rows first)::
+
+    LoadImaged(keys=["image", "label"], reader="PILReader", reverse_indexing=False, ensure_channel_first=True,
+               image_only=True)
+    ScaleIntensityRanged(keys="image", a_min=0, a_max=255, b_min=0, b_max=1)
+
+(MONAI's default ``reverse_indexing=True`` would transpose them to ``(C, W, H)``.)
+
+The split is by patient (all studies of one patient on one side): patients are ordered by ``sha256(f"{seed}:{id}")``
+and cut at the fractions (largest-remainder rounding, every non-zero fraction gets at least one patient when there are
+enough). The order does not depend on file listing order, and adding a patient does not reorder the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "SPLIT_NAMES",
+    "PNG_READ_ARGS",
+    "BuildOptions",
+    "StudyRecord",
+    "discover_studies",
+    "split_patients",
+    "build_dataset",
+    "main",
+]
+
+SPLIT_NAMES = ("training", "validation", "test")
+#: ``LoadImaged``/``LoadImage`` keyword arguments that read the written PNGs as ``(C, H, W)``, rows first.
+PNG_READ_ARGS = {"reader": "PILReader", "reverse_indexing": False, "ensure_channel_first": True, "image_only": True}
+_STUDY_SUFFIXES = (".dcm", ".nii", ".nii.gz")
+
+
+@dataclass
+class BuildOptions:
+    """Options of :func:`build_dataset` (the CLI flags of the same names)."""
+
+    size: tuple[int, int] = (384, 384)
+    colormap: str | None = "jet"
+    percentile: float = 99.5
+    min_start_s: float = 60.0
+    group_size: int = 7
+    window_s: float | None = None
+    drop_partial: bool = True
+    fused: tuple[int, ...] = (1, 2)
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    group_by: str = "patient"
+    view: str | int | None = None
+    splits_file: str | None = None
+    on_error: str = "skip"
+    overwrite: bool = False
+    progress: bool = True
+
+
+@dataclass
+class StudyRecord:
+    """One study found under ``--studies``: id, file, label files (``None`` key: every fused image) and patient."""
+
+    study_id: str
+    path: Path
+    labels: dict[int | None, Path] = field(default_factory=dict)
+    patient_id: str = ""
+    layout: str = "user"
+
+
+class BuildError(Exception):
+    """A whole-build failure reported as one line on stderr (exit code 2)."""
+
+
+def _safe_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "study"
+
+
+def _simulator_patients(root: Path) -> dict[str, str]:
+    table = root / "studies.csv"
+    if not table.exists():
+        return {}
+    with table.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    id_key = next((k for k in ("study_id", "study", "id") if rows and k in rows[0]), None)
+    if id_key is None or "patient_id" not in rows[0]:
+        return {}
+    return {str(r[id_key]): str(r["patient_id"]) for r in rows if r.get("patient_id")}
+
+
+def discover_studies(root: str | os.PathLike) -> list[StudyRecord]:
+    """Find the studies and their label files under ``root`` (simulator and user layouts; see the module docstring).
+
+    Returns:
+        records sorted by study id. Studies without a label file are included with empty ``labels`` (the builder
+        skips and reports them).
+
+    Raises:
+        BuildError: ``root`` is not a folder, holds no study, or two studies map to one id.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise BuildError(f"{root}: --studies is not a folder")
+    sim_patients = _simulator_patients(root)
+    records: list[StudyRecord] = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and (p / "study.dcm").exists()):
+        labels = {None: sub / "parenchyma.png"} if (sub / "parenchyma.png").exists() else {}
+        patient = sim_patients.get(sub.name, "")
+        truth = sub / "truth.json"
+        if not patient and truth.exists():
+            try:
+                patient = str(json.loads(truth.read_text(encoding="utf-8")).get("patient_id", "") or "")
+            except (OSError, ValueError):
+                patient = ""
+        records.append(StudyRecord(_safe_id(sub.name), sub / "study.dcm", labels, patient, "simulator"))
+    for f in sorted(p for p in root.iterdir() if p.is_file() and p.name.lower().endswith(_STUDY_SUFFIXES)):
+        stem = f.name[: -len(".nii.gz")] if f.name.lower().endswith(".nii.gz") else f.stem
+        labels: dict[int | None, Path] = {}
+        for cand in (root / f"{stem}_label.png", root / "labels" / f"{stem}.png"):
+            if cand.exists():
+                labels[None] = cand
+                break
+        for cand in sorted(root.glob(f"{glob_escape(stem)}_f*_label.png")) + sorted(
+            (root / "labels").glob(f"{glob_escape(stem)}_f*.png")
+        ):
+            m = re.fullmatch(re.escape(stem) + r"_f(\d+)(?:_label)?\.png", cand.name)
+            if m:
+                labels.setdefault(int(m.group(1)), cand)
+        records.append(StudyRecord(_safe_id(stem), f, labels, "", "user"))
+    if not records:
+        raise BuildError(f"{root}: no studies found (<id>/study.dcm folders or *.dcm / *.nii[.gz] files)")
+    seen: dict[str, Path] = {}
+    for r in records:
+        if r.study_id in seen:
+            raise BuildError(f"{r.path}: study id {r.study_id!r} is also used by {seen[r.study_id]}")
+        seen[r.study_id] = r.path
+    return sorted(records, key=lambda r: r.study_id)
+
+
+def glob_escape(text: str) -> str:
+    """Escape glob metacharacters in a file stem."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _patient_key(seed: int, patient: str) -> str:
+    return hashlib.sha256(f"{seed}:{patient}".encode()).hexdigest()
+
+
+def split_patients(patients: list[str], fractions: tuple[float, ...], seed: int) -> dict[str, str]:
+    """Assign each patient to ``training``/``validation``/``test`` by the fractions (see the module docstring).
+
+    Args:
+        patients: patient ids (duplicates are ignored).
+        fractions: three non-negative fractions summing to 1.
+        seed: ordering seed.
+
+    Returns:
+        ``{patient_id: split_name}``.
+    """
+    unique = sorted(set(patients), key=lambda p: (_patient_key(seed, p), p))
+    n = len(unique)
+    f = np.asarray(fractions, dtype=float)
+    raw = f * n
+    counts = np.floor(raw).astype(int)
+    for i in np.argsort(-(raw - counts), kind="stable")[: n - counts.sum()]:
+        counts[i] += 1
+    if n >= int((f > 0).sum()):
+        for i in np.flatnonzero((f > 0) & (counts == 0)):
+            donor = int(np.argmax(counts))
+            counts[donor] -= 1
+            counts[i] += 1
+    out: dict[str, str] = {}
+    start = 0
+    for name, c in zip(SPLIT_NAMES, counts, strict=True):
+        for p in unique[start : start + c]:
+            out[p] = name
+        start += c
+    return out
+
+
+def _read_label(path: Path, native_shape: tuple[int, int]) -> np.ndarray:
+    """Binary ``(H, W)`` uint8 parenchyma mask from a label PNG on the native matrix."""
+    from PIL import Image, UnidentifiedImageError
+
+    from custom_transforms import RenogramInputError
+
+    try:
+        with Image.open(path) as im:
+            arr = np.asarray(im)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise RenogramInputError(path, f"label cannot be read as an image ({exc})") from None
+    if arr.ndim == 3 and arr.shape[2] in (3, 4) and np.all(arr[..., :3] == arr[..., :1]):
+        arr = arr[..., 0]
+    if arr.ndim != 2:
+        raise RenogramInputError(path, f"label has shape {arr.shape}; expected one channel (rows, columns)")
+    if arr.shape != tuple(native_shape):
+        raise RenogramInputError(path, f"label is {arr.shape[0]}x{arr.shape[1]} but the study matrix is {native_shape}")
+    values = set(np.unique(arr).tolist())
+    if not values <= {0, 1, 2, 255}:
+        raise RenogramInputError(path, f"label values {sorted(values)} are not 0/1, 0/1/2 or 0/255")
+    mask = (arr > 0).astype(np.uint8)
+    if not mask.any():
+        raise RenogramInputError(path, "label is empty (no parenchyma pixel)")
+    return mask
+
+
+def _apply(transforms: list, data: dict) -> dict:
+    """Apply MONAI dictionary transforms in turn (not via ``Compose``, which would wrap our errors in RuntimeError)."""
+    for t in transforms:
+        data = t(data)
+    return data
+
+
+def _save_png(path: Path, array: np.ndarray) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.ascontiguousarray(array)).save(path)
+
+
+def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict[str, Any]]:
+    """Write the images and labels of one study into ``out``; return its datalist entries (without split)."""
+    from monai.transforms import Resize
+
+    from custom_transforms import RenogramInputError, dynamic_study_transforms, fused_image_transforms
+
+    data = _apply(
+        dynamic_study_transforms(
+            "image", True, opts.view, opts.min_start_s, opts.group_size, opts.window_s, opts.drop_partial
+        ),
+        {"image": str(rec.path)},
+    )
+    fused = data["image"]
+    n = int(fused.shape[0])
+    missing = [k for k in opts.fused if not -n <= k < n]
+    if missing:
+        raise RenogramInputError(rec.path, f"has {n} fused images; fused image(s) {missing} asked for by --fused")
+    native_shape = (int(fused.shape[1]), int(fused.shape[2]))
+    if not rec.labels:
+        raise RenogramInputError(rec.path, "no label file found (see the accepted label names in --help)")
+    resize_label = Resize(spatial_size=opts.size, mode="nearest")
+    entries = []
+    pending: list[tuple[Path, np.ndarray]] = []
+    for k in opts.fused:
+        k_pos = k % n
+        label_file = rec.labels.get(k_pos, rec.labels.get(None))
+        if label_file is None:
+            raise RenogramInputError(rec.path, f"no label file for fused image {k_pos}")
+        mask = _read_label(label_file, native_shape)
+        img = _apply(
+            fused_image_transforms("image", k_pos, opts.colormap, opts.percentile, opts.size), {"image": fused}
+        )["image"]
+        rgb = np.rint(img.detach().cpu().numpy() * 255.0).clip(0, 255).astype(np.uint8)
+        rgb = rgb[0] if rgb.shape[0] == 1 else rgb.transpose(1, 2, 0)
+        big = resize_label(torch.from_numpy(mask)[None].float())
+        big = np.asarray(big.detach().cpu().numpy()[0] > 0.5, dtype=np.uint8)
+        name = f"{rec.study_id}_f{k_pos}.png"
+        pending += [(out / "images" / name, rgb), (out / "labels" / name, big), (out / "labels_native" / name, mask)]
+        entries.append(
+            {
+                "image": f"images/{name}",
+                "label": f"labels/{name}",
+                "label_native": f"labels_native/{name}",
+                "study": rec.study_id,
+                "study_path": str(rec.path),
+                "patient": "",
+                "fused_index": k_pos,
+                "fused_start_s": float(img.meta["fused_start_s"][0]) if "fused_start_s" in img.meta else math.nan,
+                "fused_end_s": float(img.meta["fused_end_s"][0]) if "fused_end_s" in img.meta else math.nan,
+                "native_shape": list(native_shape),
+                "pixel_spacing_mm": [float(v) for v in fused.meta.get("pixel_spacing_mm", [math.nan, math.nan])],
+            }
+        )
+    for path, arr in pending:  # only written once every fused image of the study succeeded
+        _save_png(path, arr)
+    # simulator studies: studies.csv/truth.json only (a simulator may write one constant DICOM PatientID)
+    patient = rec.patient_id or (str(fused.meta.get("patient_id", "") or "") if rec.layout == "user" else "")
+    for e in entries:
+        e["patient"] = patient or rec.study_id
+    return entries
+
+
+def _frozen_split(path: str) -> dict[str, str]:
+    try:
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
+        assignment = {}
+        for name in SPLIT_NAMES:
+            for sid in info.get(name, []):
+                if sid in assignment:
+                    raise BuildError(f"{path}: study {sid!r} is listed in both {assignment[sid]} and {name}")
+                assignment[str(sid)] = name
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        raise BuildError(f"{path}: --splits file cannot be read ({exc})") from None
+    return assignment
+
+
+def _finalise(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Move the finished ``tmp`` dataset to ``out`` (replacing an old one only after the new one is in place)."""
+    old = None
+    if out.exists():
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        elif overwrite:
+            old = Path(tempfile.mkdtemp(prefix=out.name + ".old-", dir=out.parent))
+            old.rmdir()
+            out.rename(old)
+        else:
+            raise BuildError(f"{out}: exists and is not empty (use --overwrite)")
+    try:
+        tmp.rename(out)
+    except OSError:
+        if old is not None:
+            old.rename(out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_dataset(studies: str | os.PathLike, out: str | os.PathLike, opts: BuildOptions | None = None) -> dict:
+    """Build the dataset (see the module docstring) and return the datalist written to ``out/datalist.json``.
+
+    Raises:
+        BuildError: nothing usable, a bad option, ``out`` not empty without ``overwrite``, or a bad study with
+            ``on_error="stop"``. Nothing is left in ``out`` (or next to it) in that case.
+    """
+    from custom_transforms import RenogramInputError
+
+    opts = opts or BuildOptions()
+    studies, out = Path(studies), Path(out)
+    if out.exists() and not opts.overwrite and (not out.is_dir() or any(out.iterdir())):
+        raise BuildError(f"{out}: exists and is not empty (use --overwrite)")
+    if abs(sum(opts.split) - 1.0) > 1e-6 or min(opts.split) < 0 or len(opts.split) != 3:
+        raise BuildError(f"--split needs three non-negative fractions summing to 1, got {list(opts.split)}")
+    records = discover_studies(studies)
+    frozen = _frozen_split(opts.splits_file) if opts.splits_file else None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
+    try:
+        for sub in ("images", "labels", "labels_native"):
+            (tmp / sub).mkdir()
+        entries: list[dict[str, Any]] = []
+        skipped: list[dict[str, str]] = []
+        iterator = records
+        if opts.progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(records, desc="prepare_dataset", unit="study", file=sys.stderr)
+        for rec in iterator:
+            if frozen is not None and rec.study_id not in frozen:
+                skipped.append({"study": rec.study_id, "path": str(rec.path), "reason": "not in the frozen --splits"})
+                continue
+            try:
+                entries.extend(_process_study(rec, tmp, opts))
+            except RenogramInputError as exc:
+                if opts.on_error == "stop":
+                    raise BuildError(str(exc)) from None
+                skipped.append({"study": rec.study_id, "path": str(rec.path), "reason": str(exc)})
+        if not entries:
+            raise BuildError(f"{studies}: no usable study ({len(skipped)} skipped: {skipped[0]['reason'] if skipped else ''})")
+        study_patient = {e["study"]: e["patient"] for e in entries}
+        if frozen is not None:
+            assignment = {sid: frozen[sid] for sid in study_patient}
+            for pid in set(study_patient.values()):
+                sides = {assignment[s] for s, p in study_patient.items() if p == pid}
+                if len(sides) > 1:
+                    raise BuildError(f"{opts.splits_file}: patient {pid!r} has studies in {sorted(sides)}")
+        else:
+            key = study_patient if opts.group_by == "patient" else {s: s for s in study_patient}
+            by_patient = split_patients(list(key.values()), opts.split, opts.seed)
+            assignment = {sid: by_patient[key[sid]] for sid in study_patient}
+        datalist: dict[str, Any] = {
+            "name": "renogram_parenchyma_png",
+            "description": "Fused pseudocolor renogram images with binary parenchyma labels (scripts.prepare_dataset)",
+            "labels": {"0": "background", "1": "parenchyma"},
+            "image_read_args": PNG_READ_ARGS,
+            "options": {k: v for k, v in asdict(opts).items() if k not in ("progress", "overwrite")}
+            | {"studies": str(studies)},
+        }
+        for name in SPLIT_NAMES:
+            datalist[name] = [e for e in entries if assignment[e["study"]] == name]
+        datalist["skipped"] = skipped
+        datalist["warnings"] = _patient_warnings(study_patient) if frozen is None and opts.group_by == "patient" else []
+        datalist["numTraining"] = len(datalist["training"])
+        splits = {name: sorted(s for s, a in assignment.items() if a == name) for name in SPLIT_NAMES}
+        splits |= {"by": "patient" if frozen is None and opts.group_by == "patient" else opts.group_by,
+                   "seed": opts.seed, "fractions": list(opts.split), "patients": study_patient}
+        (tmp / "datalist.json").write_text(json.dumps(datalist, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+        (tmp / "splits.json").write_text(json.dumps(splits, indent=2) + "\n", encoding="utf-8")
+        (tmp / "README.md").write_text(_dataset_readme(opts), encoding="utf-8")
+        _finalise(tmp, out, opts.overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return datalist
+
+
+def _patient_warnings(study_patient: dict[str, str]) -> list[str]:
+    """Flag a split that patient grouping made degenerate (e.g. anonymised files sharing one PatientID)."""
+    counts: dict[str, int] = {}
+    for pid in study_patient.values():
+        counts[pid] = counts.get(pid, 0) + 1
+    pid, top = max(counts.items(), key=lambda kv: kv[1])
+    if len(study_patient) >= 4 and top > len(study_patient) / 2:
+        return [f"{top} of {len(study_patient)} studies share patient id {pid!r}, so they fall in one split; "
+                "if the ids were anonymised, use --group-by study"]
+    return []
+
+
+def _dataset_readme(opts: BuildOptions) -> str:
+    return (
+        "# Renogram parenchyma PNG dataset (written by `python -m scripts.prepare_dataset`)\n\n"
+        f"- images/: fused pseudocolor images ({opts.colormap or 'grayscale'}, {opts.size[0]}x{opts.size[1]}), "
+        "uint8; rows = image rows top to bottom, columns left to right (as stored in the DICOM).\n"
+        "- labels/: uint8 0/1 parenchyma at the image size (nearest); labels_native/: the same on the native matrix.\n"
+        "- datalist.json: MONAI decathlon lists (training/validation/test), options, skipped studies.\n"
+        "- splits.json: study ids per split (by patient); reuse with --splits.\n\n"
+        "Read back as (C, H, W):\n\n"
+        "    LoadImaged(keys=['image', 'label'], reader='PILReader', reverse_indexing=False,\n"
+        "               ensure_channel_first=True, image_only=True)\n"
+        "    ScaleIntensityRanged(keys='image', a_min=0, a_max=255, b_min=0, b_max=1)\n"
+    )
+
+
+def _parse_view(text: str) -> str | int:
+    return int(text) if text.isdigit() else text
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m scripts.prepare_dataset",
+        description="Build a PNG dataset (fused pseudocolor images + binary parenchyma labels + datalist.json) "
+        "from dynamic renal studies. Input layouts: <id>/study.dcm + parenchyma.png (simulator), or <stem>.dcm + "
+        "<stem>_label.png / labels/<stem>.png (per fused image: <stem>_f<k>_label.png).",
+    )
+    p.add_argument("--studies", required=True, help="folder of studies (simulator or user layout)")
+    p.add_argument("--out", required=True, help="dataset folder to create (must be absent or empty unless --overwrite)")
+    p.add_argument("--size", type=int, nargs="+", default=[384], help="output size: S or H W (default 384)")
+    p.add_argument("--colormap", default="jet", help="OpenCV colormap name, or 'none' for grayscale (default jet)")
+    p.add_argument("--percentile", type=float, default=99.5, help="image percentile taken as full scale (default 99.5)")
+    p.add_argument("--min-start-s", type=float, default=60.0, help="drop frames starting before this (default 60 s)")
+    p.add_argument("--group-size", type=int, default=7, help="frames summed per fused image (default 7)")
+    p.add_argument("--window-s", type=float, default=None, help="fuse fixed time windows of this many s instead")
+    p.add_argument("--keep-partial", action="store_true", help="keep a partial last group/window (default: drop)")
+    p.add_argument("--fused", type=int, nargs="+", default=[1, 2], help="0-based fused images to label (default 1 2)")
+    p.add_argument("--split", type=float, nargs=3, default=[0.8, 0.1, 0.1], metavar=("TRAIN", "VAL", "TEST"),
+                   help="split fractions by patient (default 0.8 0.1 0.1; the paper's 80/20: 0.8 0.2 0.0)")
+    p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    p.add_argument("--group-by", choices=("patient", "study"), default="patient",
+                   help="split unit: DICOM PatientID / studies.csv patient_id (default), or each study on its own")
+    p.add_argument("--splits", default=None, help="reuse a frozen splits.json (study ids per split)")
+    p.add_argument("--view", default=None, type=_parse_view, help="posterior (default), anterior, or a detector number")
+    p.add_argument("--on-error", choices=("skip", "stop"), default="skip", help="bad study: skip and report (default) or stop")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code (0 done, 2 error, one line on stderr)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if len(args.size) not in (1, 2) or min(args.size) < 8:
+        parser.error("--size takes S or H W, each at least 8")
+    size = (args.size[0], args.size[0]) if len(args.size) == 1 else tuple(args.size)
+    colormap = None if args.colormap.lower() == "none" else args.colormap
+    try:
+        from custom_transforms import colormap_lut
+
+        if colormap is not None:
+            colormap_lut(colormap)
+    except ValueError as exc:
+        parser.error(str(exc))
+    opts = BuildOptions(
+        size=size, colormap=colormap, percentile=args.percentile, min_start_s=args.min_start_s,
+        group_size=args.group_size, window_s=args.window_s, drop_partial=not args.keep_partial,
+        fused=tuple(args.fused), split=tuple(args.split), seed=args.seed, group_by=args.group_by,
+        view=args.view, splits_file=args.splits, on_error=args.on_error, overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    try:
+        datalist = build_dataset(args.studies, args.out, opts)
+    except BuildError as exc:
+        print(f"prepare_dataset: error: {exc}", file=sys.stderr)
+        return 2
+    n_studies = len({e["study"] for name in SPLIT_NAMES for e in datalist[name]})
+    n_patients = len({e["patient"] for name in SPLIT_NAMES for e in datalist[name]})
+    per_split = ", ".join(f"{name} {len(datalist[name])}" for name in SPLIT_NAMES)
+    for s in datalist["skipped"]:
+        print(f"prepare_dataset: skipped {s['reason']}", file=sys.stderr)
+    for w in datalist["warnings"]:
+        print(f"prepare_dataset: warning: {w}", file=sys.stderr)
+    print(
+        f"prepare_dataset: {n_studies} studies used ({n_patients} patients), {len(datalist['skipped'])} skipped; "
+        f"images: {per_split} -> {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

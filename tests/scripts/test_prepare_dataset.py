@@ -1,0 +1,234 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Tests of ``python -m scripts.prepare_dataset``: outputs, PNG read-back, patient split, bad input, atomic output."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+import torch
+from monai.data import load_decathlon_datalist
+from monai.transforms import LoadImaged
+from PIL import Image
+
+import custom_transforms as ct
+from scripts.prepare_dataset import PNG_READ_ARGS, BuildError, BuildOptions, build_dataset, main, split_patients
+from tests.custom_transforms.nm_dicom import Phase, ramp_frames, write_nm_dicom
+
+
+def make_study(path: Path, seed: int, patient_id: str, shape=(32, 40)) -> None:
+    """60 x 1 s + 40 x 15 s Poisson study with an off-centre blob (asymmetric, to catch transposes)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    blob = 20.0 * np.exp(-((yy - 10) ** 2 + (xx - 8) ** 2) / 15.0) + 2.0
+    durations = np.array([1.0] * 60 + [15.0] * 40)
+    frames = rng.poisson(blob[None] * durations[:, None, None]).astype(np.uint16)
+    write_nm_dicom(path, frames, phases=[Phase(60, 1000), Phase(40, 15000)], patient_id=patient_id, pixel_spacing=(3, 3))
+
+
+def make_label(shape=(32, 40), values=(1, 2)) -> np.ndarray:
+    lab = np.zeros(shape, np.uint8)
+    lab[6:14, 4:12] = values[0]  # patient-left kidney, upper left (asymmetric)
+    lab[16:25, 26:33] = values[1]
+    return lab
+
+
+class BuilderCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.root = Path(self.tmp.name)
+        self.studies = self.root / "studies"
+        self.studies.mkdir()
+        # simulator layout: 4 studies of 3 patients (sim_b and sim_c share a patient via studies.csv)
+        patients = {"sim_a": "pa", "sim_b": "pb", "sim_c": "pb", "sim_d": "pd"}
+        for i, (sid, pid) in enumerate(patients.items()):
+            d = self.studies / sid
+            d.mkdir()
+            make_study(d / "study.dcm", i, "SIM")
+            Image.fromarray(make_label()).save(d / "parenchyma.png")
+            (d / "truth.json").write_text(json.dumps({"age_years": 5}))
+        rows = "".join(f"{s},{p}\n" for s, p in patients.items())
+        (self.studies / "studies.csv").write_text("study_id,patient_id\n" + rows)
+        # user layout: one with <stem>_label.png (0/255), one with labels/<stem>.png
+        make_study(self.studies / "u1.dcm", 10, "U1")
+        Image.fromarray(make_label(values=(255, 255))).save(self.studies / "u1_label.png")
+        make_study(self.studies / "u2.dcm", 11, "U2")
+        (self.studies / "labels").mkdir()
+        Image.fromarray(make_label()).save(self.studies / "labels" / "u2.png")
+        self.opts = BuildOptions(size=(64, 64), progress=False, split=(0.6, 0.2, 0.2))
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def leftovers(self):
+        return sorted(p.name for p in self.root.iterdir() if p.name not in ("studies",))
+
+
+class TestBuildDataset(BuilderCase):
+    def test_outputs_and_split(self):
+        out = self.root / "ds"
+        datalist = build_dataset(self.studies, out, self.opts)
+        entries = [e for name in ("training", "validation", "test") for e in datalist[name]]
+        self.assertEqual(len(entries), 6 * 2)
+        self.assertEqual(datalist["skipped"], [])
+        for e in entries:
+            img = np.asarray(Image.open(out / e["image"]))
+            lab = np.asarray(Image.open(out / e["label"]))
+            nat = np.asarray(Image.open(out / e["label_native"]))
+            self.assertEqual((img.shape, img.dtype), ((64, 64, 3), np.uint8))
+            self.assertEqual(lab.shape, (64, 64))
+            self.assertEqual(nat.shape, (32, 40))
+            self.assertEqual(set(np.unique(lab)), {0, 1})
+            np.testing.assert_array_equal(nat, (make_label() > 0).astype(np.uint8))
+            self.assertIn(e["fused_index"], (1, 2))
+            self.assertEqual(Path(e["image"]).name, f"{e['study']}_f{e['fused_index']}.png")
+        # patient-level split: sim_b and sim_c (same patient) on the same side; no patient on two sides
+        side = {e["study"]: name for name in ("training", "validation", "test") for e in datalist[name]}
+        self.assertEqual(side["sim_b"], side["sim_c"])
+        by_patient = {}
+        for name in ("training", "validation", "test"):
+            for e in datalist[name]:
+                by_patient.setdefault(e["patient"], set()).add(name)
+        self.assertTrue(all(len(s) == 1 for s in by_patient.values()), by_patient)
+        self.assertEqual(by_patient.keys(), {"pa", "pb", "pd", "U1", "U2"})
+        splits = json.loads((out / "splits.json").read_text())
+        self.assertEqual(sorted(splits["training"] + splits["validation"] + splits["test"]), sorted(side))
+        self.assertEqual(self.leftovers(), ["ds"])
+        # MONAI reads the datalist with paths resolved against the dataset folder
+        items = load_decathlon_datalist(out / "datalist.json", data_list_key="training", base_dir=out)
+        self.assertTrue(all(Path(i["image"]).exists() and Path(i["label_native"]).exists() for i in items))
+
+    def test_png_read_back_equals_pipeline(self):
+        out = self.root / "ds"
+        datalist = build_dataset(self.studies, out, self.opts)
+        entry = next(e for name in ("training", "validation", "test") for e in datalist[name] if e["study"] == "u1")
+        loaded = LoadImaged(keys=["image", "label", "label_native"], **PNG_READ_ARGS)(
+            {k: str(out / entry[k]) for k in ("image", "label", "label_native")}
+        )
+        self.assertEqual(tuple(loaded["image"].shape), (3, 64, 64))
+        pipeline = ct.fused_image_pipeline(fused_index=entry["fused_index"], spatial_size=(64, 64))
+        expected = pipeline({"image": str(self.studies / "u1.dcm")})["image"]
+        diff = (loaded["image"].as_tensor() / 255.0 - expected.as_tensor()).abs().max()
+        self.assertLessEqual(float(diff), 0.5 / 255 + 1e-6)
+        # orientation: the native label read back is the input label, rows first (no transpose)
+        self.assertEqual(tuple(loaded["label_native"].shape), (1, 32, 40))
+        np.testing.assert_array_equal(loaded["label_native"][0].numpy(), make_label() > 0)
+        # the resized label lines up with the resized image grid (nearest, same Resize geometry)
+        native_to_big = torch.nn.functional.interpolate(
+            torch.as_tensor(make_label() > 0, dtype=torch.float32)[None, None], size=(64, 64), mode="nearest"
+        )[0]
+        torch.testing.assert_close(loaded["label"].as_tensor().float(), native_to_big)
+
+    def test_grayscale(self):
+        out = self.root / "ds"
+        build_dataset(self.studies, out, BuildOptions(size=(48, 48), colormap=None, progress=False, fused=(0,)))
+        img = Image.open(next((out / "images").iterdir()))
+        self.assertEqual((img.mode, img.size), ("L", (48, 48)))
+
+    def test_split_is_seeded_and_stable(self):
+        a = build_dataset(self.studies, self.root / "a", self.opts)
+        b = build_dataset(self.studies, self.root / "b", self.opts)
+        c = build_dataset(self.studies, self.root / "c", BuildOptions(**{**self.opts.__dict__, "seed": 5}))
+        names = ("training", "validation", "test")
+        self.assertEqual([[e["image"] for e in a[n]] for n in names], [[e["image"] for e in b[n]] for n in names])
+        self.assertEqual(sorted(e["image"] for n in names for e in c[n]), sorted(e["image"] for n in names for e in a[n]))
+
+    def test_frozen_split_reuse(self):
+        build_dataset(self.studies, self.root / "a", self.opts)
+        frozen = json.loads((self.root / "a" / "splits.json").read_text())
+        frozen["test"].append(frozen["training"].pop())  # a different split, frozen by hand
+        frozen_file = self.root / "frozen.json"
+        frozen_file.write_text(json.dumps(frozen))
+        opts = BuildOptions(**{**self.opts.__dict__, "splits_file": str(frozen_file), "seed": 99})
+        b = build_dataset(self.studies, self.root / "b", opts)
+        for name in ("training", "validation", "test"):
+            self.assertEqual(sorted({e["study"] for e in b[name]}), sorted(frozen[name]))
+
+    def test_split_patients_counts(self):
+        got = split_patients([f"p{i}" for i in range(10)], (0.8, 0.1, 0.1), seed=0)
+        self.assertEqual(sorted(got.values()).count("training"), 8)
+        self.assertEqual(sorted(got.values()).count("test"), 1)
+        few = split_patients(["a", "b", "c"], (0.8, 0.1, 0.1), seed=0)
+        self.assertEqual(sorted(few.values()), ["test", "training", "validation"])
+        self.assertEqual(split_patients(["x", "y"], (0.8, 0.2, 0.0), 3), split_patients(["y", "x", "y"], (0.8, 0.2, 0.0), 3))
+
+
+class TestBadInput(BuilderCase):
+    def add_bad_studies(self):
+        (self.studies / "junk.dcm").write_text("not dicom")
+        Image.fromarray(make_label()).save(self.studies / "junk_label.png")
+        write_nm_dicom(self.studies / "short.dcm", ramp_frames(10, (32, 40)), phases=[Phase(10, 1000)])
+        Image.fromarray(make_label()).save(self.studies / "short_label.png")
+        make_study(self.studies / "nolabel.dcm", 20, "N")
+        make_study(self.studies / "wrongsize.dcm", 21, "W")
+        Image.fromarray(np.ones((16, 16), np.uint8)).save(self.studies / "wrongsize_label.png")
+        make_study(self.studies / "empty.dcm", 22, "E")
+        Image.fromarray(np.zeros((32, 40), np.uint8)).save(self.studies / "empty_label.png")
+
+    def test_skip_and_report(self):
+        self.add_bad_studies()
+        out = self.root / "ds"
+        datalist = build_dataset(self.studies, out, self.opts)
+        reasons = {s["study"]: s["reason"] for s in datalist["skipped"]}
+        self.assertEqual(set(reasons), {"junk", "short", "nolabel", "wrongsize", "empty"})
+        self.assertTrue(reasons["junk"].startswith(str(self.studies / "junk.dcm")))
+        self.assertIn("not a DICOM", reasons["junk"])
+        self.assertIn("no frame is left after dropping the first 60 s", reasons["short"])
+        self.assertIn("no label file", reasons["nolabel"])
+        self.assertIn("label is 16x16 but the study matrix is (32, 40)", reasons["wrongsize"])
+        self.assertIn("label is empty", reasons["empty"])
+        written = {p.name.split("_f")[0] for p in (out / "images").iterdir()}
+        self.assertFalse(written & set(reasons))
+
+    def test_stop_leaves_nothing(self):
+        self.add_bad_studies()
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(["--studies", str(self.studies), "--out", str(self.root / "ds"), "--on-error", "stop", "--quiet"])
+        self.assertEqual(code, 2)
+        lines = err.getvalue().strip().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("empty_label.png: label is empty", lines[0])  # studies run in id order: 'empty' comes first
+        self.assertEqual(self.leftovers(), [])
+
+    def test_refuses_to_overwrite(self):
+        out = self.root / "ds"
+        out.mkdir()
+        (out / "keep.txt").write_text("precious")
+        with self.assertRaisesRegex(BuildError, "exists and is not empty"):
+            build_dataset(self.studies, out, self.opts)
+        self.assertEqual((out / "keep.txt").read_text(), "precious")
+        build_dataset(self.studies, out, BuildOptions(**{**self.opts.__dict__, "overwrite": True}))
+        self.assertFalse((out / "keep.txt").exists())
+        self.assertTrue((out / "datalist.json").exists())
+        self.assertEqual(self.leftovers(), ["ds"])
+
+    def test_no_usable_study(self):
+        empty = self.root / "empty_studies"
+        empty.mkdir()
+        (empty / "x.dcm").write_text("junk")
+        with self.assertRaisesRegex(BuildError, "no usable study"):
+            build_dataset(empty, self.root / "ds", self.opts)
+        self.assertEqual(self.leftovers(), ["empty_studies"])
+
+    def test_cli_errors(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as ctx:
+            main(["--studies", str(self.studies), "--out", str(self.root / "ds"), "--colormap", "nope"])
+        self.assertEqual(ctx.exception.code, 2)
+        with contextlib.redirect_stderr(io.StringIO()):
+            code = main(["--studies", str(self.root / "absent"), "--out", str(self.root / "ds"), "--quiet"])
+        self.assertEqual(code, 2)
+        with contextlib.redirect_stderr(io.StringIO()):
+            code = main(["--studies", str(self.studies), "--out", str(self.root / "ds"), "--split", "0.5", "0.2", "0.2"])
+        self.assertEqual(code, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
