@@ -18,25 +18,25 @@ from custom_transforms.array import (
     colormap_lut,
 )
 from custom_transforms.dictionary import (
-    DropEarlyFramesd,
     DropEarlyFramesD,
+    DropEarlyFramesd,
     DropEarlyFramesDict,
-    FrameFusiond,
     FrameFusionD,
+    FrameFusiond,
     FrameFusionDict,
-    Pseudocolord,
     PseudocolorD,
+    Pseudocolord,
     PseudocolorDict,
-    SelectFusedImagesd,
     SelectFusedImagesD,
+    SelectFusedImagesd,
     SelectFusedImagesDict,
 )
 from custom_transforms.errors import RenogramInputError
 from custom_transforms.io import read_dynamic_study
 from custom_transforms.loading import (
     LoadDynamicStudy,
-    LoadDynamicStudyd,
     LoadDynamicStudyD,
+    LoadDynamicStudyd,
     LoadDynamicStudyDict,
     study_affine,
 )

@@ -64,7 +64,7 @@ def _source(img: Any) -> str | None:
 
 
 def _wrap(out: torch.Tensor, img: NdarrayOrTensor, updates: dict[str, Any], drop: Sequence[str] = (), dtype=None):
-    """Return ``out`` as ``img``'s type; a MetaTensor gets a fresh meta dict: img's, plus ``updates``, minus ``drop``."""
+    """``out`` as ``img``'s type; a MetaTensor gets a fresh meta dict: img's, plus ``updates``, minus ``drop``."""
     res = convert_to_dst_type(out, dst=img, dtype=dtype if dtype is not None else out.dtype)[0]
     if isinstance(res, MetaTensor):
         meta = {k: v for k, v in dict(res.meta).items() if k not in drop}
@@ -137,7 +137,8 @@ class DropEarlyFrames(Transform):
         if keep.size == 0:
             end = float(np.max(starts + durs))
             raise RenogramInputError(
-                _source(img), f"study ends at {end:.1f} s; no frame is left after dropping the first {self.min_start_s:g} s"
+                _source(img),
+                f"study ends at {end:.1f} s; no frame is left after dropping the first {self.min_start_s:g} s",
             )
         out = _plain(img)[torch.as_tensor(keep)]
         meta = _meta(img)
@@ -198,7 +199,8 @@ class FrameFusion(Transform):
             idx = np.flatnonzero(k == win)
             if idx.size == 0:
                 raise RenogramInputError(
-                    source, f"fusion window {win} ({starts[0] + win * w:.1f}-{starts[0] + (win + 1) * w:.1f} s) is empty"
+                    source,
+                    f"fusion window {win} ({starts[0] + win * w:.1f}-{starts[0] + (win + 1) * w:.1f} s) is empty",
                 )
             bounds.append((int(idx[0]), int(idx[-1]) + 1))
         last_end = starts[-1] + durs[-1]
@@ -225,7 +227,10 @@ class FrameFusion(Transform):
             out = x[first:last].reshape(len(bounds), g, *x.shape[1:]).sum(dim=1)
         else:
             out = torch.stack([x[a:b].sum(dim=0) for a, b in bounds])
-        updates: dict[str, Any] = {"fused_frame_count": [b - a for a, b in bounds], "fused_index": list(range(len(bounds)))}
+        updates: dict[str, Any] = {
+            "fused_frame_count": [b - a for a, b in bounds],
+            "fused_index": list(range(len(bounds))),
+        }
         if starts is not None:
             updates["fused_start_s"] = [float(starts[a]) for a, _ in bounds]
             updates["fused_end_s"] = [round(float(starts[b - 1] + durs[b - 1]), 6) for _, b in bounds]
@@ -259,7 +264,9 @@ class SelectFusedImages(Transform):
         n = int(img.shape[0])
         bad = [i for i in self.indices if not -n <= i < n]
         if bad:
-            raise RenogramInputError(_source(img), f"fused image index {bad} asked for, but the study has {n} fused images")
+            raise RenogramInputError(
+                _source(img), f"fused image index {bad} asked for, but the study has {n} fused images"
+            )
         idx = [i % n for i in self.indices]
         out = _plain(img)[torch.as_tensor(idx)]
         meta = _meta(img)

@@ -126,7 +126,9 @@ def _dicom_to_study(ds: Any, p: Path, view: str | int | None) -> tuple[np.ndarra
     sop = str(ds.get("SOPClassUID", ""))
     modality = str(ds.get("Modality", "")).strip().upper()
     if modality != "NM" and sop not in NM_SOP_CLASS_UIDS:
-        raise RenogramInputError(p, f"not a nuclear-medicine image (Modality={modality or 'missing'}, SOPClassUID={sop})")
+        raise RenogramInputError(
+            p, f"not a nuclear-medicine image (Modality={modality or 'missing'}, SOPClassUID={sop})"
+        )
     if "PixelData" not in ds:
         raise RenogramInputError(p, "has no pixel data")
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)

@@ -45,8 +45,8 @@ class LoadDynamicStudy(Transform):
     image columns left to right, as stored. Units: counts per frame after the file's rescale slope/intercept.
     ``.meta`` carries ``frame_start_s`` and ``frame_duration_s`` (seconds), ``frame_phase``, ``pixel_spacing_mm``
     (``[row, col]``), ``view``, ``detector``, ``tracer``, ``patient_age_years``, ``patient_id``, ``filename_or_obj``,
-    ``format``, ``spatial_shape`` (``(H, W)``) and ``original_channel_dim``. See :func:`custom_transforms.io.read_dynamic_study`
-    for the formats.
+    ``format``, ``spatial_shape`` (``(H, W)``) and ``original_channel_dim``. See
+    :func:`custom_transforms.io.read_dynamic_study` for the formats.
 
     Args:
         view: ``"posterior"``, ``"anterior"`` or a 1-based detector number for files holding several views;

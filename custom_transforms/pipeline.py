@@ -71,7 +71,9 @@ def fused_image_transforms(
         Pseudocolord(keys, colormap=colormap, percentile=percentile),
     ]
     if spatial_size is not None:
-        out.append(Resized(keys, spatial_size=tuple(int(s) for s in spatial_size), mode="bilinear", anti_aliasing=False))
+        out.append(
+            Resized(keys, spatial_size=tuple(int(s) for s in spatial_size), mode="bilinear", anti_aliasing=False)
+        )
     return out
 
 

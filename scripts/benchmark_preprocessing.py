@@ -190,8 +190,13 @@ def main(argv: list[str] | None = None) -> int:
             "all_fused": run_benchmark(files, None, args.size, args.repeats),
             "fused_1_2": run_benchmark(files, [1, 2], args.size, args.repeats),
         }
-    record = {"benchmark": "preprocessing", "source": source, "output_size": args.size, **host_record(args.threads),
-              "results": results}
+    record = {
+        "benchmark": "preprocessing",
+        "source": source,
+        "output_size": args.size,
+        **host_record(args.threads),
+        "results": results,
+    }
     for name, r in results.items():
         print(
             f"{name}: {r['studies_per_s']:.1f} studies/s ({r['fused_images_per_study']:.0f} fused images per study, "

@@ -5,8 +5,8 @@
 Usage::
 
     python -m scripts.prepare_dataset --studies STUDIES --out DATASET
-    python -m scripts.prepare_dataset --studies STUDIES --out DATASET --split 0.8 0.2 0.0 --seed 1   # the paper's 80/20
-    python -m scripts.prepare_dataset --studies NEW --out DATASET2 --splits DATASET/splits.json      # reuse a frozen split
+    python -m scripts.prepare_dataset --studies STUDIES --out DATASET --split 0.8 0.2 0.0   # the paper's 80/20
+    python -m scripts.prepare_dataset --studies NEW --out DATASET2 --splits DATASET/splits.json   # reuse a frozen split
 
 Each study goes through :func:`custom_transforms.dynamic_study_transforms` (load, drop the first ``--min-start-s``,
 fuse ``--group-size`` frames) and, per labelled fused image ``k``, :func:`custom_transforms.fused_image_transforms`
@@ -403,7 +403,9 @@ def build_dataset(studies: str | os.PathLike, out: str | os.PathLike, opts: Buil
                     raise BuildError(str(exc)) from None
                 skipped.append({"study": rec.study_id, "path": str(rec.path), "reason": str(exc)})
         if not entries:
-            raise BuildError(f"{studies}: no usable study ({len(skipped)} skipped: {skipped[0]['reason'] if skipped else ''})")
+            raise BuildError(
+                f"{studies}: no usable study ({len(skipped)} skipped: {skipped[0]['reason'] if skipped else ''})"
+            )
         study_patient = {e["study"]: e["patient"] for e in entries}
         if frozen is not None:
             assignment = {sid: frozen[sid] for sid in study_patient}
@@ -429,8 +431,12 @@ def build_dataset(studies: str | os.PathLike, out: str | os.PathLike, opts: Buil
         datalist["warnings"] = _patient_warnings(study_patient) if frozen is None and opts.group_by == "patient" else []
         datalist["numTraining"] = len(datalist["training"])
         splits = {name: sorted(s for s, a in assignment.items() if a == name) for name in SPLIT_NAMES}
-        splits |= {"by": "patient" if frozen is None and opts.group_by == "patient" else opts.group_by,
-                   "seed": opts.seed, "fractions": list(opts.split), "patients": study_patient}
+        splits |= {
+            "by": "patient" if frozen is None and opts.group_by == "patient" else opts.group_by,
+            "seed": opts.seed,
+            "fractions": list(opts.split),
+            "patients": study_patient,
+        }
         (tmp / "datalist.json").write_text(json.dumps(datalist, indent=2, allow_nan=True) + "\n", encoding="utf-8")
         (tmp / "splits.json").write_text(json.dumps(splits, indent=2) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(_dataset_readme(opts), encoding="utf-8")
@@ -448,8 +454,10 @@ def _patient_warnings(study_patient: dict[str, str]) -> list[str]:
         counts[pid] = counts.get(pid, 0) + 1
     pid, top = max(counts.items(), key=lambda kv: kv[1])
     if len(study_patient) >= 4 and top > len(study_patient) / 2:
-        return [f"{top} of {len(study_patient)} studies share patient id {pid!r}, so they fall in one split; "
-                "if the ids were anonymised, use --group-by study"]
+        return [
+            f"{top} of {len(study_patient)} studies share patient id {pid!r}, so they fall in one split; "
+            "if the ids were anonymised, use --group-by study"
+        ]
     return []
 
 
@@ -489,14 +497,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--window-s", type=float, default=None, help="fuse fixed time windows of this many s instead")
     p.add_argument("--keep-partial", action="store_true", help="keep a partial last group/window (default: drop)")
     p.add_argument("--fused", type=int, nargs="+", default=[1, 2], help="0-based fused images to label (default 1 2)")
-    p.add_argument("--split", type=float, nargs=3, default=[0.8, 0.1, 0.1], metavar=("TRAIN", "VAL", "TEST"),
-                   help="split fractions by patient (default 0.8 0.1 0.1; the paper's 80/20: 0.8 0.2 0.0)")
+    p.add_argument(
+        "--split",
+        type=float,
+        nargs=3,
+        default=[0.8, 0.1, 0.1],
+        metavar=("TRAIN", "VAL", "TEST"),
+        help="split fractions by patient (default 0.8 0.1 0.1; the paper's 80/20: 0.8 0.2 0.0)",
+    )
     p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
-    p.add_argument("--group-by", choices=("patient", "study"), default="patient",
-                   help="split unit: DICOM PatientID / studies.csv patient_id (default), or each study on its own")
+    p.add_argument(
+        "--group-by",
+        choices=("patient", "study"),
+        default="patient",
+        help="split unit: DICOM PatientID / studies.csv patient_id (default), or each study on its own",
+    )
     p.add_argument("--splits", default=None, help="reuse a frozen splits.json (study ids per split)")
     p.add_argument("--view", default=None, type=_parse_view, help="posterior (default), anterior, or a detector number")
-    p.add_argument("--on-error", choices=("skip", "stop"), default="skip", help="bad study: skip and report (default) or stop")
+    p.add_argument(
+        "--on-error", choices=("skip", "stop"), default="skip", help="bad study: skip and report (default) or stop"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -518,10 +538,21 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     opts = BuildOptions(
-        size=size, colormap=colormap, percentile=args.percentile, min_start_s=args.min_start_s,
-        group_size=args.group_size, window_s=args.window_s, drop_partial=not args.keep_partial,
-        fused=tuple(args.fused), split=tuple(args.split), seed=args.seed, group_by=args.group_by,
-        view=args.view, splits_file=args.splits, on_error=args.on_error, overwrite=args.overwrite,
+        size=size,
+        colormap=colormap,
+        percentile=args.percentile,
+        min_start_s=args.min_start_s,
+        group_size=args.group_size,
+        window_s=args.window_s,
+        drop_partial=not args.keep_partial,
+        fused=tuple(args.fused),
+        split=tuple(args.split),
+        seed=args.seed,
+        group_by=args.group_by,
+        view=args.view,
+        splits_file=args.splits,
+        on_error=args.on_error,
+        overwrite=args.overwrite,
         progress=not args.quiet,
     )
     try:

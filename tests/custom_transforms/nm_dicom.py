@@ -22,7 +22,11 @@ class Phase:
 
     def __init__(self, frames: int, duration_ms: int, delay_ms: int = 0, pause_ms: int = 0, image_id: str = "") -> None:
         self.frames, self.duration_ms, self.delay_ms, self.pause_ms, self.image_id = (
-            frames, duration_ms, delay_ms, pause_ms, image_id,
+            frames,
+            duration_ms,
+            delay_ms,
+            pause_ms,
+            image_id,
         )
 
 

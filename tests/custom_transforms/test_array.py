@@ -52,7 +52,11 @@ class TestDropEarlyFrames(unittest.TestCase):
     def test_phase_boundary_at_60s(self, kind):
         data, meta = ramp_study([2.0] * 30 + [20.0] * 5)  # phase 1 ends exactly at 60 s
         img = as_type(kind, data, meta)
-        kwargs = {} if kind == "meta" else {"frame_start_s": meta["frame_start_s"], "frame_duration_s": meta["frame_duration_s"]}
+        kwargs = (
+            {}
+            if kind == "meta"
+            else {"frame_start_s": meta["frame_start_s"], "frame_duration_s": meta["frame_duration_s"]}
+        )
         out = DropEarlyFrames(60.0)(img, **kwargs)
         self.assertIs(type(out), type(img))
         self.assertEqual(tuple(out.shape), (5, 4, 5))
@@ -66,7 +70,9 @@ class TestDropEarlyFrames(unittest.TestCase):
     def test_float_rounding_at_boundary(self):
         # 0.1 s frames summed 600 times do not land exactly on 60.0 in floating point
         starts = np.cumsum(np.r_[0.0, [0.1] * 600])
-        img = MetaTensor(torch.zeros(601, 2, 2), meta={"frame_start_s": starts.tolist(), "frame_duration_s": [0.1] * 601})
+        img = MetaTensor(
+            torch.zeros(601, 2, 2), meta={"frame_start_s": starts.tolist(), "frame_duration_s": [0.1] * 601}
+        )
         self.assertEqual(DropEarlyFrames(60.0)(img).shape[0], 1)
 
     def test_straddling_frame(self):
@@ -150,8 +156,13 @@ class TestSelectFusedImages(unittest.TestCase):
     @parameterized.expand([(k,) for k, _ in TYPES])
     def test_select(self, kind):
         data = np.arange(5, dtype=np.float32)[:, None, None] * np.ones((1, 3, 3), np.float32)
-        meta = {"fused_start_s": [0, 1, 2, 3, 4], "fused_end_s": [1, 2, 3, 4, 5], "fused_index": [0, 1, 2, 3, 4],
-                "fused_frame_count": [7] * 5, "filename_or_obj": "f.dcm"}
+        meta = {
+            "fused_start_s": [0, 1, 2, 3, 4],
+            "fused_end_s": [1, 2, 3, 4, 5],
+            "fused_index": [0, 1, 2, 3, 4],
+            "fused_frame_count": [7] * 5,
+            "filename_or_obj": "f.dcm",
+        }
         img = as_type(kind, data, meta)
         out = SelectFusedImages()(img)
         self.assertIs(type(out), type(img))

@@ -24,7 +24,9 @@ def paper_like_study(folder: Path, shape=(32, 32), seed=0) -> Path:
     blob = 20.0 * np.exp(-((yy - shape[0] / 3) ** 2 + (xx - shape[1] / 4) ** 2) / 20.0) + 2.0
     durations = np.array([1.0] * 60 + [15.0] * 40)
     frames = rng.poisson(blob[None] * durations[:, None, None]).astype(np.uint16)
-    return write_nm_dicom(folder / "study.dcm", frames, phases=[Phase(60, 1000), Phase(40, 15000)], pixel_spacing=(3.0, 3.0))
+    return write_nm_dicom(
+        folder / "study.dcm", frames, phases=[Phase(60, 1000), Phase(40, 15000)], pixel_spacing=(3.0, 3.0)
+    )
 
 
 class TestDictionaryTransforms(unittest.TestCase):

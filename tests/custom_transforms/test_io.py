@@ -100,12 +100,17 @@ class TestDicomTiming(unittest.TestCase):
         self.assertEqual(out.shape, (3, 8, 8))
         self.assertEqual(meta["tracer"], "MAG3")
 
-    @parameterized.expand([(None, 2, "posterior"), ("anterior", 1, "anterior"), (1, 1, "anterior"), (2, 2, "posterior")])
+    @parameterized.expand(
+        [(None, 2, "posterior"), ("anterior", 1, "anterior"), (1, 1, "anterior"), (2, 2, "posterior")]
+    )
     def test_two_detectors(self, view, detector, name):
         ant = ramp_frames(4)
         post = ramp_frames(4) + 100
         path = write_nm_dicom(
-            self.dir / "s.dcm", np.concatenate([ant, post]), phases=[Phase(4, 1000)], detector_views=["ANTERIOR", "POSTERIOR"]
+            self.dir / "s.dcm",
+            np.concatenate([ant, post]),
+            phases=[Phase(4, 1000)],
+            detector_views=["ANTERIOR", "POSTERIOR"],
         )
         out, meta = read_dynamic_study(path, view=view)
         self.assertEqual(out.shape, (4, 8, 8))
@@ -158,7 +163,11 @@ class TestBadDicom(unittest.TestCase):
 
     def test_not_nm(self):
         path = write_nm_dicom(
-            self.dir / "s.dcm", ramp_frames(3), phases=[Phase(3, 1000)], modality="CT", sop_class="1.2.840.10008.5.1.4.1.1.2"
+            self.dir / "s.dcm",
+            ramp_frames(3),
+            phases=[Phase(3, 1000)],
+            modality="CT",
+            sop_class="1.2.840.10008.5.1.4.1.1.2",
         )
         self.assert_bad(path, "not a nuclear-medicine")
 
@@ -167,7 +176,9 @@ class TestBadDicom(unittest.TestCase):
         self.assert_bad(path, "no frame timing")
 
     def test_inconsistent_phase_counts(self):
-        path = write_nm_dicom(self.dir / "s.dcm", ramp_frames(5), phases=[Phase(2, 1000), Phase(2, 2000)], vectors=False)
+        path = write_nm_dicom(
+            self.dir / "s.dcm", ramp_frames(5), phases=[Phase(2, 1000), Phase(2, 2000)], vectors=False
+        )
         self.assert_bad(path, r"sum to 4, but NumberOfFrames is 5")
 
     def test_phase_without_duration(self):
@@ -211,7 +222,13 @@ class TestMetadataParsing(unittest.TestCase):
         self.assertAlmostEqual(parse_dicom_age(ds), 1096 / 365.25)
 
     @parameterized.expand(
-        [("PA", "posterior"), ("post function", "posterior"), ("Anterior", "anterior"), ("LEFT LATERAL", "unknown"), ("", "unknown")]
+        [
+            ("PA", "posterior"),
+            ("post function", "posterior"),
+            ("Anterior", "anterior"),
+            ("LEFT LATERAL", "unknown"),
+            ("", "unknown"),
+        ]
     )
     def test_view(self, text, expected):
         self.assertEqual(parse_view(text), expected)
@@ -230,7 +247,9 @@ class TestOtherFormats(unittest.TestCase):
         path = self.dir / "study.nii.gz"
         affine = np.diag([3.0, 2.0, 1.0, 1.0])
         nib.save(nib.Nifti1Image(self.frames.transpose(2, 1, 0), affine), str(path))
-        (self.dir / "study.json").write_text(json.dumps({"frame_durations_s": [1, 1, 2, 2, 2], "tracer": "DTPA", "age_years": 4}))
+        (self.dir / "study.json").write_text(
+            json.dumps({"frame_durations_s": [1, 1, 2, 2, 2], "tracer": "DTPA", "age_years": 4})
+        )
         img = LoadDynamicStudy()(path)
         self.assertEqual(tuple(img.shape), (5, 6, 9))
         np.testing.assert_array_equal(img.numpy(), self.frames)

@@ -29,7 +29,9 @@ def make_study(path: Path, seed: int, patient_id: str, shape=(32, 40)) -> None:
     blob = 20.0 * np.exp(-((yy - 10) ** 2 + (xx - 8) ** 2) / 15.0) + 2.0
     durations = np.array([1.0] * 60 + [15.0] * 40)
     frames = rng.poisson(blob[None] * durations[:, None, None]).astype(np.uint16)
-    write_nm_dicom(path, frames, phases=[Phase(60, 1000), Phase(40, 15000)], patient_id=patient_id, pixel_spacing=(3, 3))
+    write_nm_dicom(
+        path, frames, phases=[Phase(60, 1000), Phase(40, 15000)], patient_id=patient_id, pixel_spacing=(3, 3)
+    )
 
 
 def make_label(shape=(32, 40), values=(1, 2)) -> np.ndarray:
@@ -47,7 +49,7 @@ class BuilderCase(unittest.TestCase):
         self.studies.mkdir()
         # simulator layout: 4 studies of 3 patients (sim_b and sim_c share a patient via studies.csv)
         patients = {"sim_a": "pa", "sim_b": "pb", "sim_c": "pb", "sim_d": "pd"}
-        for i, (sid, pid) in enumerate(patients.items()):
+        for i, sid in enumerate(patients):
             d = self.studies / sid
             d.mkdir()
             make_study(d / "study.dcm", i, "SIM")
@@ -137,7 +139,9 @@ class TestBuildDataset(BuilderCase):
         c = build_dataset(self.studies, self.root / "c", BuildOptions(**{**self.opts.__dict__, "seed": 5}))
         names = ("training", "validation", "test")
         self.assertEqual([[e["image"] for e in a[n]] for n in names], [[e["image"] for e in b[n]] for n in names])
-        self.assertEqual(sorted(e["image"] for n in names for e in c[n]), sorted(e["image"] for n in names for e in a[n]))
+        self.assertEqual(
+            sorted(e["image"] for n in names for e in c[n]), sorted(e["image"] for n in names for e in a[n])
+        )
 
     def test_frozen_split_reuse(self):
         build_dataset(self.studies, self.root / "a", self.opts)
@@ -156,7 +160,9 @@ class TestBuildDataset(BuilderCase):
         self.assertEqual(sorted(got.values()).count("test"), 1)
         few = split_patients(["a", "b", "c"], (0.8, 0.1, 0.1), seed=0)
         self.assertEqual(sorted(few.values()), ["test", "training", "validation"])
-        self.assertEqual(split_patients(["x", "y"], (0.8, 0.2, 0.0), 3), split_patients(["y", "x", "y"], (0.8, 0.2, 0.0), 3))
+        self.assertEqual(
+            split_patients(["x", "y"], (0.8, 0.2, 0.0), 3), split_patients(["y", "x", "y"], (0.8, 0.2, 0.0), 3)
+        )
 
 
 class TestBadInput(BuilderCase):
@@ -190,7 +196,9 @@ class TestBadInput(BuilderCase):
         self.add_bad_studies()
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
-            code = main(["--studies", str(self.studies), "--out", str(self.root / "ds"), "--on-error", "stop", "--quiet"])
+            code = main(
+                ["--studies", str(self.studies), "--out", str(self.root / "ds"), "--on-error", "stop", "--quiet"]
+            )
         self.assertEqual(code, 2)
         lines = err.getvalue().strip().splitlines()
         self.assertEqual(len(lines), 1, lines)
@@ -226,7 +234,9 @@ class TestBadInput(BuilderCase):
             code = main(["--studies", str(self.root / "absent"), "--out", str(self.root / "ds"), "--quiet"])
         self.assertEqual(code, 2)
         with contextlib.redirect_stderr(io.StringIO()):
-            code = main(["--studies", str(self.studies), "--out", str(self.root / "ds"), "--split", "0.5", "0.2", "0.2"])
+            code = main(
+                ["--studies", str(self.studies), "--out", str(self.root / "ds"), "--split", "0.5", "0.2", "0.2"]
+            )
         self.assertEqual(code, 2)
 
 
