@@ -111,3 +111,28 @@ class TestPipeline(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestBatchedInversion(unittest.TestCase):
+    """The bundle's path: Dataset -> DataLoader batch -> decollate -> Invertd, on studies of different lengths."""
+
+    def test_batch_collate_and_invert(self):
+        from monai.data import DataLoader, Dataset, decollate_batch
+
+        with tempfile.TemporaryDirectory() as tmp:
+            a = Path(tmp) / "a"
+            b = Path(tmp) / "b"
+            a.mkdir()
+            b.mkdir()
+            paper_like_study(a, shape=(32, 32), seed=1)
+            rng = np.random.default_rng(2)  # a second study with another protocol (more frames) and matrix
+            frames = rng.poisson(5.0, size=(90, 24, 28)).astype(np.uint16)
+            write_nm_dicom(b / "study.dcm", frames, phases=[Phase(30, 2000), Phase(60, 10000)])
+            pre = ct.fused_image_pipeline(fused_index=1, spatial_size=(64, 64))
+            ds = Dataset([{"image": str(a / "study.dcm")}, {"image": str(b / "study.dcm")}], transform=pre)
+            batch = next(iter(DataLoader(ds, batch_size=2, num_workers=0)))
+            self.assertEqual(tuple(batch["image"].shape), (2, 3, 64, 64))
+            batch["pred"] = (batch["image"][:, :1] > 0.5).float()
+            inv = Invertd(keys="pred", transform=pre, orig_keys="image", nearest_interp=True)
+            shapes = [tuple(inv(item)["pred"].shape) for item in decollate_batch(batch)]
+        self.assertEqual(shapes, [(1, 32, 32), (1, 24, 28)])

@@ -43,6 +43,21 @@ class TestRealStudy(unittest.TestCase):
         self.assertEqual(img.meta["original_channel_dim"], 0)
         np.testing.assert_allclose(img.affine.diagonal().numpy(), [4.28571, 4.28571, 1, 1], atol=1e-5)
 
+    @unittest.skipUnless(REAL_STUDY.exists(), "../shared/realdata is not present")
+    def test_real_study_pipeline_inverts_to_native_grid(self):
+        from monai.transforms import Invertd
+
+        from custom_transforms import fused_image_pipeline
+
+        pre = fused_image_pipeline(fused_index=1)
+        data = pre({"image": str(REAL_STUDY)})
+        self.assertEqual(tuple(data["image"].shape), (3, 384, 384))
+        # frames starting at >= 60 s: phase 2 from its 2nd frame (80.5 s); fused image 1 = frames 8..14 of those
+        self.assertAlmostEqual(data["image"].meta["fused_start_s"][0], 24 * 2.1 + 8 * 30.1, places=6)
+        data["pred"] = (data["image"][:1] > 0.5).float()
+        out = Invertd(keys="pred", transform=pre, orig_keys="image", nearest_interp=True)(data)
+        self.assertEqual(tuple(out["pred"].shape), (1, 128, 128))
+
 
 class TestDicomTiming(unittest.TestCase):
     def setUp(self):
