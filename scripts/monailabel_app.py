@@ -1,0 +1,291 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Serve the exported renal-parenchyma bundle with MONAI Label on a folder of fused PNG images, offline.
+
+MONAI Label 0.8.5 cannot share the project's ``.venv`` (it needs numpy<2, pydicom 2.x and torchvision), so it lives in its
+own virtual environment outside the repository, ``$RENOGRAM_MONAILABEL_VENV`` (default
+``~/.cache/renogram/monailabel-venv``), installed from ``scripts/monailabel_requirements.txt``.
+
+Usage (any Python 3.11, from the repository root)::
+
+    python3.11 -m scripts.monailabel_app setup                       # create or reuse the venv (first time ~3 min, 8 GB)
+    python3.11 -m scripts.monailabel_app start --studies DIR         # export the bundle, serve DIR on 127.0.0.1:8000
+    python3.11 -m scripts.monailabel_app start --studies DIR --port 8123 --random-weights   # no trained model.pt yet
+
+``start`` copies MONAI Label's ``monaibundle`` sample app into ``--workspace`` (default
+``~/.cache/renogram/monailabel-workspace``), exports the bundle (``scripts.export_bundle``) to
+``<workspace>/monaibundle/model/<name>/`` and runs ``python -m monailabel.main start_server`` in the foreground with
+``zoo_source local`` and ``sam2 false``; without those two settings MONAI Label downloads a model index and SAM2 weights at
+start-up and fails offline. ``DIR`` holds the fused PNG images (image id = file name without extension); labels saved
+from a client land in ``DIR/labels/final/<id>.png``. Training from the client updates
+``<workspace>/monaibundle/model/<name>/models/model.pt``, never the repository's bundle.
+
+MONAI Label has the app download and the server; what it lacks (and this module adds) is the separate environment, the
+bundle export into the app and the offline settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "DEFAULT_VENV",
+    "DEFAULT_WORKSPACE",
+    "OFFLINE_CONF",
+    "REQUIREMENTS",
+    "prepare_app",
+    "server_command",
+    "setup_venv",
+    "venv_python",
+    "write_random_weights",
+    "main",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: pinned packages of MONAI Label's own environment.
+REQUIREMENTS = REPO_ROOT / "scripts" / "monailabel_requirements.txt"
+_CACHE = Path(os.path.expanduser("~")) / ".cache" / "renogram"
+#: MONAI Label's virtual environment (outside the repository).
+DEFAULT_VENV = Path(os.environ.get("RENOGRAM_MONAILABEL_VENV", _CACHE / "monailabel-venv"))
+#: folder that receives the sample app with the exported bundle.
+DEFAULT_WORKSPACE = Path(os.environ.get("RENOGRAM_MONAILABEL_WORKSPACE", _CACHE / "monailabel-workspace"))
+#: model name in MONAI Label's REST API and clients. It must not contain deepedit/deepgrow/detection/classification,
+#: which switch MONAI Label's task type.
+DEFAULT_MODEL_NAME = "renal_parenchyma"
+#: ``--conf`` pairs without which the monaibundle app reaches the internet at start-up (model-zoo index, SAM2 weights).
+OFFLINE_CONF = (("zoo_source", "local"), ("sam2", "false"))
+_STAMP = ".renogram-requirements.sha256"
+_FORBIDDEN_NAME_PARTS = ("deepedit", "deepgrow", "detection", "classification")
+
+
+def venv_python(venv: str | os.PathLike = DEFAULT_VENV) -> Path:
+    """Path of the interpreter of ``venv``."""
+    return Path(venv) / "bin" / "python"
+
+
+def _requirements_digest(requirements: Path) -> str:
+    return hashlib.sha256(requirements.read_bytes()).hexdigest()
+
+
+def setup_venv(
+    venv: str | os.PathLike = DEFAULT_VENV,
+    requirements: str | os.PathLike = REQUIREMENTS,
+    python: str = "python3.11",
+    quiet: bool = True,
+) -> Path:
+    """Create MONAI Label's virtual environment, or reuse it when it already holds ``requirements``.
+
+    The environment is reused when a stamp file inside it records the SHA-256 of ``requirements`` and ``monailabel``
+    imports; otherwise ``pip install -r requirements`` runs (first time about 3 min on 2 cores, 8 GB on disk). The stamp
+    is written only after a successful install, so an interrupted install is retried on the next call.
+
+    Args:
+        venv: folder of the environment. Defaults to ``$RENOGRAM_MONAILABEL_VENV`` or ``~/.cache/renogram/monailabel-venv``.
+        requirements: pinned requirements file. Defaults to ``scripts/monailabel_requirements.txt``.
+        python: interpreter that creates the environment (3.11; monailabel 0.8.5 needs ``distutils``). Defaults to
+            ``"python3.11"``.
+        quiet: pass ``-q`` to pip. Defaults to True.
+
+    Returns:
+        The environment's interpreter.
+
+    Raises:
+        RuntimeError: creating the environment or installing into it failed.
+    """
+    venv, requirements = Path(venv).expanduser(), Path(requirements)
+    py = venv_python(venv)
+    stamp = venv / _STAMP
+    digest = _requirements_digest(requirements)
+    if py.is_file() and stamp.is_file() and stamp.read_text().strip() == digest:
+        if subprocess.run([str(py), "-c", "import monailabel"], capture_output=True).returncode == 0:
+            return py
+    if not py.is_file():
+        venv.parent.mkdir(parents=True, exist_ok=True)
+        _run([python, "-m", "venv", str(venv)], f"{venv}: creating the virtual environment")
+    q = ["-q"] if quiet else []
+    _run([str(py), "-m", "pip", "install", *q, "--upgrade", "pip"], f"{venv}: upgrading pip")
+    _run([str(py), "-m", "pip", "install", *q, "-r", str(requirements)], f"{venv}: installing {requirements.name}")
+    tmp = stamp.with_suffix(".tmp")
+    tmp.write_text(digest + "\n")
+    os.replace(tmp, stamp)
+    return py
+
+
+def _run(cmd: Sequence[str], what: str, **kwargs) -> None:
+    proc = subprocess.run(list(cmd), **kwargs)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed (exit code {proc.returncode}): {' '.join(map(str, cmd))}")
+
+
+def write_random_weights(bundle: str | os.PathLike, seed: int = 0) -> Path:
+    """Write seeded random weights of the bundle's ``network_def`` to ``<bundle>/models/model.pt``.
+
+    MONAI Label silently drops a bundle without weights from ``/info/``; this lets the app start before a model is
+    trained (the masks are then meaningless). Needs MONAI in the running interpreter and the bundle's code importable
+    (the exported bundle's folder is put on ``sys.path``).
+
+    Args:
+        bundle: exported bundle folder (with ``configs/inference.json``).
+        seed: seed of ``torch.manual_seed`` before the network is built. Defaults to 0.
+
+    Returns:
+        Path of the written state dict.
+    """
+    import torch
+    from monai.bundle import ConfigParser
+
+    bundle = Path(bundle).resolve()
+    if str(bundle) not in sys.path:
+        sys.path.insert(0, str(bundle))
+    parser = ConfigParser()
+    parser.read_config(str(bundle / "configs" / "inference.json"))
+    parser["bundle_root"] = str(bundle)
+    torch.manual_seed(seed)
+    net = parser.get_parsed_content("network_def")
+    out = bundle / "models" / "model.pt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".pt.tmp")
+    torch.save(net.state_dict(), tmp)
+    os.replace(tmp, out)
+    return out
+
+
+def prepare_app(
+    workspace: str | os.PathLike,
+    python: str | os.PathLike,
+    name: str = DEFAULT_MODEL_NAME,
+    bundle_dir: str | os.PathLike | None = None,
+    random_weights: bool = False,
+) -> Path:
+    """Copy MONAI Label's ``monaibundle`` sample app into ``workspace`` and export the bundle into it as model ``name``.
+
+    Args:
+        workspace: folder receiving ``monaibundle/``; an existing app is kept, the model folder is replaced.
+        python: interpreter of MONAI Label's environment (runs ``monailabel.main apps --download``).
+        name: model name (folder under ``monaibundle/model/``). Defaults to ``"renal_parenchyma"``.
+        bundle_dir: source bundle. Defaults to the repository's ``bundle/``.
+        random_weights: when the bundle ships no ``models/model.pt``, write seeded random weights instead of failing.
+            Defaults to False.
+
+    Returns:
+        The app folder ``<workspace>/monaibundle``.
+
+    Raises:
+        ValueError: ``name`` would change MONAI Label's task type or is not a plain folder name.
+        FileNotFoundError: the export has no ``models/model.pt`` and ``random_weights`` is False.
+        RuntimeError: the app download failed.
+    """
+    from scripts.export_bundle import export_bundle
+
+    if not name or "/" in name or name.startswith(".") or any(p in name.lower() for p in _FORBIDDEN_NAME_PARTS):
+        raise ValueError(f"model name {name!r}: must be a plain folder name without {', '.join(_FORBIDDEN_NAME_PARTS)}")
+    workspace = Path(workspace).expanduser().resolve()
+    app = workspace / "monaibundle"
+    if not (app / "main.py").is_file():
+        workspace.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(app, ignore_errors=True)
+        _run([str(python), "-m", "monailabel.main", "apps", "--download", "--name", "monaibundle", "--output",
+              str(workspace)], f"{workspace}: copying MONAI Label's monaibundle app", capture_output=True)
+    model = app / "model" / name
+    export_bundle(model, bundle_dir, overwrite=True)
+    if not (model / "models" / "model.pt").is_file():
+        if not random_weights:
+            raise FileNotFoundError(
+                f"{model}: no models/model.pt (MONAI Label would silently drop the model); train the bundle first "
+                "or pass --random-weights")
+        _run([str(python), "-m", "scripts.monailabel_app", "init-weights", "--bundle", str(model)],
+             f"{model}: writing random weights", cwd=REPO_ROOT)
+    return app
+
+
+def server_command(
+    python: str | os.PathLike,
+    app: str | os.PathLike,
+    studies: str | os.PathLike,
+    name: str = DEFAULT_MODEL_NAME,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    conf: Sequence[tuple[str, str]] = (),
+) -> list[str]:
+    """Command line that starts MONAI Label on ``studies`` with only model ``name``, offline.
+
+    ``python -m monailabel.main`` is used instead of the ``monailabel`` wrapper, which runs whatever ``python`` is on
+    ``PATH``.
+
+    Args:
+        python: interpreter of MONAI Label's environment.
+        app: the ``monaibundle`` app folder from :func:`prepare_app`.
+        studies: folder of PNG images (the datastore).
+        name: model name. Defaults to ``"renal_parenchyma"``.
+        host: address to listen on. Defaults to ``"127.0.0.1"``.
+        port: TCP port. Defaults to 8000.
+        conf: extra ``--conf`` key/value pairs (e.g. ``("preload", "true")``).
+
+    Returns:
+        The argument list.
+    """
+    cmd = [str(python), "-m", "monailabel.main", "start_server", "--app", str(app), "--studies", str(studies),
+           "--conf", "models", name]
+    for key, value in (*OFFLINE_CONF, *conf):
+        cmd += ["--conf", key, value]
+    return cmd + ["--host", host, "--port", str(port)]
+
+
+def _offline_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)  # the bundle must work from its own folder, not from the repository
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.monailabel_app", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--venv", type=Path, default=DEFAULT_VENV,
+                        help="MONAI Label's virtual environment (default: $RENOGRAM_MONAILABEL_VENV or %(default)s)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_setup = sub.add_parser("setup", help="create or reuse MONAI Label's virtual environment")
+    p_setup.add_argument("--python", default="python3.11", help="interpreter that creates the venv (default: %(default)s)")
+    p_start = sub.add_parser("start", help="export the bundle into the app and start the server (foreground)")
+    p_start.add_argument("--studies", type=Path, required=True, help="folder of fused PNG images (the datastore)")
+    p_start.add_argument("--workspace", type=Path, default=DEFAULT_WORKSPACE,
+                         help="folder for the app (default: $RENOGRAM_MONAILABEL_WORKSPACE or %(default)s)")
+    p_start.add_argument("--name", default=DEFAULT_MODEL_NAME, help="model name in MONAI Label (default: %(default)s)")
+    p_start.add_argument("--bundle", type=Path, default=None, help="bundle folder (default: the repository's bundle/)")
+    p_start.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p_start.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
+    p_start.add_argument("--random-weights", action="store_true",
+                         help="serve seeded random weights when the bundle has no models/model.pt (for trying the setup)")
+    p_start.add_argument("--python", default="python3.11", help="interpreter that creates the venv (default: %(default)s)")
+    p_init = sub.add_parser("init-weights", help="write seeded random weights into a bundle (needs MONAI)")
+    p_init.add_argument("--bundle", type=Path, required=True, help="exported bundle folder")
+    p_init.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "setup":
+            print(f"MONAI Label environment: {setup_venv(args.venv, python=args.python)}")
+        elif args.command == "init-weights":
+            print(f"random weights: {write_random_weights(args.bundle, args.seed)}")
+        else:
+            if not args.studies.is_dir():
+                raise FileNotFoundError(f"{args.studies}: studies folder not found")
+            py = setup_venv(args.venv, python=args.python)
+            app = prepare_app(args.workspace, py, args.name, args.bundle, args.random_weights)
+            cmd = server_command(py, app, args.studies.resolve(), args.name, args.host, args.port)
+            print(" ".join(cmd), flush=True)
+            os.execve(cmd[0], cmd, _offline_env())
+    except (FileExistsError, FileNotFoundError, RuntimeError, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
