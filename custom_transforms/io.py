@@ -91,6 +91,15 @@ def read_dynamic_study(path: str | os.PathLike, view: str | int | None = None) -
     return read_dicom_study(p, view=view)
 
 
+def __getattr__(name: str) -> Any:
+    """``custom_transforms.io.LoadDynamicStudy[d]`` resolve to :mod:`custom_transforms.loading` (lazy: no cycle)."""
+    if name in ("LoadDynamicStudy", "LoadDynamicStudyd"):
+        from custom_transforms import loading
+
+        return getattr(loading, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # ----------------------------------------------------------------------------------------------------------- DICOM
 
 
@@ -157,7 +166,9 @@ def _dicom_to_study(ds: Any, p: Path, view: str | int | None) -> tuple[np.ndarra
     try:
         pixels = ds.pixel_array
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for truncated or odd pixel data
-        raise RenogramInputError(p, f"pixel data cannot be decoded, the file may be truncated ({exc})") from None
+        raise RenogramInputError(
+            p, f"pixel data cannot be decoded: truncated file or unsupported compression ({exc})"
+        ) from None
     if pixels.ndim != 3 or pixels.shape[0] != n_frames:
         raise RenogramInputError(p, f"pixel data has shape {pixels.shape}, expected ({n_frames}, rows, columns)")
     slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
