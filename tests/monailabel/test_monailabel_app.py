@@ -1,0 +1,133 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Fast tests of ``scripts.monailabel_app`` that need no MONAI Label (part of the main suite).
+
+The environment set-up is exercised with a fake interpreter (a shell script that records its arguments), so the tests
+check which installs run, not pip itself.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+from parameterized import parameterized
+
+from scripts.monailabel_app import OFFLINE_CONF, prepare_app, server_command, setup_venv
+
+__all__ = ["TestServerCommand", "TestPrepareApp", "TestSetupVenv", "TestCommandLine"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class TestServerCommand(unittest.TestCase):
+    def test_offline_settings_model_and_address(self):
+        cmd = server_command("/venv/bin/python", "/ws/monaibundle", "/data/pngs", "renal_parenchyma", "127.0.0.1", 8123)
+        self.assertEqual(cmd[:4], ["/venv/bin/python", "-m", "monailabel.main", "start_server"])
+        pairs = [(cmd[i + 1], cmd[i + 2]) for i, arg in enumerate(cmd) if arg == "--conf"]
+        self.assertIn(("models", "renal_parenchyma"), pairs)
+        for pair in OFFLINE_CONF:
+            self.assertIn(pair, pairs)
+        self.assertEqual(dict(pairs)["zoo_source"], "local")
+        self.assertEqual(dict(pairs)["sam2"], "false")
+        self.assertEqual(cmd[cmd.index("--app") + 1], "/ws/monaibundle")
+        self.assertEqual(cmd[cmd.index("--studies") + 1], "/data/pngs")
+        self.assertEqual(cmd[cmd.index("--port") + 1], "8123")
+        self.assertEqual(cmd[cmd.index("--host") + 1], "127.0.0.1")
+
+    def test_extra_conf_is_appended(self):
+        cmd = server_command("py", "app", "studies", conf=[("preload", "true")])
+        self.assertIn(["--conf", "preload", "true"], [cmd[i : i + 3] for i in range(len(cmd) - 2)])
+
+
+class TestPrepareApp(unittest.TestCase):
+    @parameterized.expand([("renal_deepedit",), ("DeepGrow2d",), ("kidney_detection",), ("classification",), ("a/b",),
+                           ("",), (".hidden",)])
+    def test_rejects_names_that_change_task_type_or_path(self, name):
+        with tempfile.TemporaryDirectory() as tmp:
+            with self.assertRaises(ValueError):
+                prepare_app(tmp, sys.executable, name=name)
+            self.assertEqual(os.listdir(tmp), [])  # nothing downloaded or exported
+
+
+def _fake_python(folder: Path, log: Path, fail_on: str = "") -> Path:
+    """A ``bin/python`` that appends its arguments to ``log`` and exits 1 when they contain ``fail_on``."""
+    py = folder / "bin" / "python"
+    py.parent.mkdir(parents=True, exist_ok=True)
+    check = f'case "$*" in *"{fail_on}"*) exit 1;; esac\n' if fail_on else ""
+    py.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\n{check}exit 0\n')
+    py.chmod(py.stat().st_mode | stat.S_IXUSR)
+    return py
+
+
+class TestSetupVenv(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.tmp = Path(self._tmp.name)
+        self.venv, self.log = self.tmp / "venv", self.tmp / "calls.log"
+        self.req = self.tmp / "req.txt"
+        self.req.write_text("monailabel==0.8.5\n")
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.is_file() else []
+
+    def test_installs_then_reuses_until_requirements_change(self):
+        _fake_python(self.venv, self.log)
+        self.assertEqual(setup_venv(self.venv, self.req), self.venv / "bin" / "python")
+        self.assertTrue(any(f"install -q -r {self.req}" in c for c in self.calls()), self.calls())
+        self.log.unlink()
+        setup_venv(self.venv, self.req)
+        self.assertEqual(self.calls(), ["-c import monailabel"])  # reused: only the import check
+        self.log.unlink()
+        self.req.write_text("monailabel==0.8.5\npytest\n")
+        setup_venv(self.venv, self.req)
+        self.assertTrue(any("install -q -r" in c for c in self.calls()), self.calls())
+
+    def test_failed_install_raises_and_is_retried(self):
+        _fake_python(self.venv, self.log, fail_on="-r ")
+        with self.assertRaisesRegex(RuntimeError, "installing req.txt"):
+            setup_venv(self.venv, self.req)
+        self.log.unlink()
+        with self.assertRaises(RuntimeError):
+            setup_venv(self.venv, self.req)
+        self.assertTrue(any("install -q -r" in c for c in self.calls()), "a failed install must not be stamped as done")
+
+    def test_broken_environment_is_reinstalled(self):
+        _fake_python(self.venv, self.log)
+        setup_venv(self.venv, self.req)
+        _fake_python(self.venv, self.log, fail_on="import monailabel")
+        self.log.unlink()
+        setup_venv(self.venv, self.req)
+        self.assertTrue(any("install -q -r" in c for c in self.calls()), self.calls())
+
+
+class TestCommandLine(unittest.TestCase):
+    def run_cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "scripts.monailabel_app", *args], cwd=REPO_ROOT,
+                              capture_output=True, text=True)
+
+    def test_missing_studies_folder_is_one_line_error(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = self.run_cli("--venv", str(Path(tmp) / "venv"), "start", "--studies", str(Path(tmp) / "nope"))
+            self.assertEqual(proc.returncode, 2)
+            self.assertEqual(len(proc.stderr.strip().splitlines()), 1)
+            self.assertIn("nope", proc.stderr)
+            self.assertFalse((Path(tmp) / "venv").exists())  # nothing installed for a bad call
+
+    def test_help(self):
+        proc = self.run_cli("--help")
+        self.assertEqual(proc.returncode, 0)
+        for command in ("setup", "start", "init-weights"):
+            self.assertIn(command, proc.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
