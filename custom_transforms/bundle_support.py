@@ -1,0 +1,174 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Small helpers the bundle configs call where MONAI has no component: datalists and input folders with clear
+errors, a non-finite-loss stop, and checkpoint bookkeeping at the end of a finished run.
+
+They live in this package (not in ``bundle/scripts``) because the bundle configs name top-level packages only and
+``scripts.export_bundle`` copies this package next to ``configs/``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from ignite.engine import Engine, Events
+
+from custom_transforms.errors import RenogramInputError
+from custom_transforms.renogram_image import IMAGE_SUFFIXES
+
+__all__ = [
+    "STUDY_SUFFIXES",
+    "EPOCH_CHECKPOINT_PATTERN",
+    "load_datalist",
+    "find_inputs",
+    "latest_epoch_checkpoint",
+    "keep_final_checkpoint",
+    "StopOnNonFiniteLoss",
+]
+
+#: suffixes of dynamic-study files picked up by :func:`find_inputs` (besides :data:`IMAGE_SUFFIXES`).
+STUDY_SUFFIXES = (".dcm", ".nii", ".nii.gz")
+#: file names of the per-epoch resume checkpoints written by the bundle's ``train#epoch_saver`` (MONAI/Ignite naming).
+EPOCH_CHECKPOINT_PATTERN = re.compile(r"checkpoint_epoch=(\d+)\.pt")
+
+
+def load_datalist(datalist_file: str | os.PathLike, split: str, base_dir: str | os.PathLike) -> list[dict]:
+    """Read one split of a decathlon-style datalist, paths made absolute against ``base_dir``.
+
+    ``image``/``label`` are joined to ``base_dir`` always, other string values (``label_native``) when the joined path
+    exists (MONAI's :func:`monai.data.load_decathlon_datalist` rules).
+
+    Args:
+        datalist_file: the JSON file (``scripts.prepare_dataset`` writes ``<dataset>/datalist.json``).
+        split: ``"training"``, ``"validation"`` or ``"test"``.
+        base_dir: folder the relative paths start from (the dataset folder).
+
+    Returns:
+        The split's items (non-empty).
+
+    Raises:
+        RenogramInputError: the file is missing or unreadable, or the split is absent or empty; the message names the
+            file and the split.
+    """
+    from monai.data import load_decathlon_datalist
+
+    path = Path(datalist_file)
+    if not path.is_file():
+        where = Path(base_dir)
+        state = "does not exist" if not where.exists() else "holds no datalist.json"
+        raise RenogramInputError(
+            path,
+            f"datalist not found (dataset_dir {where} {state}); build it with "
+            "`python -m scripts.prepare_dataset --studies STUDIES --out DATASET` and pass --dataset_dir DATASET",
+        )
+    try:
+        items = load_decathlon_datalist(str(path), is_segmentation=True, data_list_key=split, base_dir=str(base_dir))
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise RenogramInputError(path, f"cannot read split {split!r} ({exc})") from None
+    if not items:
+        raise RenogramInputError(path, f"split {split!r} is empty")
+    return items
+
+
+def find_inputs(folder: str | os.PathLike) -> list[dict[str, str]]:
+    """Inference inputs in ``folder``: fused images and dynamic-study files, sorted by name, as ``{"image": path}``.
+
+    Raises:
+        RenogramInputError: the folder is missing or holds no ``.png``/``.jpg``/``.tif``/``.dcm``/``.nii(.gz)`` file.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise RenogramInputError(root, "dataset_dir is not a folder")
+    suffixes = IMAGE_SUFFIXES + STUDY_SUFFIXES
+    files = sorted(p for p in root.iterdir() if p.is_file() and p.name.lower().endswith(suffixes))
+    if not files:
+        raise RenogramInputError(root, f"dataset_dir holds no input file ({', '.join(suffixes)})")
+    return [{"image": str(p)} for p in files]
+
+
+def latest_epoch_checkpoint(ckpt_dir: str | os.PathLike) -> str:
+    """Path of the highest-epoch ``checkpoint_epoch=<N>.pt`` in ``ckpt_dir``, or ``""`` when there is none."""
+    best, best_epoch = "", -1
+    root = Path(ckpt_dir)
+    if root.is_dir():
+        for p in root.iterdir():
+            m = EPOCH_CHECKPOINT_PATTERN.fullmatch(p.name)
+            if m and int(m.group(1)) > best_epoch:
+                best, best_epoch = str(p), int(m.group(1))
+    return best
+
+
+def keep_final_checkpoint(ckpt_dir: str | os.PathLike, final_name: str = "checkpoint_final.pt") -> str:
+    """After a finished run: rename the latest per-epoch checkpoint to ``final_name`` and delete older ones.
+
+    A finished run therefore leaves no ``checkpoint_epoch=*.pt``, and the next training run starts fresh instead of
+    resuming; an interrupted run (no ``finalize``) keeps its checkpoint and resumes. Only rank 0 touches the files.
+
+    Returns:
+        The final checkpoint path, or ``""`` when there was no per-epoch checkpoint.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return ""
+    latest = latest_epoch_checkpoint(ckpt_dir)
+    if not latest:
+        return ""
+    final = Path(ckpt_dir) / final_name
+    os.replace(latest, final)
+    for p in Path(ckpt_dir).iterdir():
+        if EPOCH_CHECKPOINT_PATTERN.fullmatch(p.name):
+            p.unlink(missing_ok=True)
+    return str(final)
+
+
+class StopOnNonFiniteLoss:
+    """Ignite handler: raise as soon as a training iteration's loss is NaN or infinite.
+
+    Raising (rather than Ignite's ``TerminateOnNan``, which ends the run quietly with exit status 0) stops
+    ``python -m monai.bundle run`` with an error, before the epoch's checkpoint or a validation could run on broken
+    weights: the best model (``models/model.pt``) and the last per-epoch checkpoint stay as they were.
+
+    Args:
+        loss_id: config id named in the message. Defaults to ``"loss"``.
+    """
+
+    def __init__(self, loss_id: str = "loss") -> None:
+        self.loss_id = loss_id
+
+    def attach(self, engine: Engine) -> None:
+        """Register on ``ITERATION_COMPLETED`` of the trainer."""
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        output = engine.state.output
+        item = output[0] if isinstance(output, Sequence) and output else output
+        loss = item.get("loss") if isinstance(item, dict) else None
+        if loss is None:
+            return
+        value = float(loss.detach().float().mean()) if isinstance(loss, torch.Tensor) else float(loss)
+        if math.isfinite(value):
+            return
+        raise FloatingPointError(
+            f"{self.loss_id}: training loss is {value} at epoch {engine.state.epoch}, iteration "
+            f"{engine.state.iteration} (batch: {', '.join(_batch_files(engine.state.batch)) or 'unknown files'}); "
+            "stopped before any checkpoint was written from these weights. Lower learning_rate or check the inputs."
+        )
+
+
+def _batch_files(batch: Any) -> list[str]:
+    items = batch if isinstance(batch, list) else [batch]
+    names: list[str] = []
+    for item in items:
+        image = item.get("image") if isinstance(item, dict) else None
+        meta = getattr(image, "meta", None) or {}
+        name = meta.get("filename_or_obj")
+        if isinstance(name, str | os.PathLike):
+            names.append(os.fspath(name))
+        elif isinstance(name, Sequence):
+            names.extend(str(n) for n in name)
+    return names
