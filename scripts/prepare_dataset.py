@@ -151,7 +151,9 @@ def discover_studies(root: str | os.PathLike) -> list[StudyRecord]:
         raise BuildError(f"{root}: --studies is not a folder")
     sim_patients = _simulator_patients(root)
     records: list[StudyRecord] = []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and (p / "study.dcm").exists()):
+    # hidden folders (e.g. the simulator's ``.sim-tmp-*`` studies being written) are not studies
+    subs = (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "study.dcm").exists())
+    for sub in sorted(subs):
         labels = {None: sub / "parenchyma.png"} if (sub / "parenchyma.png").exists() else {}
         patient = sim_patients.get(sub.name, "")
         truth = sub / "truth.json"

@@ -242,3 +242,65 @@ class TestBadInput(BuilderCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def _simulator_available() -> bool:
+    try:
+        from scripts.simulation import sample_study_config, simulate_study, write_studies_csv, write_study  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@unittest.skipUnless(_simulator_available(), "scripts.simulation is not available")
+class TestSimulatedStudies(unittest.TestCase):
+    """The builder on the simulator's own output layout (3 studies at 64x64, two protocols)."""
+
+    @classmethod
+    def setUpClass(cls):
+        from scripts.simulation import sample_study_config, simulate_study, write_studies_csv, write_study
+
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.studies = Path(cls.tmp.name) / "sim"
+        cls.studies.mkdir()
+        for i, protocol in enumerate(("paper136", "eanm117", "paper136")):
+            study = simulate_study(sample_study_config(100 + i, matrix=64, protocol=protocol))
+            write_study(study, cls.studies, f"s{i}")
+        write_studies_csv(cls.studies)
+        (cls.studies / ".sim-tmp-s9-123").mkdir()  # a study being written by the simulator is ignored
+        (cls.studies / ".sim-tmp-s9-123" / "study.dcm").write_bytes(b"partial")
+        cls.out = Path(cls.tmp.name) / "ds"
+        cls.datalist = build_dataset(
+            cls.studies, cls.out, BuildOptions(size=(64, 64), progress=False, split=(0.4, 0.3, 0.3))
+        )
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_all_studies_used_with_truth_timing(self):
+        entries = [e for name in ("training", "validation", "test") for e in self.datalist[name]]
+        self.assertEqual(self.datalist["skipped"], [])
+        self.assertEqual(sorted({e["study"] for e in entries}), ["s0", "s1", "s2"])
+        self.assertEqual(len(entries), 6)
+        self.assertEqual({len(self.datalist[n]) for n in ("training", "validation", "test")}, {2})
+        for e in entries:
+            truth = json.loads((self.studies / e["study"] / "truth.json").read_text())
+            frames, meta = ct.read_dynamic_study(self.studies / e["study"] / "study.dcm")
+            np.testing.assert_allclose(meta["frame_duration_s"], truth["frame_durations_s"], atol=1e-6)
+            np.testing.assert_allclose(meta["pixel_spacing_mm"], truth["pixel_spacing_mm"], atol=1e-4)
+            self.assertEqual(e["patient"], truth.get("patient_id", e["study"]))
+            # fused image k of 7-frame groups after the first minute: its start is the (7k)-th frame at >= 60 s
+            starts = np.asarray(meta["frame_start_s"])
+            kept = starts[starts >= 60.0 - 1e-3]
+            self.assertAlmostEqual(e["fused_start_s"], float(kept[7 * e["fused_index"]]), places=5)
+            native = np.asarray(Image.open(self.out / e["label_native"]))
+            parenchyma = np.asarray(Image.open(self.studies / e["study"] / "parenchyma.png"))
+            np.testing.assert_array_equal(native, (parenchyma > 0).astype(np.uint8))
+
+    def test_png_equals_pipeline(self):
+        e = self.datalist["training"][0]
+        png = LoadImaged(keys="image", **PNG_READ_ARGS)({"image": str(self.out / e["image"])})["image"]
+        pipe = ct.fused_image_pipeline(fused_index=e["fused_index"], spatial_size=(64, 64))
+        expected = pipe({"image": str(self.studies / e["study"] / "study.dcm")})["image"]
+        self.assertLessEqual(float((png.as_tensor() / 255.0 - expected.as_tensor()).abs().max()), 0.5 / 255 + 1e-6)
