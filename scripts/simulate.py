@@ -1,0 +1,236 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Simulate pediatric dynamic renal scintigraphy studies with exact ground truth.
+
+Usage::
+
+    python -m scripts.simulate --out SIM --studies 200 --seed 0 --workers 2
+    python -m scripts.simulate --out SIM --studies 50 --seed 1 --protocol eanm117,10s180 --matrix 64,128 \\
+        --tracer MAG3 --pathology-mix normal=1,obstructed=1 --age-min 0.5 --age-max 5
+
+Writes ``OUT/<study_id>/{study.dcm, parenchyma.png, kidney.png, pelvis.png, truth.json}`` for study ids
+``sim_s{seed}_{index:05d}``, index = ``--start-index`` ... ``--start-index + N - 1``, and ``OUT/studies.csv`` (one
+row per complete study folder in OUT). A study depends only on (seed, index) and the options, never on
+``--workers``. Each study folder is built hidden (``.sim-tmp-*``) and renamed into place, so an interrupted run
+leaves only complete study folders (stale temp folders are removed on the next run).
+
+Existing study folders with the same id are kept and skipped (so an interrupted run can be resumed with the same
+command); ``--overwrite`` regenerates them instead. Options given as comma lists (protocol, matrix, tracer) are drawn
+per study with equal probability.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scripts.simulation import (
+    MATRICES,
+    PATHOLOGIES,
+    PROTOCOLS,
+    TRACERS,
+    sample_study_config,
+    simulate_study,
+    study_id_for,
+    write_studies_csv,
+    write_study,
+)
+from scripts.simulation.writer import TMP_PREFIX, is_complete_study
+
+__all__ = ["main", "parse_args", "simulate_one"]
+
+
+class _UsageError(Exception):
+    """A bad command-line value (reported as one line, exit code 2)."""
+
+
+def _choices(text: str, allowed: tuple | list, what: str, cast=str) -> list:
+    values = [v.strip() for v in str(text).split(",") if v.strip()]
+    if not values:
+        raise _UsageError(f"--{what} is empty")
+    out = []
+    for v in values:
+        try:
+            cv = cast(v)
+        except ValueError:
+            raise _UsageError(f"--{what}: {v!r} is not valid; choose from {', '.join(map(str, allowed))}") from None
+        if cv not in allowed:
+            raise _UsageError(f"--{what}: unknown value {v!r}; choose from {', '.join(map(str, allowed))}")
+        out.append(cv)
+    return out
+
+
+def _mix(text: str | None) -> dict[str, float] | None:
+    if not text:
+        return None
+    mix = {}
+    for part in text.split(","):
+        name, _, weight = part.partition("=")
+        name = name.strip()
+        if name not in PATHOLOGIES:
+            raise _UsageError(f"--pathology-mix: unknown pathology {name!r}; choose from {', '.join(PATHOLOGIES)}")
+        try:
+            mix[name] = float(weight)
+        except ValueError:
+            raise _UsageError(f"--pathology-mix: weight of {name!r} must be a number, got {weight!r}") from None
+        if mix[name] < 0:
+            raise _UsageError(f"--pathology-mix: weight of {name!r} is negative")
+    if sum(mix.values()) <= 0:
+        raise _UsageError("--pathology-mix: the weights sum to zero")
+    return mix
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and validate the command line (raises ``SystemExit(2)`` with a one-line message on bad values)."""
+    p = argparse.ArgumentParser(prog="python -m scripts.simulate", description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    p.add_argument("--studies", type=int, required=True, help="number of studies N (> 0)")
+    p.add_argument("--seed", type=int, default=0, help="run seed (>= 0); default 0")
+    p.add_argument("--start-index", type=int, default=0, help="index of the first study; default 0")
+    p.add_argument("--protocol", default="paper136", help=f"protocol(s), comma list of {', '.join(PROTOCOLS)}")
+    p.add_argument("--matrix", default="128", help="matrix size(s), comma list of 64, 128, 256; default 128")
+    p.add_argument("--tracer", default="mixed", help="MAG3, DTPA, a comma list, or 'mixed' (80 %% MAG3); default mixed")
+    p.add_argument("--pathology", default=None, help=f"force one study-level pathology: {', '.join(PATHOLOGIES)}")
+    p.add_argument("--pathology-mix", default=None, help="study-level weights, e.g. normal=0.5,obstructed=0.5")
+    p.add_argument("--age-min", type=float, default=0.2, help="minimum age in years; default 0.2")
+    p.add_argument("--age-max", type=float, default=16.0, help="maximum age in years; default 16")
+    p.add_argument("--furosemide", default="none", choices=["none", "F0", "F+20", "random"],
+                   help="diuretic: none (default), F0, F+20 (protocols >= 25 min), or random per study")
+    p.add_argument("--no-injection-site", action="store_true", help="never put the injection site in the image")
+    p.add_argument("--no-motion", action="store_true", help="never add patient motion")
+    p.add_argument("--workers", type=int, default=1, help="worker processes; default 1")
+    p.add_argument("--overwrite", action="store_true", help="regenerate study folders that already exist")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    try:
+        if args.studies <= 0:
+            raise _UsageError(f"--studies must be > 0, got {args.studies}")
+        if args.seed < 0 or args.start_index < 0:
+            raise _UsageError("--seed and --start-index must be >= 0")
+        if args.workers < 1:
+            raise _UsageError(f"--workers must be >= 1, got {args.workers}")
+        args.protocols = _choices(args.protocol, list(PROTOCOLS), "protocol")
+        args.matrices = _choices(args.matrix, list(MATRICES), "matrix", int)
+        args.tracers = None if args.tracer == "mixed" else _choices(args.tracer, list(TRACERS), "tracer")
+        if args.pathology is not None and args.pathology not in PATHOLOGIES:
+            raise _UsageError(f"--pathology: unknown value {args.pathology!r}; choose from {', '.join(PATHOLOGIES)}")
+        args.mix = _mix(args.pathology_mix)
+        if not 0.0 < args.age_min <= args.age_max <= 18.0:
+            raise _UsageError(f"ages must satisfy 0 < --age-min <= --age-max <= 18, got {args.age_min}, {args.age_max}")
+    except _UsageError as exc:
+        p.exit(2, f"simulate: error: {exc}\n")
+    return args
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "protocols": args.protocols, "matrices": args.matrices, "tracers": args.tracers, "pathology": args.pathology,
+        "mix": args.mix, "age_range": (args.age_min, args.age_max), "furosemide": args.furosemide,
+        "no_site": args.no_injection_site, "no_motion": args.no_motion, "seed": args.seed, "out": str(args.out),
+        "overwrite": args.overwrite,
+    }
+
+
+def simulate_one(index: int, opts: dict[str, Any]) -> str:
+    """Simulate and write study ``index`` (the random stream is ``default_rng([seed, index])``); returns its id."""
+    rng = np.random.default_rng([opts["seed"], index])
+    protocol = opts["protocols"][int(rng.integers(len(opts["protocols"])))]
+    matrix = opts["matrices"][int(rng.integers(len(opts["matrices"])))]
+    tracer = None if opts["tracers"] is None else opts["tracers"][int(rng.integers(len(opts["tracers"])))]
+    furo = {"none": False, "random": True, "F0": "F0", "F+20": "F+20"}[opts["furosemide"]]
+    if furo == "F+20" and PROTOCOLS[protocol].total_s < 25 * 60:
+        furo = "F0"
+    cfg = sample_study_config(
+        rng, tracer=tracer, protocol=protocol, matrix=matrix, age_range=opts["age_range"],
+        pathology=opts["pathology"], pathology_mix=opts["mix"], injection_site=False if opts["no_site"] else None,
+        motion=False if opts["no_motion"] else None, furosemide=furo, seed=opts["seed"], index=index,
+    )
+    sid = study_id_for(opts["seed"], index)
+    write_study(simulate_study(cfg), opts["out"], sid, overwrite=opts["overwrite"])
+    return sid
+
+
+def _worker(job: tuple[int, dict[str, Any]]) -> str:
+    return simulate_one(*job)
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=TMP_PREFIX + "probe-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OSError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
+
+
+def _remove_stale_temp(out: Path) -> None:
+    for p in out.iterdir():
+        if p.name.startswith(TMP_PREFIX):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (see the module docstring)."""
+    args = parse_args(argv)
+    out: Path = args.out
+    try:
+        if out.exists() and not out.is_dir():
+            raise OSError(f"{out}: exists and is not a folder")
+        _check_writable(out)
+        _remove_stale_temp(out)
+    except OSError as exc:
+        print(f"simulate: error: {exc}", file=sys.stderr)
+        return 2
+    opts = _options(args)
+    indices = list(range(args.start_index, args.start_index + args.studies))
+    todo = [i for i in indices if args.overwrite or not is_complete_study(out / study_id_for(args.seed, i))]
+    kept = len(indices) - len(todo)
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(todo), unit="study", disable=args.no_progress, desc="simulate")
+    try:
+        if args.workers == 1 or len(todo) <= 1:
+            for i in todo:
+                simulate_one(i, opts)
+                bar.update(1)
+        else:
+            ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            with ctx.Pool(min(args.workers, len(todo))) as pool:
+                for _ in pool.imap_unordered(_worker, [(i, opts) for i in todo], chunksize=1):
+                    bar.update(1)
+    except KeyboardInterrupt:
+        bar.close()
+        write_studies_csv(out)
+        _remove_stale_temp(out)
+        print("simulate: interrupted; the complete studies written so far are listed in studies.csv", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        bar.close()
+        write_studies_csv(out)
+        print(f"simulate: error: {exc}", file=sys.stderr)
+        return 2
+    bar.close()
+    elapsed = time.perf_counter() - t0
+    csv_path = write_studies_csv(out)
+    rate = len(todo) / elapsed if elapsed > 0 and todo else float("nan")
+    print(
+        f"simulated {len(todo)} studies in {elapsed:.1f} s ({rate:.2f} studies/s, {args.workers} worker(s))"
+        + (f"; kept {kept} existing" if kept else "")
+        + f"; table {csv_path}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

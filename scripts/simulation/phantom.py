@@ -1,0 +1,289 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Digital phantom and camera model: one projected image template per kinetic compartment, and the label maps.
+
+Each organ is an analytic shape in body coordinates (mm; see :mod:`scripts.simulation.config`) whose projected
+activity density is the chord length through an ellipsoid (or cylinder) normalised to the fraction of the
+compartment's activity it holds. The camera model turns it into counts per MBq s of compartment activity:
+
+- attenuation ``exp(-mu d)`` for the organ-centre depth ``d`` (tissue spread through the trunk uses the depth
+  average ``(1 - exp(-mu T)) / (mu T)``);
+- a Gaussian point-spread function whose FWHM grows with the distance ``z = d + table gap`` to the collimator,
+  ``FWHM(z) = sqrt(3.8^2 + (1.6 + 0.55 z[cm])^2)`` mm (LEHR: ~5.5 mm at 4 cm, ~8 mm at 10 cm);
+- scatter as a broad Gaussian (sigma 30 mm) holding ``SF(d) = 0.12 + 0.025 d[cm]`` (clipped 0.10-0.45) of the
+  detected counts;
+- sensitivity (cps/MBq) and the camera's rectangular useful field of view (540 x 400 mm; zero counts outside).
+
+Expected frames are then ``activity integrals (T, C) @ templates (C, H*W)``: no per-frame image work.
+
+Labels: a pixel belongs to a kidney when at least half of its area lies inside the kidney outline (area fraction
+from a supersampled outline, about 512 sub-samples across the image). The kidney outline is the reniform shape
+(ellipse with a smooth random radial perturbation, minus a medial hilum notch) united with the collecting system;
+``pelvis`` is the collecting-system ellipse (area fraction >= 0.5) within the kidney; ``parenchyma`` = kidney minus
+pelvis. Values: 0 background, 1 patient-left kidney, 2 patient-right kidney. Non-functioning and absent kidneys are
+not labelled (they take up no tracer and are invisible on the images).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+from .config import ARM_CENTRE_FRAC, ARM_RADIUS_FRAC, UFOV_MM, KidneyConfig, StudyConfig
+from .kinetics import IMAGE_COMPARTMENTS
+
+__all__ = ["Phantom", "build_phantom", "psf_fwhm_mm", "scatter_fraction", "kidney_geometry"]
+
+_SCATTER_SIGMA_MM = 30.0
+
+
+def psf_fwhm_mm(distance_cm: float) -> float:
+    """System FWHM (mm) of the LEHR camera at a source-to-collimator distance (cm)."""
+    return float(np.hypot(3.8, 1.6 + 0.55 * distance_cm))
+
+
+def scatter_fraction(depth_cm: float) -> float:
+    """Fraction of detected counts that are scattered, for a source at this depth (cm)."""
+    return float(np.clip(0.12 + 0.025 * depth_cm, 0.10, 0.45))
+
+
+@dataclass
+class Phantom:
+    """Projected templates and labels of one study.
+
+    Attributes:
+        templates: ``(C, H, W)`` float32, expected counts per pixel per MBq s of each compartment's activity
+            (columns of :data:`scripts.simulation.kinetics.IMAGE_COMPARTMENTS`).
+        parenchyma, kidney, pelvis: ``(H, W)`` uint8 label maps (0/1/2).
+        fov_mask: ``(H, W)`` bool, inside the camera's useful field of view.
+        info: per-kidney camera facts (depth, transmission, FWHM, scatter fraction, centre in pixels).
+    """
+
+    templates: np.ndarray
+    parenchyma: np.ndarray
+    kidney: np.ndarray
+    pelvis: np.ndarray
+    fov_mask: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _ellipsoid(x: np.ndarray, y: np.ndarray, cx: float, cy: float, rx: float, ry: float, angle_deg: float = 0.0):
+    """Chord length profile sqrt(1 - r^2) of an ellipse (rotated by angle_deg), 0 outside."""
+    c, s = np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))
+    dx, dy = x - cx, y - cy
+    u, v = (dx * c + dy * s) / rx, (-dx * s + dy * c) / ry
+    return np.sqrt(np.clip(1.0 - u * u - v * v, 0.0, None))
+
+
+def _tube(x: np.ndarray, y: np.ndarray, points: list[tuple[float, float]], radius: float) -> np.ndarray:
+    """Chord length profile of a cylinder of ``radius`` along a polyline."""
+    dist = np.full(np.broadcast(x, y).shape, np.inf)
+    for (x0, y0), (x1, y1) in zip(points[:-1], points[1:], strict=True):
+        vx, vy = x1 - x0, y1 - y0
+        t = np.clip(((x - x0) * vx + (y - y0) * vy) / max(vx * vx + vy * vy, 1e-9), 0.0, 1.0)
+        dist = np.minimum(dist, np.hypot(x - x0 - t * vx, y - y0 - t * vy))
+    return np.sqrt(np.clip(1.0 - (dist / radius) ** 2, 0.0, None))
+
+
+def kidney_geometry(k: KidneyConfig, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Evaluate one kidney's shape at body coordinates ``x, y`` (mm, broadcastable arrays).
+
+    Returns:
+        ``kidney`` (bool outline incl. collecting system), ``pelvis`` (bool), ``parenchyma_density`` and
+        ``pelvis_density`` (projected chord-length profiles, arbitrary units).
+    """
+    a, b = k.length_mm / 2.0, k.width_mm / 2.0
+    th = np.radians(k.tilt_deg)
+    if k.side == "left":  # patient left = image left (x < 0): upper pole up and medial (+x), lateral = -x
+        eu, ev = (np.sin(th), -np.cos(th)), (-np.cos(th), -np.sin(th))
+    else:
+        eu, ev = (-np.sin(th), -np.cos(th)), (np.cos(th), -np.sin(th))
+    dx, dy = x - k.centre_mm[0], y - k.centre_mm[1]
+    u = dx * eu[0] + dy * eu[1]
+    v = dx * ev[0] + dy * ev[1]
+    phi = np.arctan2(v / b, u / a)
+    rho = np.ones_like(phi)
+    for order, amp, phase in k.harmonics:
+        rho = rho + amp * np.cos(order * phi + phase)
+    r2 = ((u / a) ** 2 + (v / b) ** 2) / rho**2
+    notch = (u / (0.35 * a)) ** 2 + ((v + b) / (0.6 * b)) ** 2 <= 1.0
+    body = (r2 <= 1.0) & ~notch
+    t = k.parenchyma_mm
+    e_lat = max(b - t, -0.1 * b)
+    e_med = -k.pelvis_medial_frac * b
+    bp, vp = max((e_lat - e_med) / 2.0, 0.5), (e_lat + e_med) / 2.0
+    ap = max(k.pelvis_long_frac * (a - t), 0.25 * a)
+    pr2 = (u / ap) ** 2 + ((v - vp) / bp) ** 2
+    pelvis = pr2 <= 1.0
+    over_pelvis = float(np.clip(2.0 * t / (0.9 * k.width_mm), 0.1, 0.6)) * 0.35
+    paren = np.sqrt(np.clip(1.0 - r2, 0.0, None)) * body * np.where(pelvis, over_pelvis, 1.0)
+    return {
+        "kidney": body | pelvis,
+        "pelvis": pelvis,
+        "parenchyma_density": paren,
+        "pelvis_density": np.sqrt(np.clip(1.0 - pr2, 0.0, None)),
+    }
+
+
+def build_phantom(cfg: StudyConfig) -> Phantom:
+    """Project every compartment of the study's anatomy through the camera model.
+
+    Args:
+        cfg: the study configuration.
+
+    Returns:
+        The :class:`Phantom` (templates, labels, field-of-view mask, camera facts).
+    """
+    m, ps = int(cfg.matrix), float(cfg.pixel_spacing_mm)
+    offs = (np.arange(m) - (m - 1) / 2.0) * ps
+    xs, ys = cfg.fov_centre_mm[0] + offs, cfg.fov_centre_mm[1] + offs
+    x, y = np.meshgrid(xs, ys)  # (H, W): rows are y (caudal down), columns x (patient right to image right)
+    s = cfg.body_scale
+    hw = cfg.trunk_width_cm * 10.0 / 2.0
+    tt = cfg.trunk_thickness_cm
+    mu, gap, sens = cfg.mu_per_cm, cfg.table_gap_cm, cfg.sensitivity_cps_per_mbq
+    fov = (np.abs(x - cfg.fov_centre_mm[0]) <= UFOV_MM[0] / 2) & (np.abs(y - cfg.fov_centre_mm[1]) <= UFOV_MM[1] / 2)
+
+    cache: dict[tuple[float, float], tuple[float, float, float]] = {}
+
+    def project(density: np.ndarray, weight: float, depth_cm: float, spread_cm: float = 0.0) -> np.ndarray:
+        """Counts per MBq s per pixel for ``weight`` of a compartment spread like ``density`` at ``depth_cm``."""
+        total = float(density.sum())
+        if weight <= 0 or total <= 0:
+            return np.zeros((m, m))
+        if spread_cm > 0:  # uniformly spread over [0, spread_cm]: depth-averaged transmission
+            trans = (1.0 - np.exp(-mu * spread_cm)) / (mu * spread_cm)
+        else:
+            trans = float(np.exp(-mu * depth_cm))
+        sigma = psf_fwhm_mm(depth_cm + gap) / 2.3548 / ps
+        sf = scatter_fraction(depth_cm)
+        d = density * (weight / total)
+        img = gaussian_filter(d, sigma, mode="constant") + sf / (1.0 - sf) * gaussian_filter(
+            d, _SCATTER_SIGMA_MM / ps, mode="constant", truncate=3.0
+        )
+        return sens * trans * img
+
+    # --- organ densities on the pixel grid (smooth organs: the PSF hides their pixel-level edges)
+    trunk_y = (y >= -300.0 * s) & (y <= 270.0 * s)
+    trunk = np.sqrt(np.clip(1.0 - (x / hw) ** 2, 0.0, None)) * trunk_y
+    legs = sum(
+        np.sqrt(np.clip(1.0 - ((x - sx * 0.45 * hw) / (0.42 * hw)) ** 2, 0.0, None)) * (y > 270.0 * s)
+        for sx in (-1.0, 1.0)
+    )
+    arm_r = ARM_RADIUS_FRAC * hw
+    arms = {}
+    for sx, name in ((-1.0, "left"), (1.0, "right")):
+        pts = [(sx * ARM_CENTRE_FRAC * hw, -260.0 * s), (sx * ARM_CENTRE_FRAC * hw, 130.0 * s)]
+        arms[name] = _tube(x, y, pts, arm_r) if cfg.arms_in_fov else np.zeros_like(x)
+    liver = 0.85 * _ellipsoid(x, y, 0.35 * hw, -75.0 * s, 0.55 * hw, 62.0 * s, -10.0) + 0.15 * _ellipsoid(
+        x, y, -0.15 * hw, -105.0 * s, 0.35 * hw, 35.0 * s
+    )
+    spleen = _ellipsoid(x, y, -0.62 * hw, -75.0 * s, 0.2 * hw, 45.0 * s, 20.0)
+    heart = _ellipsoid(x, y, -0.12 * hw, -175.0 * s, 0.42 * hw, 55.0 * s, 15.0)
+    lungs = _ellipsoid(x, y, -0.5 * hw, -185.0 * s, 0.36 * hw, 85.0 * s) + _ellipsoid(
+        x, y, 0.5 * hw, -185.0 * s, 0.36 * hw, 85.0 * s
+    )
+    aorta = _tube(x, y, [(-0.05 * hw, -230.0 * s), (-0.05 * hw, 95.0 * s)], 10.0 * s)
+    ivc = _tube(x, y, [(0.1 * hw, -200.0 * s), (0.1 * hw, 100.0 * s)], 10.0 * s)
+    bladder = _ellipsoid(x, y, 0.0, 190.0 * s, 0.3 * hw, 30.0 * s)
+    bowel = _ellipsoid(x, y, 0.1 * hw, 90.0 * s, 0.6 * hw, 60.0 * s)
+    gallbladder = _ellipsoid(x, y, 0.3 * hw, -25.0 * s, 12.0 * s, 22.0 * s)
+
+    # --- kidneys, supersampled for the labels
+    ss = max(1, 512 // m)
+    sub = (np.arange(m * ss) + 0.5) / ss - 0.5  # sub-sample centres in pixel units
+    sxs, sys_ = cfg.fov_centre_mm[0] + (sub - (m - 1) / 2.0) * ps, cfg.fov_centre_mm[1] + (sub - (m - 1) / 2.0) * ps
+    labels = {name: np.zeros((m, m), np.uint8) for name in ("kidney", "pelvis", "parenchyma")}
+    dens: dict[str, np.ndarray] = {}
+    info: dict[str, Any] = {}
+    for side, value in (("left", 1), ("right", 2)):
+        k = cfg.kidney(side)
+        dens[f"parenchyma_{side}"] = np.zeros((m, m))
+        dens[f"pelvis_{side}"] = np.zeros((m, m))
+        if not k.present:
+            continue
+        reach = 0.75 * k.length_mm + 5 * ps
+        cols = np.flatnonzero(np.abs(xs - k.centre_mm[0]) <= reach)
+        rows = np.flatnonzero(np.abs(ys - k.centre_mm[1]) <= reach)
+        if cols.size == 0 or rows.size == 0:
+            continue
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        gx, gy = np.meshgrid(sxs[c0 * ss : c1 * ss], sys_[r0 * ss : r1 * ss])
+        g = kidney_geometry(k, gx, gy)
+
+        def pool(a: np.ndarray, r0=r0, r1=r1, c0=c0, c1=c1) -> np.ndarray:
+            return a.reshape(r1 - r0, ss, c1 - c0, ss).mean(axis=(1, 3))
+
+        frac_k, frac_p = pool(g["kidney"].astype(float)), pool(g["pelvis"].astype(float))
+        dens[f"parenchyma_{side}"][r0:r1, c0:c1] = pool(g["parenchyma_density"])
+        dens[f"pelvis_{side}"][r0:r1, c0:c1] = pool(g["pelvis_density"])
+        if k.labelled:
+            kid = frac_k >= 0.5
+            pel = kid & (frac_p >= 0.5)
+            labels["kidney"][r0:r1, c0:c1][kid] = value
+            labels["pelvis"][r0:r1, c0:c1][pel] = value
+            labels["parenchyma"][r0:r1, c0:c1][kid & ~pel] = value
+        col = (k.centre_mm[0] - xs[0]) / ps
+        row = (k.centre_mm[1] - ys[0]) / ps
+        info[side] = {
+            "centre_rc_px": [round(float(row), 3), round(float(col), 3)],
+            "depth_cm": round(k.depth_cm, 3),
+            "transmission": round(float(np.exp(-mu * k.depth_cm)), 5),
+            "psf_fwhm_mm": round(psf_fwhm_mm(k.depth_cm + gap), 3),
+            "scatter_fraction": round(scatter_fraction(k.depth_cm), 4),
+        }
+
+    # --- compartment templates
+    kid_depth = {sd: cfg.kidney(sd).depth_cm for sd in ("left", "right")}
+    # renal blood volume scales with function (perfusion follows function), relative to a typical normal kidney
+    k_ref = 0.08 if cfg.tracer == "MAG3" else 0.028
+    blood_kidney = {}
+    for sd in ("left", "right"):
+        k_side = getattr(cfg.kinetics, f"k_{sd}")
+        blood_kidney[sd] = 0.0 if not cfg.kidney(sd).present else 0.010 * float(np.clip(k_side / k_ref, 0.3, 1.5))
+    liver_depth = kid_depth["right"] + 0.15 * tt
+    organ_depth = {
+        "liver": liver_depth, "spleen": kid_depth["left"] + 0.08 * tt, "heart": 0.6 * tt, "lungs": 0.4 * tt,
+        "aorta": 0.45 * tt, "ivc": 0.5 * tt, "bladder": 0.7 * tt, "bowel": 0.65 * tt, "gallbladder": 0.55 * tt,
+    }
+    arm_depth = arm_r / 10.0
+    kidney_blood = {sd: dens[f"parenchyma_{sd}"] + dens[f"pelvis_{sd}"] * 0.5 for sd in ("left", "right")}
+    tissue = project(trunk, 1.0, tt / 2, spread_cm=tt)
+
+    def blood_like(parts: dict[str, float], trunk_w: float, arm_w: float, leg_w: float) -> np.ndarray:
+        img = sum(project(locals_[o], w, organ_depth[o]) for o, w in parts.items())
+        img = img + tissue * trunk_w
+        img = img + sum(project(arms[sd], arm_w, arm_depth) for sd in ("left", "right"))
+        img = img + project(legs, leg_w, tt / 2, spread_cm=tt)
+        return img
+
+    locals_ = {"liver": liver, "spleen": spleen, "heart": heart, "lungs": lungs, "aorta": aorta, "ivc": ivc,
+               "bladder": bladder, "bowel": bowel, "gallbladder": gallbladder}
+    t = {c: np.zeros((m, m)) for c in IMAGE_COMPARTMENTS}
+    t["central"] = project(heart, 0.45, organ_depth["heart"]) + project(lungs, 0.55, organ_depth["lungs"])
+    t["plasma"] = blood_like(
+        {"heart": 0.08, "lungs": 0.10, "liver": 0.12, "spleen": 0.02, "aorta": 0.015, "ivc": 0.02}, 0.28, 0.03, 0.03
+    ) + sum(project(kidney_blood[sd], blood_kidney[sd], kid_depth[sd]) for sd in ("left", "right"))
+    t["interstitium"] = blood_like({"liver": 0.03}, 0.50, 0.04, 0.04)
+    for sd in ("left", "right"):
+        t[f"parenchyma_{sd}"] = project(dens[f"parenchyma_{sd}"], 1.0, kid_depth[sd])
+        t[f"pelvis_{sd}"] = project(dens[f"pelvis_{sd}"], 1.0, kid_depth[sd])
+        k = cfg.kidney(sd)
+        if k.present:
+            sign = -1.0 if sd == "left" else 1.0
+            hx = k.centre_mm[0] - sign * 0.8 * k.width_mm / 2
+            pts = [(hx, k.centre_mm[1]), (hx * 0.7, k.centre_mm[1] + 0.6 * k.length_mm), (sign * 0.2 * hw, 170.0 * s)]
+            t[f"ureter_{sd}"] = project(_tube(x, y, pts, 2.0), 1.0, kid_depth[sd] + 0.1 * tt)
+    t["bladder"] = project(bladder, 1.0, organ_depth["bladder"])
+    t["liver"] = project(liver, 1.0, organ_depth["liver"])
+    t["gut"] = project(gallbladder, 0.3, organ_depth["gallbladder"]) + project(bowel, 0.7, organ_depth["bowel"])
+    if cfg.injection_site_mm is not None:
+        sx, sy = cfg.injection_site_mm
+        t["depot"] = project(_ellipsoid(x, y, sx, sy, 6.0, 6.0), 1.0, 1.0)
+        vein = _tube(x, y, [(sx, sy), (sx, -260.0 * s)], 3.0 * max(s, 0.5))
+        t["injection"] = project(vein, 0.5, 1.0)
+    templates = np.stack([t[c] * fov for c in IMAGE_COMPARTMENTS]).astype(np.float32)
+    return Phantom(templates, labels["parenchyma"], labels["kidney"], labels["pelvis"], fov, info)
