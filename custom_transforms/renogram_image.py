@@ -55,6 +55,9 @@ __all__ = [
     "EnsureSameSpatialShaped",
     "EnsureSameSpatialShapeD",
     "EnsureSameSpatialShapeDict",
+    "ResizeToMatchd",
+    "ResizeToMatchD",
+    "ResizeToMatchDict",
 ]
 
 #: suffixes read as fused images (anything else is handed to the dynamic-study reader).
@@ -304,5 +307,42 @@ class EnsureSameSpatialShaped(MapTransform):
         return d
 
 
+class ResizeToMatchd(MapTransform):
+    """Resize ``(C, H, W)`` items to the ``(H, W)`` of a reference item (e.g. a prediction to the native label grid).
+
+    Evaluation on the study's native matrix needs this when the input was a fused PNG already at the network size:
+    ``Invertd`` then returns the PNG's grid, while the reference label lives on the study's native matrix. The
+    dataset builder made the PNG with a bilinear ``Resize`` from that matrix, so resizing the prediction
+    (probabilities) back bilinearly and thresholding afterwards mirrors it. A no-op when the shapes already match
+    (DICOM input after ``Invertd``). MONAI's ``ResampleToMatchd`` resamples by affine, which a PNG does not carry.
+
+    Args:
+        keys: keys to resize.
+        ref_key: key whose spatial shape is the target.
+        mode: interpolation of :class:`monai.transforms.Resize`. Defaults to ``"bilinear"``.
+        allow_missing_keys: do not raise when a key is absent. Defaults to False.
+    """
+
+    backend = [TransformBackends.TORCH]
+
+    def __init__(
+        self, keys: KeysCollection, ref_key: str, mode: str = "bilinear", allow_missing_keys: bool = False
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.ref_key = ref_key
+        self.mode = mode
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        from monai.transforms import Resize
+
+        d = dict(data)
+        target = tuple(int(s) for s in d[self.ref_key].shape[1:])
+        for key in self.key_iterator(d):
+            if tuple(d[key].shape[1:]) != target:
+                d[key] = Resize(spatial_size=target, mode=self.mode)(d[key])
+        return d
+
+
 LoadRenogramImageD = LoadRenogramImageDict = LoadRenogramImaged
 EnsureSameSpatialShapeD = EnsureSameSpatialShapeDict = EnsureSameSpatialShaped
+ResizeToMatchD = ResizeToMatchDict = ResizeToMatchd
