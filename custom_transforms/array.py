@@ -325,7 +325,8 @@ class Pseudocolor(Transform):
             colormap = None
         self.colormap = colormap
         self.percentile = float(percentile)
-        self.lut = None if colormap is None else torch.from_numpy(colormap_lut(colormap))
+        # (3, 256) channel-first table: indexing it with (H, W) levels gives (3, H, W) directly
+        self.lut = None if colormap is None else np.ascontiguousarray(colormap_lut(colormap).T)
 
     def normalise(self, x: np.ndarray) -> tuple[np.ndarray, float]:
         """``(H, W)`` counts to ``(H, W)`` uint8 levels and the full-scale value ``P`` (counts)."""
@@ -350,11 +351,10 @@ class Pseudocolor(Transform):
         if not np.all(np.isfinite(x)):
             raise RenogramInputError(_source(img), "Pseudocolor input holds NaN or infinite values")
         levels, scale = self.normalise(x)
-        u8 = torch.from_numpy(levels).long()
         if self.lut is None:
-            out = (u8.to(torch.float32) / 255.0).unsqueeze(0)
+            out = torch.from_numpy(levels[None].astype(np.float32) / np.float32(255.0))
             name = "none"
         else:
-            out = self.lut[u8].permute(2, 0, 1).contiguous()
+            out = torch.from_numpy(np.take(self.lut, levels, axis=1))
             name = str(self.colormap).lower()
         return _wrap(out, img, {"colormap": name, "normalisation_counts": scale}, dtype=torch.float32)
