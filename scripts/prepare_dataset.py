@@ -290,8 +290,7 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
     resize_label = Resize(spatial_size=opts.size, mode="nearest")
     entries = []
     pending: list[tuple[Path, np.ndarray]] = []
-    for k in opts.fused:
-        k_pos = k % n
+    for k_pos in dict.fromkeys(k % n for k in opts.fused):  # positive indices, duplicates (e.g. 3 and -1) once
         label_file = rec.labels.get(k_pos, rec.labels.get(None))
         if label_file is None:
             raise RenogramInputError(rec.path, f"no label file for fused image {k_pos}")

@@ -127,6 +127,24 @@ class TestBuildDataset(BuilderCase):
         )[0]
         torch.testing.assert_close(loaded["label"].as_tensor().float(), native_to_big)
 
+    def test_per_fused_image_labels(self):
+        make_study(self.studies / "u3.dcm", 12, "U3")
+        second = make_label()
+        second[:, :20] = 0  # fused image 2 labelled with the right kidney only
+        Image.fromarray(make_label()).save(self.studies / "u3_f1_label.png")
+        (self.studies / "labels" / "u3_f2.png").write_bytes(b"")  # lower priority than <stem>_f<k>_label.png
+        Image.fromarray(second).save(self.studies / "u3_f2_label.png")
+        out = self.root / "ds"
+        opts = BuildOptions(**{**self.opts.__dict__, "fused": (1, 2, 2, -3)})  # duplicates written once
+        datalist = build_dataset(self.studies, out, opts)
+        u3 = sorted(
+            (e for n in ("training", "validation", "test") for e in datalist[n] if e["study"] == "u3"),
+            key=lambda e: e["fused_index"],
+        )
+        self.assertEqual([e["fused_index"] for e in u3], [1, 2])
+        np.testing.assert_array_equal(np.asarray(Image.open(out / u3[0]["label_native"])), make_label() > 0)
+        np.testing.assert_array_equal(np.asarray(Image.open(out / u3[1]["label_native"])), second > 0)
+
     def test_grayscale(self):
         out = self.root / "ds"
         build_dataset(self.studies, out, BuildOptions(size=(48, 48), colormap=None, progress=False, fused=(0,)))
