@@ -111,6 +111,11 @@ class DropEarlyFrames(Transform):
 
     Raises:
         RenogramInputError: no timing, or no frame left (study shorter than the dropped window).
+
+    Examples::
+
+        >>> study = LoadDynamicStudy()("study.dcm")        # (136, 128, 128): 60 x 1 s + 76 x 15 s
+        >>> DropEarlyFrames(60.0)(study).shape             # torch.Size([76, 128, 128])
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -168,6 +173,11 @@ class FrameFusion(Transform):
 
     Raises:
         RenogramInputError: too few frames for one fused image, timing missing in window mode, or an empty window.
+
+    Examples::
+
+        >>> fused = FrameFusion(group_size=7)(DropEarlyFrames()(study))   # (10, 128, 128); 11 with drop_partial=False
+        >>> fused.meta["fused_start_s"][:2], fused.meta["fused_end_s"][:2]  # ([60.0, 165.0], [165.0, 270.0])
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -249,6 +259,10 @@ class SelectFusedImages(Transform):
 
     Raises:
         RenogramInputError: an index beyond the number of fused images.
+
+    Examples::
+
+        >>> SelectFusedImages((1, 2))(fused).meta["fused_index"]   # [1, 2]
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -314,6 +328,11 @@ class Pseudocolor(Transform):
 
     Raises:
         RenogramInputError: input is not ``(1, H, W)``.
+
+    Examples::
+
+        >>> rgb = Pseudocolor("jet")(SelectFusedImages(1)(fused))   # (3, 128, 128) float32 in [0, 1]
+        >>> gray = Pseudocolor(None)(SelectFusedImages(1)(fused))   # (1, 128, 128)
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
