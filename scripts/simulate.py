@@ -22,6 +22,7 @@ per study with equal probability.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
 import shutil
@@ -211,18 +212,22 @@ def main(argv: list[str] | None = None) -> int:
                     bar.update(1)
     except KeyboardInterrupt:
         bar.close()
-        write_studies_csv(out)
         _remove_stale_temp(out)
+        with contextlib.suppress(OSError, ValueError):
+            write_studies_csv(out)
         print("simulate: interrupted; the complete studies written so far are listed in studies.csv", file=sys.stderr)
         return 130
     except OSError as exc:
         bar.close()
-        write_studies_csv(out)
         print(f"simulate: error: {exc}", file=sys.stderr)
         return 2
     bar.close()
     elapsed = time.perf_counter() - t0
-    csv_path = write_studies_csv(out)
+    try:
+        csv_path = write_studies_csv(out)
+    except (OSError, ValueError) as exc:
+        print(f"simulate: error: {exc}", file=sys.stderr)
+        return 2
     rate = len(todo) / elapsed if elapsed > 0 and todo else float("nan")
     print(
         f"simulated {len(todo)} studies in {elapsed:.1f} s ({rate:.2f} studies/s, {args.workers} worker(s))"

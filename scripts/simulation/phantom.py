@@ -186,8 +186,8 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
     lungs = _ellipsoid(x, y, -0.5 * hw, -185.0 * s, 0.36 * hw, 85.0 * s) + _ellipsoid(
         x, y, 0.5 * hw, -185.0 * s, 0.36 * hw, 85.0 * s
     )
-    aorta = _tube(x, y, [(-0.05 * hw, -230.0 * s), (-0.05 * hw, 95.0 * s)], 10.0 * s)
-    ivc = _tube(x, y, [(0.1 * hw, -200.0 * s), (0.1 * hw, 100.0 * s)], 10.0 * s)
+    aorta = _tube(x, y, [(-0.03 * hw, -230.0 * s), (-0.03 * hw, 95.0 * s)], 8.0 * s)
+    ivc = _tube(x, y, [(0.08 * hw, -200.0 * s), (0.08 * hw, 100.0 * s)], 9.0 * s)
     bladder = _ellipsoid(x, y, 0.0, 190.0 * s, 0.3 * hw, 30.0 * s)
     bowel = _ellipsoid(x, y, 0.1 * hw, 90.0 * s, 0.6 * hw, 60.0 * s)
     gallbladder = _ellipsoid(x, y, 0.3 * hw, -25.0 * s, 12.0 * s, 22.0 * s)
@@ -265,7 +265,7 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
     t = {c: np.zeros((m, m)) for c in IMAGE_COMPARTMENTS}
     t["central"] = project(heart, 0.45, organ_depth["heart"]) + project(lungs, 0.55, organ_depth["lungs"])
     t["plasma"] = blood_like(
-        {"heart": 0.08, "lungs": 0.10, "liver": 0.12, "spleen": 0.02, "aorta": 0.015, "ivc": 0.02}, 0.28, 0.03, 0.03
+        {"heart": 0.08, "lungs": 0.10, "liver": 0.12, "spleen": 0.012, "aorta": 0.008, "ivc": 0.01}, 0.28, 0.03, 0.03
     ) + sum(project(kidney_blood[sd], blood_kidney[sd], kid_depth[sd]) for sd in ("left", "right"))
     t["interstitium"] = blood_like({"liver": 0.03}, 0.50, 0.04, 0.04)
     for sd in ("left", "right"):

@@ -135,14 +135,19 @@ def write_studies_csv(out_dir: str | os.PathLike) -> Path:
 
     Returns:
         The CSV path.
+
+    Raises:
+        ValueError: a study folder's ``truth.json`` cannot be read (the file is named).
     """
     out = Path(out_dir)
     rows = []
     for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if not is_complete_study(folder):
             continue
-        truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
-        rows.append(_row(truth, folder))
+        try:
+            rows.append(_row(json.loads((folder / "truth.json").read_text(encoding="utf-8")), folder))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{folder / 'truth.json'}: not a readable simulator truth file ({exc!r})") from None
     path = out / "studies.csv"
     tmp = out / f"{TMP_PREFIX}studies-{os.getpid()}.csv"
     try:
