@@ -1,0 +1,460 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Compare segmentation networks through the bundle's own training and evaluation configs (the paper's Table 2).
+
+``python -m scripts.compare_networks --dataset DATASET --out RESULTS`` trains every network with
+``bundle/configs/train.json`` (one ``network_name`` override each, the same split, budget and seed), evaluates each
+best checkpoint with ``evaluate.json`` on the test split, measures parameters / GFLOPs / CPU latency with
+``scripts.benchmark_networks``, and writes
+
+- ``RESULTS/table.md``, ``RESULTS/table.csv``: Dice, precision, recall, accuracy, Jaccard (mean ± SD over test
+  images, and over seeds where several), Dice/Jaccard on the native label grid, parameters, GFLOPs, CPU latency,
+  training time, epochs run and epoch of the best validation Dice (columns: ``scripts.comparison.report``);
+- ``RESULTS/figure.png``: the same test images with each network's mask outline and the ground truth (Figure 6);
+- ``RESULTS/curves.png``: validation Dice per epoch and per training minute for each network;
+- ``RESULTS/comparison.json``: the rows, per-run details, benchmark, versions, host and the exact command;
+- ``RESULTS/runs/<network>__<aug|noaug>__seed<k>/``: one folder per run (layout: ``scripts.comparison.spec``).
+
+Runs with a ``done.json`` marker are skipped, so an interrupted comparison is resumed by running the same command
+again; unfinished runs are retrained from scratch. Each run trains in its own process
+(``python -m scripts.comparison.worker``), logging to ``runs/<run>/worker.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ComparisonError", "Plan", "main", "make_plan", "run_comparison"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_NETWORKS = ("transformer_unet", "fcn8s", "segnet", "unet", "deeplabv3plus", "segresnet", "unetr")
+
+
+class ComparisonError(Exception):
+    """Bad input to the comparison (dataset, network name or arguments, bundle configs); the message says which."""
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse with the house rule for command-line errors: one line on stderr, exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+@dataclass
+class Plan:
+    """The validated comparison: run specs in training order plus what the report needs."""
+
+    specs: list[Any]
+    networks: list[str]
+    network_kwargs: dict[str, dict[str, Any]]
+    image_size: tuple[int, int]
+    benchmark_size: tuple[int, int] | None
+    benchmark_threads: int
+    out: Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _OneLineParser(
+        prog="python -m scripts.compare_networks",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--dataset", required=True, help="dataset folder from scripts.prepare_dataset (datalist.json)")
+    p.add_argument("--out", required=True, help="results folder (created; reused to resume)")
+    p.add_argument("--networks", nargs="+", default=list(DEFAULT_NETWORKS), help="registry names to compare")
+    p.add_argument(
+        "--network-kwargs",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help='extra arguments of one network, e.g. \'unetr={"hidden_size": 384, "mlp_dim": 1536, "num_heads": 6}\'; '
+        "repeatable",
+    )
+    p.add_argument("--epochs", type=int, default=None, help="max epochs per run (default: the bundle's max_epochs)")
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock training budget per run, minutes")
+    p.add_argument("--patience", type=int, default=None, help="early-stop patience (default: the bundle's)")
+    p.add_argument(
+        "--augment", choices=("off", "on", "both"), default="both", help="flip augmentation (bundle augment_flip)"
+    )
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (same split for all)")
+    p.add_argument("--image-size", type=int, nargs="+", default=None, help="network input S or H W (default: bundle's)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: the bundle's")
+    p.add_argument("--device", default=None, help="torch device, e.g. cpu, cuda, cuda:1 (default: bundle's)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: torch's)")
+    p.add_argument("--num-workers", type=int, default=None, help="DataLoader workers (default: bundle's)")
+    p.add_argument("--figure-images", type=int, default=4, help="test images shown in figure.png")
+    p.add_argument("--benchmark-size", type=int, nargs="+", default=None, help="S or H W (default: --image-size)")
+    p.add_argument("--benchmark-threads", type=int, default=2, help="CPU threads of the latency benchmark")
+    p.add_argument("--no-benchmark", action="store_true", help="skip parameters/GFLOPs/latency (columns left empty)")
+    p.add_argument("--bundle", default=str(REPO_ROOT / "bundle"), help="bundle folder (configs/train.json, evaluate.json)")
+    p.add_argument("--retrain", action="store_true", help="retrain runs even when done.json says they finished")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    return p
+
+
+def _size(values: list[int] | None, what: str) -> tuple[int, int] | None:
+    if values is None:
+        return None
+    if len(values) not in (1, 2) or min(values) < 8:
+        raise ComparisonError(f"{what} takes S or H W, each at least 8 (got {values})")
+    return (values[0], values[0]) if len(values) == 1 else (values[0], values[1])
+
+
+def _parse_kwargs(items: list[str], networks: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise ComparisonError(f"--network-kwargs {item!r}: expected NAME=JSON")
+        if name not in networks:
+            raise ComparisonError(f"--network-kwargs {item!r}: {name!r} is not among --networks {networks}")
+        try:
+            kwargs = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ComparisonError(f"--network-kwargs {name}: not valid JSON ({exc})") from None
+        if not isinstance(kwargs, dict):
+            raise ComparisonError(f"--network-kwargs {name}: expected a JSON object, got {text!r}")
+        out.setdefault(name, {}).update(kwargs)
+    return out
+
+
+def _bundle_image_size(bundle: Path) -> tuple[int, int]:
+    cfg = json.loads((bundle / "configs" / "train.json").read_text(encoding="utf-8"))
+    size = cfg.get("image_size", [384, 384])
+    return (int(size[0]), int(size[-1])) if isinstance(size, list) else (int(size), int(size))
+
+
+def _check_dataset(dataset: Path) -> dict[str, int]:
+    datalist = dataset / "datalist.json"
+    if not datalist.is_file():
+        raise ComparisonError(f"{datalist}: not found (build it with python -m scripts.prepare_dataset)")
+    try:
+        data = json.loads(datalist.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ComparisonError(f"{datalist}: unreadable ({exc})") from None
+    counts = {}
+    for split in ("training", "validation", "test"):
+        items = data.get(split) if isinstance(data, dict) else None
+        if not items:
+            raise ComparisonError(f"{datalist}: split {split!r} is missing or empty (the comparison needs all three)")
+        counts[split] = len(items)
+    return counts
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    """Validate every input and build the run specs; raises :class:`ComparisonError` before anything is trained.
+
+    Every network is built once at the training size with its ``--network-kwargs``, so an unknown name or a bad
+    argument (e.g. a size the network cannot take) fails here, not after other networks have trained.
+    """
+    import networks as registry
+
+    from scripts.comparison.spec import RunSpec
+
+    names = list(dict.fromkeys(args.networks))
+    unknown = [n for n in names if n not in registry.available_networks()]
+    if unknown:
+        raise ComparisonError(
+            f"unknown network(s) {', '.join(unknown)}; valid names: {', '.join(registry.available_networks())}"
+        )
+    bundle = Path(args.bundle).resolve()
+    for cfg in ("train.json", "evaluate.json"):
+        if not (bundle / "configs" / cfg).is_file():
+            raise ComparisonError(f"{bundle / 'configs' / cfg}: bundle config not found (--bundle)")
+    dataset = Path(args.dataset).resolve()
+    _check_dataset(dataset)
+    if args.epochs is not None and args.epochs < 1:
+        raise ComparisonError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.minutes is not None and not args.minutes > 0:
+        raise ComparisonError(f"--minutes must be positive, got {args.minutes}")
+    if args.figure_images < 1:
+        raise ComparisonError(f"--figure-images must be >= 1, got {args.figure_images}")
+    if args.device is not None:
+        import torch
+
+        try:
+            torch.device(args.device)
+        except RuntimeError as exc:
+            raise ComparisonError(f"--device {args.device!r}: {exc}") from None
+    kwargs = _parse_kwargs(args.network_kwargs, names)
+    image_size = _size(args.image_size, "--image-size") or _bundle_image_size(bundle)
+    for name in names:
+        try:
+            registry.create_network(name, in_channels=3, out_channels=1, img_size=image_size, **kwargs.get(name, {}))
+        except (ValueError, TypeError) as exc:
+            raise ComparisonError(f"network {name!r} at {image_size[0]}x{image_size[1]}: {exc}") from None
+    augments = {"off": [False], "on": [True], "both": [False, True]}[args.augment]
+    specs = [
+        RunSpec(
+            network=name,
+            augment=aug,
+            seed=seed,
+            dataset=str(dataset),
+            bundle_dir=str(bundle),
+            max_epochs=args.epochs,
+            minutes=args.minutes,
+            image_size=_size(args.image_size, "--image-size"),
+            batch_size=args.batch_size,
+            patience=args.patience,
+            network_kwargs=kwargs.get(name, {}),
+            figure_images=args.figure_images,
+            device=args.device,
+            threads=args.threads,
+            num_workers=args.num_workers,
+        )
+        for seed in dict.fromkeys(args.seeds)
+        for aug in augments
+        for name in names
+    ]
+    return Plan(
+        specs=specs,
+        networks=names,
+        network_kwargs=kwargs,
+        image_size=image_size,
+        benchmark_size=None if args.no_benchmark else (_size(args.benchmark_size, "--benchmark-size") or image_size),
+        benchmark_threads=args.benchmark_threads,
+        out=Path(args.out).resolve(),
+    )
+
+
+def _log(quiet: bool, message: str) -> None:
+    if not quiet:
+        print(f"[{datetime.now().strftime('%H:%M:%S')}] compare_networks: {message}", flush=True)
+
+
+def train_and_evaluate(spec: Any, run_dir: Path, retrain: bool = False, quiet: bool = False) -> dict[str, Any]:
+    """Bring one run to completion: skip it when finished, else (re)train and evaluate it in a worker process.
+
+    Returns:
+        ``{"name", "status": "done" | "skipped" | "failed", "seconds", "log", ...}``.
+    """
+    from scripts.comparison.spec import SPEC_FILE, atomic_write_json, read_done, write_done
+
+    done = read_done(run_dir)
+    if done is not None and not retrain:
+        if done.get("spec") != spec.identity():
+            raise ComparisonError(
+                f"{run_dir}: finished with different settings than this command asks for; use another --out, "
+                "or --retrain to replace it"
+            )
+        _log(quiet, f"{spec.name}: finished earlier, skipped")
+        return {"name": spec.name, "status": "skipped", **done}
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # unfinished (or --retrain): start again from scratch
+    run_dir.mkdir(parents=True)
+    atomic_write_json(run_dir / SPEC_FILE, spec.to_dict())
+    _log(quiet, f"{spec.name}: training (log: {run_dir / 'worker.log'})")
+    t0 = time.perf_counter()
+    with open(run_dir / "worker.log", "w", encoding="utf-8") as log:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        proc = subprocess.run(
+            [sys.executable, "-m", "scripts.comparison.worker", str(run_dir)],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            check=False,
+        )
+    seconds = round(time.perf_counter() - t0, 1)
+    if proc.returncode != 0:
+        tail = (run_dir / "worker.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
+        _log(quiet, f"{spec.name}: FAILED after {seconds} s (exit {proc.returncode}): {' '.join(tail)}")
+        return {"name": spec.name, "status": "failed", "seconds": seconds, "returncode": proc.returncode}
+    train = json.loads((run_dir / "train_summary.json").read_text(encoding="utf-8"))
+    outputs = json.loads((run_dir / "eval_outputs.json").read_text(encoding="utf-8"))
+    record = {
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_s": seconds,
+        "train": train,
+        "eval_outputs": {k: os.path.relpath(v, run_dir) for k, v in outputs.items()},
+    }
+    write_done(run_dir, spec, record)
+    _log(
+        quiet,
+        f"{spec.name}: done in {seconds} s ({train['epochs_run']} epochs, best val Dice "
+        f"{train['best_val_dice']:.3f} at epoch {train['epochs_to_best']}, {train['stop_reason']})",
+    )
+    return {"name": spec.name, "status": "done", "spec": spec.identity(), **record}
+
+
+def _environment() -> dict[str, Any]:
+    import monai
+    import numpy
+    import torch
+
+    try:
+        import ignite
+
+        ignite_version = ignite.__version__
+    except ImportError:  # pragma: no cover - the bundle needs ignite
+        ignite_version = None
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "monai": monai.__version__,
+        "pytorch_ignite": ignite_version,
+        "numpy": numpy.__version__,
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def _write_outputs(plan: Plan, records: list[dict[str, Any]], bench: dict[str, Any], command: str, wall_s: float) -> None:
+    from scripts.comparison.figures import plot_curves, plot_mask_grid, read_progress
+    from scripts.comparison.report import PAPER_TABLE2, RunResult, aggregate, read_per_image_metrics
+    from scripts.comparison.report import table_csv, table_markdown
+    from scripts.comparison.spec import atomic_write_json, atomic_write_text
+
+    import numpy as np
+
+    runs_dir = plan.out / "runs"
+    finished = [(s, r) for s, r in zip(plan.specs, records) if r["status"] in ("done", "skipped")]
+    results, curves, per_run = [], [], []
+    for spec, rec in finished:
+        run_dir = runs_dir / spec.name
+        per_image = read_per_image_metrics(run_dir / rec["eval_outputs"]["per_image"])
+        summary = json.loads((run_dir / rec["eval_outputs"]["summary"]).read_text(encoding="utf-8"))
+        results.append(RunResult(spec.network, spec.augment, spec.seed, per_image, rec["train"], bench.get(spec.network, {})))
+        curves.append((spec.network, "flip" if spec.augment else "none", read_progress(run_dir / "progress.csv")))
+        per_run.append(
+            {
+                "name": spec.name,
+                "spec": spec.to_dict(),
+                "train": rec["train"],
+                "wall_s": rec.get("wall_s"),
+                "test_mean": summary.get("mean", {}),
+                "per_image": {k: [None if not math.isfinite(x) else x for x in v.tolist()] for k, v in per_image.items()},
+            }
+        )
+    rows = aggregate(results, order=plan.networks)
+    size = f"{plan.image_size[0]}x{plan.image_size[1]}"
+    caption = (
+        f"Test split, input {size}; metrics mean ± SD over test images (seeds: "
+        f"{' '.join(str(s) for s in sorted({s.seed for s in plan.specs}))}). Costs: "
+        + (
+            f"{bench.get('_meta', {}).get('size', '')} input, batch 1, {plan.benchmark_threads} CPU threads."
+            if plan.benchmark_size
+            else "not measured."
+        )
+    )
+    atomic_write_text(plan.out / "table.csv", table_csv(rows))
+    atomic_write_text(plan.out / "table.md", table_markdown(rows, caption))
+    if curves:
+        plot_curves(plan.out / "curves.png", curves)
+    _figure(plan, finished, plot_mask_grid, np)
+    failed = [r["name"] for r in records if r["status"] == "failed"]
+    atomic_write_json(
+        plan.out / "comparison.json",
+        {
+            "command": command,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "git_commit": _git_commit(),
+            "environment": _environment(),
+            "options": {
+                "networks": plan.networks,
+                "network_kwargs": plan.network_kwargs,
+                "image_size": list(plan.image_size),
+                "benchmark_size": list(plan.benchmark_size) if plan.benchmark_size else None,
+                "benchmark_threads": plan.benchmark_threads,
+                "run_spec_common": {k: v for k, v in plan.specs[0].to_dict().items() if k not in ("network", "augment", "seed", "network_kwargs")},
+            },
+            "wall_s": round(wall_s, 1),
+            "failed_runs": failed,
+            "table": rows,
+            "benchmark": bench,
+            "runs": per_run,
+            "paper_table2": PAPER_TABLE2,
+        },
+    )
+
+
+def _figure(plan: Plan, finished: list, plot_mask_grid: Any, np: Any) -> None:
+    seed0 = min((s.seed for s, _ in finished), default=None)
+    panels, base = [], None
+    two_augs = len({s.augment for s, _ in finished}) > 1
+    for spec, _ in finished:
+        if spec.seed != seed0:
+            continue
+        path = plan.out / "runs" / spec.name / "figure_masks.npz"
+        with np.load(path) as z:
+            data = {k: z[k] for k in z.files}
+        if base is None:
+            base = data
+        elif list(data["names"]) != list(base["names"]):
+            raise ComparisonError(f"{path}: figure images differ from the other runs' ({list(base['names'])})")
+        title = spec.network + ((" (flip)" if spec.augment else " (no aug)") if two_augs else "")
+        panels.append((title, data["preds"]))
+    if base is not None and len(base["names"]):
+        plot_mask_grid(plan.out / "figure.png", list(base["names"]), base["images"], base["labels"], panels)
+
+
+def run_comparison(plan: Plan, args: argparse.Namespace, command: str) -> int:
+    """Run every spec (resuming), benchmark the networks, write the outputs; returns the exit code (1 if a run failed)."""
+    from scripts.comparison.costs import benchmark_networks_cached
+
+    t0 = time.perf_counter()
+    (plan.out / "runs").mkdir(parents=True, exist_ok=True)
+    records = []
+    for i, spec in enumerate(plan.specs, 1):
+        _log(args.quiet, f"run {i}/{len(plan.specs)}")
+        records.append(train_and_evaluate(spec, plan.out / "runs" / spec.name, args.retrain, args.quiet))
+    bench: dict[str, Any] = {}
+    if plan.benchmark_size is not None:
+        _log(args.quiet, f"benchmarking {len(plan.networks)} networks at {plan.benchmark_size}")
+        bench = benchmark_networks_cached(
+            plan.out / "benchmark.json", plan.networks, plan.network_kwargs, plan.benchmark_size, plan.benchmark_threads
+        )
+    _write_outputs(plan, records, bench, command, time.perf_counter() - t0)
+    failed = [r["name"] for r in records if r["status"] == "failed"]
+    _log(args.quiet, f"wrote {plan.out / 'table.md'}" + (f"; FAILED runs: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code (0 done, 1 a run failed, 2 bad input: one line on stderr)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(argv)
+    command = shlex.join([sys.executable.split("/")[-1], "-m", "scripts.compare_networks", *argv])
+    try:
+        plan = make_plan(args)
+        return run_comparison(plan, args, command)
+    except ComparisonError as exc:
+        print(f"compare_networks: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

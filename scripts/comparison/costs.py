@@ -1,0 +1,79 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Parameters, forward GFLOPs and CPU latency of the compared networks, cached in ``RESULTS/benchmark.json``.
+
+The measurement itself is ``scripts.benchmark_networks``' (the project's one way of costing a network); this module
+only calls it per network with the comparison's ``--network-kwargs`` and size, and caches the result so that a
+resumed comparison does not measure again. Cached entries are reused only when network, arguments, size and
+threads match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .spec import atomic_write_json
+
+__all__ = ["benchmark_networks_cached", "measure_network"]
+
+
+def measure_network(name: str, kwargs: dict[str, Any], size: Sequence[int], threads: int) -> dict[str, Any]:
+    """``{"params_m", "gflops", "cpu_latency_ms", "size"}`` of one network (random weights, 3-channel input, batch 1)."""
+    import time
+
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import networks
+
+    net = networks.create_network(name, in_channels=3, out_channels=1, img_size=tuple(size), **kwargs).eval()
+    x = torch.rand(1, 3, int(size[0]), int(size[1]))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        with torch.no_grad():
+            with FlopCounterMode(display=False) as counter:
+                net(x)
+            net(x)  # warm-up
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                net(x)
+                times.append(time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(previous)
+    return {
+        "params_m": sum(p.numel() for p in net.parameters()) / 1e6,
+        "gflops": counter.get_total_flops() / 1e9,
+        "cpu_latency_ms": 1000.0 * min(times),
+        "size": f"{size[0]}x{size[1]}",
+    }
+
+
+def benchmark_networks_cached(
+    cache: str | os.PathLike,
+    networks: Sequence[str],
+    network_kwargs: dict[str, dict[str, Any]],
+    size: Sequence[int],
+    threads: int,
+) -> dict[str, Any]:
+    """Costs of every network (``{name: measure_network(...)}`` plus ``"_meta"``), measured once and cached."""
+    cache = Path(cache)
+    try:
+        stored = json.loads(cache.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        stored = {}
+    out: dict[str, Any] = {"_meta": {"size": f"{size[0]}x{size[1]}", "threads": threads, "batch": 1}}
+    for name in networks:
+        key = {"kwargs": network_kwargs.get(name, {}), "size": list(size), "threads": threads}
+        entry = stored.get(name)
+        if not (isinstance(entry, dict) and entry.get("key") == key):
+            entry = {"key": key, **measure_network(name, network_kwargs.get(name, {}), size, threads)}
+            stored[name] = entry
+            atomic_write_json(cache, stored)
+        out[name] = {k: v for k, v in entry.items() if k != "key"}
+    return out

@@ -1,0 +1,267 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Aggregate finished runs into the comparison table (``table.csv``, ``table.md``).
+
+One row per (network, augmentation). Segmentation metrics come from the bundle's per-image evaluation CSV of each
+seed's best checkpoint on the test split:
+
+- ``<metric>_mean``: mean over all test images of all seeds (equal image counts, so also the mean of seed means);
+- ``<metric>_std``: standard deviation over test images (sample SD, ddof=1; pooled over seeds as the square root
+  of the mean per-seed variance);
+- ``<metric>_seed_std``: sample SD of the per-seed means (empty with one seed).
+
+Metrics: Dice, precision, recall, accuracy, Jaccard on the network's input grid (``image_size``), plus Dice and
+Jaccard on the native label grid where the bundle reports them (``*_native``). Cost columns come from
+``scripts.benchmark_networks`` (parameters, forward GFLOPs, CPU latency at batch 1) and from training
+(seconds, epochs run, epoch of the best validation Dice, mean over seeds).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "METRICS",
+    "NATIVE_METRICS",
+    "PAPER_TABLE2",
+    "RunResult",
+    "TABLE_COLUMNS",
+    "aggregate",
+    "read_per_image_metrics",
+    "table_csv",
+    "table_markdown",
+]
+
+#: segmentation metrics of the table, in the paper's Table 2 order (Dice first)
+METRICS = ("dice", "precision", "recall", "accuracy", "jaccard")
+#: metrics also reported on the native label grid
+NATIVE_METRICS = ("dice", "jaccard")
+
+#: the reproduced paper's Table 2 figures known to this project (test set, 384x384, its own clinical data)
+PAPER_TABLE2: dict[str, dict[str, float]] = {
+    "paper's network (transformer UNet)": {"dice": 0.951, "precision": 0.957, "recall": 0.956},
+    "U-Net": {"dice": 0.912},
+}
+
+_STAT_COLUMNS = [f"{m}_{s}" for m in METRICS for s in ("mean", "std", "seed_std")]
+_NATIVE_COLUMNS = [f"{m}_native_{s}" for m in NATIVE_METRICS for s in ("mean", "std")]
+
+#: columns of table.csv, in order
+TABLE_COLUMNS = [
+    "network",
+    "augmentation",
+    "seeds",
+    "n_test_images",
+    *_STAT_COLUMNS,
+    *_NATIVE_COLUMNS,
+    "params_m",
+    "gflops",
+    "cpu_latency_ms",
+    "benchmark_size",
+    "train_time_s",
+    "epochs_run",
+    "epochs_to_best",
+    "best_val_dice",
+    "stop_reason",
+]
+
+_ALIASES = {"iou": "jaccard", "meaniou": "jaccard", "meandice": "dice", "acc": "accuracy", "ppv": "precision"}
+_ALIASES.update({"sensitivity": "recall", "tpr": "recall"})
+
+
+def _canonical(column: str) -> tuple[str, bool] | None:
+    """Map a per-image CSV column to ``(metric, native)``, or None when it is not a metric column."""
+    words = [w for w in re.split(r"[^a-z0-9]+", column.lower()) if w]
+    native = "native" in words
+    words = [w for w in words if w not in ("native", "network", "mean", "val", "test", "grid", "input")]
+    name = "".join(words)
+    name = _ALIASES.get(name, name)
+    return (name, native) if name in METRICS else None
+
+
+def read_per_image_metrics(path: str | Path) -> dict[str, np.ndarray]:
+    """Per-image metrics of one evaluation CSV, keyed ``dice``..``jaccard`` and ``dice_native``/``jaccard_native``.
+
+    Column names are matched loosely (``Dice``, ``dice``, ``val_mean_dice``, ``jaccard_native``, ``iou``...), so the
+    table does not break on a renamed CSV column; a file without a Dice column is an error naming the file.
+    Empty cells and ``nan`` read as NaN (excluded from means, nnU-Net's rule for empty-empty cases).
+    """
+    path = Path(path)
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"{path}: per-image metrics CSV has no rows")
+    out: dict[str, list[float]] = {}
+    for column in rows[0]:
+        key = _canonical(column or "")
+        if key is None:
+            continue
+        name = f"{key[0]}_native" if key[1] else key[0]
+        if name in out:
+            continue
+        values = []
+        for row in rows:
+            try:
+                values.append(float(row[column]))
+            except (TypeError, ValueError):
+                values.append(math.nan)
+        out[name] = values
+    if "dice" not in out:
+        raise ValueError(f"{path}: no Dice column among {list(rows[0])}")
+    return {k: np.asarray(v, dtype=float) for k, v in out.items()}
+
+
+@dataclass
+class RunResult:
+    """Everything the table needs from one finished run.
+
+    Attributes:
+        network: registry name.
+        augment: flip augmentation on.
+        seed: the run's seed.
+        per_image: per-image test metrics (:func:`read_per_image_metrics`).
+        train: the worker's ``train_summary.json``.
+        benchmark: ``{"params_m", "gflops", "cpu_latency_ms", "size"}`` of the network (may be empty).
+    """
+
+    network: str
+    augment: bool
+    seed: int
+    per_image: dict[str, np.ndarray]
+    train: dict[str, Any]
+    benchmark: dict[str, Any] = field(default_factory=dict)
+
+
+def _nanstd(values: np.ndarray) -> float:
+    v = values[np.isfinite(values)]
+    return float(np.std(v, ddof=1)) if v.size > 1 else math.nan
+
+
+def _nanmean(values: Iterable[float]) -> float:
+    v = np.asarray(list(values), dtype=float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else math.nan
+
+
+def aggregate(results: Sequence[RunResult], order: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Table rows (dicts with :data:`TABLE_COLUMNS`), one per (network, augmentation), networks in ``order``."""
+    groups: dict[tuple[str, bool], list[RunResult]] = {}
+    for r in results:
+        groups.setdefault((r.network, r.augment), []).append(r)
+    rank = {n: i for i, n in enumerate(order or [])}
+    rows = []
+    for (network, augment), runs in sorted(groups.items(), key=lambda kv: (rank.get(kv[0][0], len(rank)), kv[0])):
+        runs = sorted(runs, key=lambda r: r.seed)
+        row: dict[str, Any] = {
+            "network": network,
+            "augmentation": "flip" if augment else "none",
+            "seeds": " ".join(str(r.seed) for r in runs),
+            "n_test_images": int(np.mean([len(r.per_image["dice"]) for r in runs])),
+        }
+        for m in METRICS:
+            per_seed = [r.per_image[m] for r in runs if m in r.per_image]
+            if not per_seed:
+                row.update({f"{m}_mean": math.nan, f"{m}_std": math.nan, f"{m}_seed_std": math.nan})
+                continue
+            seed_means = np.array([_nanmean(v) for v in per_seed])
+            variances = np.array([_nanstd(v) ** 2 for v in per_seed])
+            row[f"{m}_mean"] = _nanmean(np.concatenate(per_seed))
+            row[f"{m}_std"] = float(np.sqrt(np.nanmean(variances))) if np.isfinite(variances).any() else math.nan
+            row[f"{m}_seed_std"] = _nanstd(seed_means)
+        for m in NATIVE_METRICS:
+            per_seed = [r.per_image[f"{m}_native"] for r in runs if f"{m}_native" in r.per_image]
+            joined = np.concatenate(per_seed) if per_seed else np.array([])
+            row[f"{m}_native_mean"] = _nanmean(joined)
+            row[f"{m}_native_std"] = _nanstd(joined)
+        bench = runs[0].benchmark or {}
+        row["params_m"] = bench.get("params_m", math.nan)
+        row["gflops"] = bench.get("gflops", math.nan)
+        row["cpu_latency_ms"] = bench.get("cpu_latency_ms", math.nan)
+        row["benchmark_size"] = bench.get("size", "")
+        for key in ("train_time_s", "epochs_run", "epochs_to_best", "best_val_dice"):
+            row[key] = _nanmean(float(r.train.get(key)) if r.train.get(key) is not None else math.nan for r in runs)
+        row["stop_reason"] = " ".join(sorted({str(r.train.get("stop_reason", "")) for r in runs}))
+        rows.append(row)
+    return rows
+
+
+def _fmt(value: Any, digits: int) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+_CSV_DIGITS = {"train_time_s": 1, "epochs_run": 1, "epochs_to_best": 1, "cpu_latency_ms": 2}
+
+
+def _csv_cell(column: str, value: Any) -> str:
+    if column in ("epochs_run", "epochs_to_best") and isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return _fmt(value, _CSV_DIGITS.get(column, 4))
+
+
+def table_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """``table.csv`` text: :data:`TABLE_COLUMNS`, metrics to 4 decimals, NaN as an empty cell."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(TABLE_COLUMNS)
+    for row in rows:
+        writer.writerow([_csv_cell(c, row.get(c)) for c in TABLE_COLUMNS])
+    return buf.getvalue()
+
+
+def _pm(row: dict[str, Any], metric: str) -> str:
+    mean, std, seed_std = row.get(f"{metric}_mean"), row.get(f"{metric}_std"), row.get(f"{metric}_seed_std")
+    if mean is None or not math.isfinite(mean):
+        return "–"
+    text = f"{mean:.3f}"
+    if std is not None and math.isfinite(std):
+        text += f" ± {std:.3f}"
+    if seed_std is not None and math.isfinite(seed_std):
+        text += f" (seeds ± {seed_std:.3f})"
+    return text
+
+
+def table_markdown(rows: Sequence[dict[str, Any]], caption: str = "") -> str:
+    """``table.md`` text: one GitHub table, metrics as mean ± SD over test images (and over seeds where several)."""
+    head = [
+        "Network",
+        "Aug.",
+        "Dice",
+        "Precision",
+        "Recall",
+        "Accuracy",
+        "Jaccard",
+        "Dice (native grid)",
+        "Params (M)",
+        "GFLOPs",
+        "CPU latency (ms)",
+        "Train time (s)",
+        "Epochs (best / run)",
+    ]
+    lines = ([caption, ""] if caption else []) + ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [
+            f"`{row['network']}`",
+            row["augmentation"],
+            *(_pm(row, m) for m in METRICS),
+            _pm({"x_mean": row.get("dice_native_mean"), "x_std": row.get("dice_native_std")}, "x"),
+            _fmt(row.get("params_m"), 2) or "–",
+            _fmt(row.get("gflops"), 2) or "–",
+            _fmt(row.get("cpu_latency_ms"), 1) or "–",
+            _fmt(row.get("train_time_s"), 0) or "–",
+            f"{_fmt(row.get('epochs_to_best'), 0) or '–'} / {_fmt(row.get('epochs_run'), 0) or '–'}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
