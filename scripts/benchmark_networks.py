@@ -1,0 +1,286 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""CPU cost of every registered network in one run: parameters, GFLOPs, latency, training-step time, peak memory.
+
+Usage::
+
+    python -m scripts.benchmark_networks --size 384 --json bench_networks.json
+    python -m scripts.benchmark_networks --size 384 --networks transformer_unet,unet,unetr --threads 2
+
+For every network of ``networks.available_networks()`` (or ``--networks``), plus the speed-target reference
+``unet_target_ref`` = MONAI ``UNet(channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2))`` (no residual units), it
+measures, each network in two fresh subprocesses (one inference, one training) so that memory figures do not mix:
+
+- parameters (millions) and forward GFLOPs per image at ``--size`` (``torch.utils.flop_counter.FlopCounterMode``;
+  matmuls and convolutions; the CPU fused-attention op, which the counter does not know, is counted with torch's own
+  ``sdpa_flop_count`` formula);
+- median inference latency per image at batch 1 (eval mode, ``torch.no_grad``) over ``--repeats`` runs after 2
+  warm-ups, with ``torch.set_num_threads(--threads)`` recorded;
+- median training-step time at ``--train-batch`` (forward, BCE/CE loss, backward, Adam step) over ``--train-repeats``
+  steps after 1 warm-up;
+- peak memory as the growth of the process's peak resident set size (``resource.getrusage(...).ru_maxrss``) from
+  just before the first forward to the end of the timed runs, i.e. activations, workspace, gradients and optimizer
+  state beyond the weights and the interpreter; the absolute peak RSS is recorded too.
+
+It prints a markdown table and the target ratios for ``transformer_unet`` (<= 20 GFLOPs, <= 2x the latency of
+``unet_target_ref``, <= 1/5 of ``unetr``), and writes JSON with host, CPU, Python, torch and MONAI versions. Times on
+a shared machine are noisy: compare ratios from one run, not absolute times across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["REFERENCE_NAME", "build", "count_gflops", "host_record", "main", "measure"]
+
+#: benchmark-only reference for the speed target (the issue's MONAI UNet, literal: num_res_units=0)
+REFERENCE_NAME = "unet_target_ref"
+TARGETS = {"max_gflops": 20.0, "max_latency_vs_unet_ref": 2.0, "max_latency_vs_unetr": 0.2}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line on stderr, exit 2 (house CLI rule)
+        sys.stderr.write(f"benchmark_networks: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build(name: str, size: int, in_channels: int, out_channels: int) -> Any:
+    """A registered network (or the reference UNet) at its default configuration, in eval mode."""
+    import networks
+
+    if name == REFERENCE_NAME:
+        net = networks.monai_unet(in_channels, out_channels, size, num_res_units=0)
+    else:
+        net = networks.create_network(name, in_channels=in_channels, out_channels=out_channels, img_size=size)
+    return net.eval()
+
+
+def count_gflops(net: Any, x: Any) -> float:
+    """Forward GFLOPs of ``net(x)`` (per batch), counting CPU fused attention with torch's SDPA formula."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+    def _flash_cpu(q, k, v, *args, out_shape=None, **kwargs):  # shapes in (the counter's shape_wrapper)
+        return sdpa_flop_count(q, k, v)
+
+    mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _flash_cpu}
+    with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
+        net(x)
+    return counter.get_total_flops() / 1e9
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
+
+
+def measure(name: str, mode: str, size: int, threads: int, repeats: int, batch: int, out_channels: int) -> dict:
+    """One network, one mode (``"infer"`` or ``"train"``), in this process; returns the figures."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    net = build(name, size, 3, out_channels)
+    rec: dict[str, Any] = {"network": name, "mode": mode}
+    if mode == "infer":
+        x = torch.rand(1, 3, size, size)
+        rec["params_m"] = sum(p.numel() for p in net.parameters()) / 1e6
+        rss0 = _maxrss_mb()
+        rec["gflops_per_image"] = count_gflops(net, x)
+        times = []
+        with torch.no_grad():
+            for i in range(repeats + 2):
+                t0 = time.perf_counter()
+                net(x)
+                if i >= 2:
+                    times.append(time.perf_counter() - t0)
+        rec["latency_ms_b1"] = 1e3 * statistics.median(times)
+        rec["latency_ms_b1_min"] = 1e3 * min(times)
+    else:
+        x = torch.rand(batch, 3, size, size)
+        y = torch.randint(0, 2, (batch, 1, size, size)).float()
+        if out_channels > 1:
+            y = y[:, 0].long()
+        net.train()
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        rss0 = _maxrss_mb()
+        times = []
+        for i in range(repeats + 1):
+            t0 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            out = net(x)
+            loss = F.binary_cross_entropy_with_logits(out, y) if out_channels == 1 else F.cross_entropy(out, y)
+            loss.backward()
+            opt.step()
+            if i >= 1:
+                times.append(time.perf_counter() - t0)
+        rec["train_step_s"] = statistics.median(times)
+        rec["train_batch"] = batch
+    rec["peak_rss_delta_mb"] = _maxrss_mb() - rss0
+    rec["peak_rss_mb"] = _maxrss_mb()
+    return rec
+
+
+def host_record(threads: int) -> dict:
+    """Host, CPU and library versions, and the thread count used."""
+    import monai
+    import torch
+
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "threads": threads,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "monai": monai.__version__,
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def _run_child(args: argparse.Namespace, name: str, mode: str) -> dict:
+    cmd = [
+        sys.executable, "-m", "scripts.benchmark_networks", "--child", name, "--child-mode", mode,
+        "--size", str(args.size), "--threads", str(args.threads), "--out-channels", str(args.out_channels),
+        "--repeats", str(args.repeats if mode == "infer" else args.train_repeats), "--train-batch", str(args.train_batch),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"network": name, "mode": mode, "error": tail}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _table(rows: list[dict]) -> str:
+    head = (
+        "| network | params (M) | GFLOPs/img | infer b1 median (min) (ms) | train step b{b} median (s) "
+        "| peak RSS growth infer (MB) | peak RSS growth train (MB) |\n|---|---|---|---|---|---|---|"
+    )
+    batch = next((r.get("train_batch") for r in rows if r.get("train_batch")), 8)
+    lines = [head.format(b=batch)]
+
+    def f(v: Any, fmt: str) -> str:
+        return format(v, fmt) if isinstance(v, int | float) else "err"
+
+    for r in rows:
+        lines.append(
+            f"| {r['network']} | {f(r.get('params_m'), '.2f')} | {f(r.get('gflops_per_image'), '.2f')} "
+            f"| {f(r.get('latency_ms_b1'), '.1f')} ({f(r.get('latency_ms_b1_min'), '.1f')}) | {f(r.get('train_step_s'), '.2f')} "
+            f"| {f(r.get('peak_rss_delta_mb_infer'), '.0f')} | {f(r.get('peak_rss_delta_mb_train'), '.0f')} |"
+        )
+    return "\n".join(lines)
+
+
+def _ratios(rows: list[dict]) -> dict:
+    by = {r["network"]: r for r in rows}
+    out: dict[str, Any] = {}
+    tu = by.get("transformer_unet", {})
+    if "gflops_per_image" in tu:
+        out["transformer_unet_gflops"] = tu["gflops_per_image"]
+        out["gflops_ok"] = tu["gflops_per_image"] <= TARGETS["max_gflops"]
+    for ref, key, limit in (
+        (REFERENCE_NAME, "latency_vs_unet_ref", TARGETS["max_latency_vs_unet_ref"]),
+        ("unetr", "latency_vs_unetr", TARGETS["max_latency_vs_unetr"]),
+    ):
+        if "latency_ms_b1" in tu and "latency_ms_b1" in by.get(ref, {}):
+            out[key] = tu["latency_ms_b1"] / by[ref]["latency_ms_b1"]
+            out[key + "_ok"] = out[key] <= limit
+            # minimum over the repeats: less sensitive to other jobs on a shared host
+            out[key + "_from_min"] = tu["latency_ms_b1_min"] / by[ref]["latency_ms_b1_min"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _Parser(prog="python -m scripts.benchmark_networks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=384, help="square input size in pixels (default 384)")
+    parser.add_argument("--json", type=Path, default=None, help="write the record as JSON to this path")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all cores)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed inference runs per network (default 7)")
+    parser.add_argument("--train-repeats", type=int, default=3, help="timed training steps per network (default 3)")
+    parser.add_argument("--train-batch", type=int, default=8, help="training batch size (default 8)")
+    parser.add_argument("--out-channels", type=int, default=1, help="output channels (default 1, the paper's BCE)")
+    parser.add_argument("--networks", default=None, help="comma-separated subset (default: all registered + reference)")
+    parser.add_argument("--no-train", action="store_true", help="skip the training-step measurement")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-mode", default="infer", choices=("infer", "train"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for opt in ("size", "threads", "repeats", "train_repeats", "train_batch", "out_channels"):
+        if getattr(args, opt) < 1:
+            parser.error(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
+
+    if args.child:
+        rec = measure(args.child, args.child_mode, args.size, args.threads, args.repeats, args.train_batch,
+                      args.out_channels)
+        print(json.dumps(rec))
+        return 0
+
+    import networks
+
+    valid = [*networks.available_networks(), REFERENCE_NAME]
+    # the target comparison first and back to back, so its ratios see the same machine load
+    first = ["transformer_unet", REFERENCE_NAME, "unetr"]
+    default = first + [n for n in valid if n not in first]
+    names = default if args.networks is None else [n.strip() for n in args.networks.split(",") if n.strip()]
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        parser.error(f"unknown network(s) {unknown}; valid: {', '.join(valid)}")
+
+    record = {**host_record(args.threads), "size": args.size, "out_channels": args.out_channels,
+              "repeats": args.repeats, "train_repeats": args.train_repeats, "train_batch": args.train_batch,
+              "memory": "growth of peak RSS (ru_maxrss) over the timed runs, per subprocess", "results": []}
+    rows = []
+    for name in names:
+        row: dict[str, Any] = {"network": name}
+        for mode in ("infer",) + (() if args.no_train else ("train",)):
+            print(f"[benchmark_networks] {name} {mode} ...", file=sys.stderr, flush=True)
+            rec = _run_child(args, name, mode)
+            if "error" in rec:
+                row[f"error_{mode}"] = rec["error"]
+                continue
+            for key, val in rec.items():
+                if key in ("network", "mode"):
+                    continue
+                if key.startswith("peak_rss"):
+                    key = f"{key}_{mode}"
+                row[key] = val
+        rows.append(row)
+    record["results"] = rows
+    record["targets"] = TARGETS
+    record["target_checks"] = _ratios(rows)
+
+    print(f"Host {record['host']} ({record['cpu']}, {record['cpu_count']} CPUs), threads {args.threads}, "
+          f"torch {record['torch']}, MONAI {record['monai']}, Python {record['python']}, input 3x{args.size}^2, "
+          f"load average at start {tuple(round(v, 2) for v in record['load_average_at_start'])}")
+    print(_table(rows))
+    print("Target checks (transformer_unet):", json.dumps(record["target_checks"]))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=args.json.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(record, fh, indent=2)
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
