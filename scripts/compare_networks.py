@@ -85,7 +85,14 @@ def _parser() -> argparse.ArgumentParser:
         "repeatable",
     )
     p.add_argument("--epochs", type=int, default=None, help="max epochs per run (default: the bundle's max_epochs)")
-    p.add_argument("--minutes", type=float, default=None, help="wall-clock training budget per run, minutes")
+    p.add_argument("--minutes", type=float, default=None, help="training budget per run, minutes (see --budget-clock)")
+    p.add_argument(
+        "--budget-clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="count --minutes on the wall clock, or in CPU minutes of the training process (fairer on a shared "
+        "machine; use with --num-workers 0 so that data loading is counted)",
+    )
     p.add_argument("--patience", type=int, default=None, help="early-stop patience (default: the bundle's)")
     p.add_argument(
         "--augment", choices=("off", "on", "both"), default="both", help="flip augmentation (bundle augment_flip)"
@@ -207,6 +214,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             bundle_dir=str(bundle),
             max_epochs=args.epochs,
             minutes=args.minutes,
+            budget_clock=args.budget_clock,
             image_size=_size(args.image_size, "--image-size"),
             batch_size=args.batch_size,
             patience=args.patience,
@@ -291,37 +299,23 @@ def train_and_evaluate(spec: Any, run_dir: Path, retrain: bool = False, quiet: b
     return {"name": spec.name, "status": "done", "spec": spec.identity(), **record}
 
 
-def _environment() -> dict[str, Any]:
-    import monai
+def _environment(threads: int | None) -> dict[str, Any]:
+    """``scripts.benchmark_networks.host_record`` (host, CPU, versions, load) plus ignite, NumPy and GPU."""
+    import ignite
     import numpy
     import torch
 
-    try:
-        import ignite
+    from scripts.benchmark_networks import host_record
 
-        ignite_version = ignite.__version__
-    except ImportError:  # pragma: no cover - the bundle needs ignite
-        ignite_version = None
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "host": platform.node(),
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "monai": monai.__version__,
-        "pytorch_ignite": ignite_version,
-        "numpy": numpy.__version__,
-    }
+    env = host_record(threads if threads is not None else torch.get_num_threads())
+    env.update(
+        {
+            "pytorch_ignite": ignite.__version__,
+            "numpy": numpy.__version__,
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        }
+    )
+    return env
 
 
 def _git_commit() -> str | None:
@@ -382,7 +376,7 @@ def _write_outputs(plan: Plan, records: list[dict[str, Any]], bench: dict[str, A
             "command": command,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "git_commit": _git_commit(),
-            "environment": _environment(),
+            "environment": _environment(plan.specs[0].threads),
             "options": {
                 "networks": plan.networks,
                 "network_kwargs": plan.network_kwargs,

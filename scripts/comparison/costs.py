@@ -2,9 +2,9 @@
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
 """Parameters, forward GFLOPs and CPU latency of the compared networks, cached in ``RESULTS/benchmark.json``.
 
-The measurement itself is ``scripts.benchmark_networks``' (the project's one way of costing a network); this module
-only calls it per network with the comparison's ``--network-kwargs`` and size, and caches the result so that a
-resumed comparison does not measure again. Cached entries are reused only when network, arguments, size and
+GFLOPs are counted by ``scripts.benchmark_networks.count_gflops`` and latency is timed with that script's protocol
+(the project's one way of costing a network); this module adds the comparison's ``--network-kwargs`` and size, and
+caches the result so that a resumed comparison does not measure again. Cached entries are reused only when network, arguments, size and
 threads match.
 """
 
@@ -21,35 +21,44 @@ from .spec import atomic_write_json
 __all__ = ["benchmark_networks_cached", "measure_network"]
 
 
-def measure_network(name: str, kwargs: dict[str, Any], size: Sequence[int], threads: int) -> dict[str, Any]:
-    """``{"params_m", "gflops", "cpu_latency_ms", "size"}`` of one network (random weights, 3-channel input, batch 1)."""
+def measure_network(
+    name: str, kwargs: dict[str, Any], size: Sequence[int], threads: int, repeats: int = 9
+) -> dict[str, Any]:
+    """``{"params_m", "gflops", "cpu_latency_ms", "size"}`` of one network (random weights, 3-channel input, batch 1).
+
+    The network is built with the comparison's ``kwargs`` (``scripts.benchmark_networks.build`` takes the registry
+    defaults only); GFLOPs come from ``scripts.benchmark_networks.count_gflops`` and the latency follows that
+    script's protocol: median of ``repeats`` forward passes in eval mode under ``torch.no_grad`` after 2 warm-ups,
+    with ``torch.set_num_threads(threads)``.
+    """
+    import statistics
     import time
 
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
     import networks
+    from scripts.benchmark_networks import count_gflops
 
-    net = networks.create_network(name, in_channels=3, out_channels=1, img_size=tuple(size), **kwargs).eval()
-    x = torch.rand(1, 3, int(size[0]), int(size[1]))
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     try:
+        torch.manual_seed(0)
+        net = networks.create_network(name, in_channels=3, out_channels=1, img_size=tuple(size), **kwargs).eval()
+        x = torch.rand(1, 3, int(size[0]), int(size[1]))
+        gflops = count_gflops(net, x)
+        times = []
         with torch.no_grad():
-            with FlopCounterMode(display=False) as counter:
-                net(x)
-            net(x)  # warm-up
-            times = []
-            for _ in range(5):
+            for i in range(repeats + 2):
                 t0 = time.perf_counter()
                 net(x)
-                times.append(time.perf_counter() - t0)
+                if i >= 2:
+                    times.append(time.perf_counter() - t0)
     finally:
         torch.set_num_threads(previous)
     return {
         "params_m": sum(p.numel() for p in net.parameters()) / 1e6,
-        "gflops": counter.get_total_flops() / 1e9,
-        "cpu_latency_ms": 1000.0 * min(times),
+        "gflops": gflops,
+        "cpu_latency_ms": 1000.0 * statistics.median(times),
         "size": f"{size[0]}x{size[1]}",
     }
 

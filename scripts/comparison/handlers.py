@@ -23,6 +23,7 @@ import io
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +39,25 @@ class EpochTimeBudget:
     """Terminate training at the end of an epoch when the next epoch would overrun a wall-clock budget.
 
     Args:
-        seconds: budget in seconds of wall-clock time from ``Events.STARTED`` (validation time included).
+        seconds: budget in seconds from ``Events.STARTED`` (validation time included).
         min_epochs: epochs always completed, whatever the budget. Defaults to 1.
+        clock: the clock the budget is counted on: ``time.perf_counter`` (wall clock, the default) or
+            ``time.process_time`` (CPU seconds of this process, all its threads: on a shared machine every network
+            then gets the same compute whatever the other load; DataLoader worker processes are not counted).
 
     Attributes:
         stopped: True once the budget stopped the run (False when it ended for another reason).
         elapsed_s: seconds from start to the last completed epoch.
     """
 
-    def __init__(self, seconds: float, min_epochs: int = 1) -> None:
+    def __init__(self, seconds: float, min_epochs: int = 1, clock: Callable[[], float] = time.perf_counter) -> None:
         if not seconds > 0:
             raise ValueError(f"time budget must be positive, got {seconds} s.")
         if min_epochs < 1:
             raise ValueError(f"min_epochs must be >= 1, got {min_epochs}.")
         self.seconds = float(seconds)
         self.min_epochs = int(min_epochs)
+        self.clock = clock
         self.stopped = False
         self.elapsed_s = 0.0
         self._t0 = 0.0
@@ -64,11 +69,11 @@ class EpochTimeBudget:
         engine.add_event_handler(Events.EPOCH_COMPLETED, self)
 
     def _start(self, engine: Engine) -> None:
-        self._t0 = time.perf_counter()
+        self._t0 = self.clock()
         self._epoch0 = engine.state.epoch  # non-zero when the trainer resumed from a checkpoint
 
     def __call__(self, engine: Engine) -> None:
-        self.elapsed_s = time.perf_counter() - self._t0
+        self.elapsed_s = self.clock() - self._t0
         done = engine.state.epoch - self._epoch0
         if done < self.min_epochs:
             return

@@ -64,7 +64,8 @@ class RunSpec:
         dataset: dataset folder (``datalist.json`` + PNGs), absolute path.
         bundle_dir: bundle folder holding ``configs/train.json`` and ``configs/evaluate.json``, absolute path.
         max_epochs: epoch cap (``max_epochs``); None keeps the bundle's.
-        minutes: wall-clock training budget in minutes (None: no budget); see ``EpochTimeBudget``.
+        minutes: training budget in minutes (None: no budget); see ``EpochTimeBudget``.
+        budget_clock: ``"wall"`` (wall-clock minutes) or ``"cpu"`` (CPU minutes of the training process).
         image_size: network input ``[H, W]`` in pixels (``image_size``); None keeps the bundle's.
         batch_size: None keeps the bundle's.
         patience: early-stopping patience in epochs (``early_stop_patience``); None keeps the bundle's.
@@ -82,6 +83,7 @@ class RunSpec:
     bundle_dir: str
     max_epochs: int | None = None
     minutes: float | None = None
+    budget_clock: str = "wall"
     image_size: tuple[int, int] | None = None
     batch_size: int | None = None
     patience: int | None = None

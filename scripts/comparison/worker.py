@@ -109,11 +109,13 @@ def train_run(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
     progress.attach(trainer)
     budget = None
     if spec.minutes is not None:
-        budget = EpochTimeBudget(60.0 * spec.minutes)
+        clock = time.process_time if spec.budget_clock == "cpu" else time.perf_counter
+        budget = EpochTimeBudget(60.0 * spec.minutes, clock=clock)
         budget.attach(trainer)
-    t0 = time.perf_counter()
+    load_start = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
     wf.run()
-    train_s = time.perf_counter() - t0
+    train_s, train_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     wf.finalize()
 
     rows = progress.rows
@@ -137,12 +139,15 @@ def train_run(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
         "epochs_to_best": best_epoch,
         "best_val_dice": best_dice,
         "train_time_s": round(train_s, 2),
+        "train_cpu_s": round(train_cpu_s, 2),
         "time_budget_s": None if spec.minutes is None else 60.0 * spec.minutes,
+        "budget_clock": spec.budget_clock,
         "stop_reason": reason,
         "train_images": len(trainer.data_loader.dataset),
         "val_images": len(evaluator.data_loader.dataset),
         "device": str(trainer.state.device if hasattr(trainer.state, "device") else trainer.device),
         "torch_threads": torch.get_num_threads(),
+        "load_average_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],  # at start and end of training
     }
     if not (run_dir / "models" / "model.pt").is_file():
         raise RuntimeError(f"{run_dir.name}: training ended without a best checkpoint models/model.pt")

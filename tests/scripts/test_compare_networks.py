@@ -263,10 +263,9 @@ class TestEpochTimeBudget(unittest.TestCase):
     def test_stops_before_overrun(self, _, budget_s, epoch_s, expected):
         clock = FakeClock()
         engine = Engine(lambda e, b: setattr(clock, "now", clock.now + epoch_s / 2))
-        handler = EpochTimeBudget(budget_s)
-        with mock.patch.object(handlers_module.time, "perf_counter", clock):
-            handler.attach(engine)
-            engine.run([0, 1], max_epochs=6)
+        handler = EpochTimeBudget(budget_s, clock=clock)
+        handler.attach(engine)
+        engine.run([0, 1], max_epochs=6)
         self.assertEqual(engine.state.epoch, expected)
         self.assertEqual(handler.stopped, expected < 6)
 
