@@ -1,0 +1,122 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Tests of :mod:`custom_transforms.bundle_support`: datalists, input folders, metrics, checkpoints, NaN guard."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+import unittest
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+from parameterized import parameterized
+
+from custom_transforms.bundle_support import (
+    StopOnNonFiniteLoss,
+    find_inputs,
+    keep_final_checkpoint,
+    latest_epoch_checkpoint,
+    load_datalist,
+    metrics_from_confusion,
+    write_summary,
+)
+from custom_transforms.errors import RenogramInputError
+
+# [tp, fp, tn, fn, expected dice, jaccard, precision, recall, accuracy]
+METRIC_CASES = [
+    ["perfect", 4, 0, 12, 0, 1.0, 1.0, 1.0, 1.0, 1.0],
+    ["half", 2, 2, 10, 2, 0.5, 1 / 3, 0.5, 0.5, 0.75],
+    ["empty_both", 0, 0, 16, 0, math.nan, math.nan, math.nan, math.nan, 1.0],
+    ["empty_ref_with_fp", 0, 3, 13, 0, 0.0, 0.0, 0.0, math.nan, 13 / 16],
+    ["empty_pred", 0, 0, 12, 4, 0.0, 0.0, math.nan, 0.0, 0.75],
+]
+
+
+class TestMetrics(unittest.TestCase):
+    @parameterized.expand(METRIC_CASES)
+    def test_nnunet_conventions(self, _, tp, fp, tn, fn, *expected):
+        got = metrics_from_confusion(tp, fp, tn, fn)
+        for name, want in zip(("dice", "jaccard", "precision", "recall", "accuracy"), expected, strict=True):
+            if math.isnan(want):
+                self.assertTrue(math.isnan(got[name]), (name, got[name]))
+            else:
+                self.assertAlmostEqual(got[name], want, places=6, msg=name)
+
+    def test_summary_excludes_nan_from_means_and_writes_csv(self):
+        tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, tmp, True)
+        buf = torch.tensor([[[4.0, 0, 12, 0]], [[0.0, 0, 16, 0]], [[2.0, 2, 10, 2]]])  # (N, C, 4)
+        engine = SimpleNamespace(state=SimpleNamespace(metric_details={"val_precision": buf}, metrics={"x": 0.5}))
+        items = [{"image": f"i{k}.png", "study": f"s{k}"} for k in range(3)]
+        summary = write_summary(engine, tmp / "summary.json", items, grids={"network": "val_precision"}, net="n")
+        self.assertAlmostEqual(summary["mean"]["network_dice"], 0.75)  # (1 + 0.5) / 2, the empty/empty case skipped
+        self.assertEqual(summary["n_nan"]["network_dice"], 1)
+        on_disk = json.loads((tmp / "summary.json").read_text())
+        self.assertEqual(on_disk["info"], {"net": "n"})
+        lines = (tmp / "metrics_per_image.csv").read_text().splitlines()
+        self.assertEqual(len(lines), 4)
+        self.assertTrue(lines[0].startswith("image,study,network_dice"))
+
+    def test_summary_refuses_misaligned_items(self):
+        engine = SimpleNamespace(state=SimpleNamespace(metric_details={"val_precision": torch.zeros(2, 1, 4)},
+                                                       metrics={}))
+        with self.assertRaisesRegex(ValueError, "2 confusion rows for 1 datalist items"):
+            write_summary(engine, Path(tempfile.mkdtemp()) / "s.json", [{"image": "a"}])
+
+
+class TestFilesAndCheckpoints(unittest.TestCase):
+    def setUp(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="bundle_support_"))
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def test_load_datalist_errors_name_the_file(self):
+        with self.assertRaisesRegex(RenogramInputError, r"datalist.json: datalist not found .* does not exist"):
+            load_datalist(self.tmp / "nope" / "datalist.json", "training", self.tmp / "nope")
+        (self.tmp / "datalist.json").write_text(json.dumps({"training": [], "validation": [{"image": "a.png"}]}))
+        with self.assertRaisesRegex(RenogramInputError, "datalist.json: split 'training' is empty"):
+            load_datalist(self.tmp / "datalist.json", "training", self.tmp)
+        with self.assertRaisesRegex(RenogramInputError, "cannot read split 'test'"):
+            load_datalist(self.tmp / "datalist.json", "test", self.tmp)
+        items = load_datalist(self.tmp / "datalist.json", "validation", self.tmp)
+        self.assertEqual(items[0]["image"], str(self.tmp / "a.png"))
+
+    def test_find_inputs(self):
+        with self.assertRaisesRegex(RenogramInputError, "holds no input file"):
+            find_inputs(self.tmp)
+        for name in ("b.png", "a.dcm", "c.nii.gz", "notes.txt"):
+            (self.tmp / name).write_text("x")
+        self.assertEqual([Path(d["image"]).name for d in find_inputs(self.tmp)], ["a.dcm", "b.png", "c.nii.gz"])
+        with self.assertRaisesRegex(RenogramInputError, "is not a folder"):
+            find_inputs(self.tmp / "missing")
+
+    def test_latest_and_final_checkpoint(self):
+        self.assertEqual(latest_epoch_checkpoint(self.tmp), "")
+        self.assertEqual(keep_final_checkpoint(self.tmp), "")
+        for epoch in (2, 10, 9):
+            torch.save({"epoch": epoch}, self.tmp / f"checkpoint_epoch={epoch}.pt")
+        self.assertEqual(Path(latest_epoch_checkpoint(self.tmp)).name, "checkpoint_epoch=10.pt")  # numeric order
+        final = keep_final_checkpoint(self.tmp)
+        self.assertEqual(torch.load(final)["epoch"], 10)
+        self.assertEqual(sorted(p.name for p in self.tmp.iterdir()), ["checkpoint_final.pt"])
+
+
+class TestStopOnNonFiniteLoss(unittest.TestCase):
+    def _engine(self, loss):
+        batch = [{"image": SimpleNamespace(meta={"filename_or_obj": "/d/a.png"})}]
+        return SimpleNamespace(state=SimpleNamespace(output=[{"loss": loss}], batch=batch, epoch=3, iteration=7))
+
+    def test_finite_loss_passes(self):
+        StopOnNonFiniteLoss()(self._engine(torch.tensor(0.3)))
+
+    @parameterized.expand([["nan", float("nan")], ["inf", float("inf")]])
+    def test_non_finite_loss_raises_with_id_and_files(self, _, value):
+        with self.assertRaisesRegex(FloatingPointError, r"train#loss: .* epoch 3, iteration 7 \(batch: /d/a.png\)"):
+            StopOnNonFiniteLoss("train#loss")(self._engine(torch.tensor(value)))
+
+
+if __name__ == "__main__":
+    unittest.main()
