@@ -207,7 +207,7 @@ def _kidney_shape(
         thick *= rng.uniform(0.5, 0.8)
         long_frac, medial = rng.uniform(0.75, 0.85), rng.uniform(1.1, 1.25)
     elif pathology == "hydronephrosis":
-        length *= rng.uniform(1.2, 1.45)
+        length *= rng.uniform(1.1, 1.35)
         thick = rng.uniform(2.5, 5.0)
         long_frac, medial = rng.uniform(0.88, 0.95), rng.uniform(1.2, 1.4)
         width_frac = rng.uniform(0.55, 0.65)
@@ -357,7 +357,7 @@ def sample_study_config(
     maturation = min(1.0, 0.65 + 0.35 * age / 2.0)
     if tracer == "MAG3":
         k_norm = rng.uniform(0.13, 0.20) * maturation
-        k_bt, k_tb, k_h = rng.uniform(0.06, 0.10), rng.uniform(0.10, 0.14), rng.uniform(0.004, 0.008)
+        k_bt, k_tb, k_h = rng.uniform(0.06, 0.10), rng.uniform(0.10, 0.14), rng.uniform(0.006, 0.012)
     else:
         k_norm = rng.uniform(0.045, 0.065) * maturation
         k_bt, k_tb, k_h = rng.uniform(0.25, 0.35), rng.uniform(0.12, 0.16), 0.0

@@ -149,9 +149,15 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
 
     cache: dict[tuple[float, float], tuple[float, float, float]] = {}
 
-    def project(density: np.ndarray, weight: float, depth_cm: float, spread_cm: float = 0.0) -> np.ndarray:
-        """Counts per MBq s per pixel for ``weight`` of a compartment spread like ``density`` at ``depth_cm``."""
-        total = float(density.sum())
+    def project(
+        density: np.ndarray, weight: float, depth_cm: float, spread_cm: float = 0.0, full: float | None = None
+    ) -> np.ndarray:
+        """Counts per MBq s per pixel for ``weight`` of a compartment spread like ``density`` at ``depth_cm``.
+
+        ``full`` is the integral of the organ's density over its whole extent (pixel units), so an organ cut by
+        the image edge keeps only its visible share of the activity; default: the visible sum.
+        """
+        total = float(density.sum()) if full is None else float(full)
         if weight <= 0 or total <= 0:
             return np.zeros((m, m))
         if spread_cm > 0:  # uniformly spread over [0, spread_cm]: depth-averaged transmission
@@ -166,31 +172,42 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
         )
         return sens * trans * img
 
-    # --- organ densities on the pixel grid (smooth organs: the PSF hides their pixel-level edges)
-    trunk_y = (y >= -300.0 * s) & (y <= 270.0 * s)
-    trunk = np.sqrt(np.clip(1.0 - (x / hw) ** 2, 0.0, None)) * trunk_y
-    legs = sum(
-        np.sqrt(np.clip(1.0 - ((x - sx * 0.45 * hw) / (0.42 * hw)) ** 2, 0.0, None)) * (y > 270.0 * s)
-        for sx in (-1.0, 1.0)
-    )
+    # --- organ densities on the pixel grid (smooth organs: the PSF hides their pixel-level edges), each with the
+    # integral of its whole (unclipped) density in pixel units, so organs cut by the image edge are not brightened
+    px2 = ps * ps
+
+    def ell(cx: float, cy: float, rx: float, ry: float, ang: float = 0.0) -> tuple[np.ndarray, float]:
+        return _ellipsoid(x, y, cx, cy, rx, ry, ang), 2.0 * np.pi / 3.0 * rx * ry / px2
+
+    def tube(points: list[tuple[float, float]], radius: float) -> tuple[np.ndarray, float]:
+        length = sum(np.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(points[:-1], points[1:], strict=True))
+        return _tube(x, y, points, radius), np.pi * radius / 2.0 * (length + 4.0 * radius / 3.0) / px2
+
+    def combine(*parts: tuple[float, tuple[np.ndarray, float]]) -> tuple[np.ndarray, float]:
+        return sum(w * d for w, (d, _) in parts), sum(w * f for w, (_, f) in parts)
+
+    trunk_len, leg_len = 570.0 * s, 400.0 * s
+    trunk = (np.sqrt(np.clip(1.0 - (x / hw) ** 2, 0.0, None)) * ((y >= -300.0 * s) & (y <= 270.0 * s)),
+             np.pi * hw / 2.0 * trunk_len / px2)
+    legs = (sum(np.sqrt(np.clip(1.0 - ((x - sx * 0.45 * hw) / (0.42 * hw)) ** 2, 0.0, None))
+                * ((y > 270.0 * s) & (y <= 270.0 * s + leg_len)) for sx in (-1.0, 1.0)),
+            2.0 * np.pi * 0.42 * hw / 2.0 * leg_len / px2)
     arm_r = ARM_RADIUS_FRAC * hw
     arms = {}
     for sx, name in ((-1.0, "left"), (1.0, "right")):
         pts = [(sx * ARM_CENTRE_FRAC * hw, -260.0 * s), (sx * ARM_CENTRE_FRAC * hw, 130.0 * s)]
-        arms[name] = _tube(x, y, pts, arm_r) if cfg.arms_in_fov else np.zeros_like(x)
-    liver = 0.85 * _ellipsoid(x, y, 0.35 * hw, -75.0 * s, 0.55 * hw, 62.0 * s, -10.0) + 0.15 * _ellipsoid(
-        x, y, -0.15 * hw, -105.0 * s, 0.35 * hw, 35.0 * s
-    )
-    spleen = _ellipsoid(x, y, -0.62 * hw, -75.0 * s, 0.2 * hw, 45.0 * s, 20.0)
-    heart = _ellipsoid(x, y, -0.12 * hw, -175.0 * s, 0.42 * hw, 55.0 * s, 15.0)
-    lungs = _ellipsoid(x, y, -0.5 * hw, -185.0 * s, 0.36 * hw, 85.0 * s) + _ellipsoid(
-        x, y, 0.5 * hw, -185.0 * s, 0.36 * hw, 85.0 * s
-    )
-    aorta = _tube(x, y, [(-0.03 * hw, -230.0 * s), (-0.03 * hw, 95.0 * s)], 8.0 * s)
-    ivc = _tube(x, y, [(0.08 * hw, -200.0 * s), (0.08 * hw, 100.0 * s)], 9.0 * s)
-    bladder = _ellipsoid(x, y, 0.0, 190.0 * s, 0.3 * hw, 30.0 * s)
-    bowel = _ellipsoid(x, y, 0.1 * hw, 90.0 * s, 0.6 * hw, 60.0 * s)
-    gallbladder = _ellipsoid(x, y, 0.3 * hw, -25.0 * s, 12.0 * s, 22.0 * s)
+        arms[name] = tube(pts, arm_r) if cfg.arms_in_fov else (np.zeros_like(x), 0.0)
+    liver = combine((0.85, ell(0.35 * hw, -75.0 * s, 0.55 * hw, 62.0 * s, -10.0)),
+                    (0.15, ell(-0.15 * hw, -105.0 * s, 0.35 * hw, 35.0 * s)))
+    spleen = ell(-0.62 * hw, -75.0 * s, 0.2 * hw, 45.0 * s, 20.0)
+    heart = ell(-0.12 * hw, -175.0 * s, 0.42 * hw, 55.0 * s, 15.0)
+    lungs = combine((1.0, ell(-0.5 * hw, -185.0 * s, 0.36 * hw, 85.0 * s)),
+                    (1.0, ell(0.5 * hw, -185.0 * s, 0.36 * hw, 85.0 * s)))
+    aorta = tube([(-0.03 * hw, -230.0 * s), (-0.03 * hw, 95.0 * s)], 8.0 * s)
+    ivc = tube([(0.08 * hw, -200.0 * s), (0.08 * hw, 100.0 * s)], 9.0 * s)
+    bladder = ell(0.0, 190.0 * s, 0.3 * hw, 30.0 * s)
+    bowel = ell(0.1 * hw, 90.0 * s, 0.6 * hw, 60.0 * s)
+    gallbladder = ell(0.3 * hw, -25.0 * s, 12.0 * s, 22.0 * s)
 
     # --- kidneys, supersampled for the labels
     ss = max(1, 512 // m)
@@ -251,21 +268,23 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
     }
     arm_depth = arm_r / 10.0
     kidney_blood = {sd: dens[f"parenchyma_{sd}"] + dens[f"pelvis_{sd}"] * 0.5 for sd in ("left", "right")}
-    tissue = project(trunk, 1.0, tt / 2, spread_cm=tt)
+    tissue = project(trunk[0], 1.0, tt / 2, spread_cm=tt, full=trunk[1])
 
     def blood_like(parts: dict[str, float], trunk_w: float, arm_w: float, leg_w: float) -> np.ndarray:
-        img = sum(project(locals_[o], w, organ_depth[o]) for o, w in parts.items())
+        img = sum(project(organs[o][0], w, organ_depth[o], full=organs[o][1]) for o, w in parts.items())
         img = img + tissue * trunk_w
-        img = img + sum(project(arms[sd], arm_w, arm_depth) for sd in ("left", "right"))
-        img = img + project(legs, leg_w, tt / 2, spread_cm=tt)
+        img = img + sum(project(arms[sd][0], arm_w, arm_depth, full=arms[sd][1]) for sd in ("left", "right"))
+        img = img + project(legs[0], leg_w, tt / 2, spread_cm=tt, full=legs[1])
         return img
 
-    locals_ = {"liver": liver, "spleen": spleen, "heart": heart, "lungs": lungs, "aorta": aorta, "ivc": ivc,
+    organs = {"liver": liver, "spleen": spleen, "heart": heart, "lungs": lungs, "aorta": aorta, "ivc": ivc,
                "bladder": bladder, "bowel": bowel, "gallbladder": gallbladder}
     t = {c: np.zeros((m, m)) for c in IMAGE_COMPARTMENTS}
-    t["central"] = project(heart, 0.45, organ_depth["heart"]) + project(lungs, 0.55, organ_depth["lungs"])
+    t["central"] = project(heart[0], 0.45, organ_depth["heart"], full=heart[1]) + project(
+        lungs[0], 0.55, organ_depth["lungs"], full=lungs[1]
+    )
     t["plasma"] = blood_like(
-        {"heart": 0.08, "lungs": 0.10, "liver": 0.12, "spleen": 0.012, "aorta": 0.008, "ivc": 0.01}, 0.28, 0.03, 0.03
+        {"heart": 0.08, "lungs": 0.10, "liver": 0.15, "spleen": 0.015, "aorta": 0.008, "ivc": 0.01}, 0.28, 0.03, 0.03
     ) + sum(project(kidney_blood[sd], blood_kidney[sd], kid_depth[sd]) for sd in ("left", "right"))
     t["interstitium"] = blood_like({"liver": 0.03}, 0.50, 0.04, 0.04)
     for sd in ("left", "right"):
@@ -276,14 +295,18 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
             sign = -1.0 if sd == "left" else 1.0
             hx = k.centre_mm[0] - sign * 0.8 * k.width_mm / 2
             pts = [(hx, k.centre_mm[1]), (hx * 0.7, k.centre_mm[1] + 0.6 * k.length_mm), (sign * 0.2 * hw, 170.0 * s)]
-            t[f"ureter_{sd}"] = project(_tube(x, y, pts, 2.0), 1.0, kid_depth[sd] + 0.1 * tt)
-    t["bladder"] = project(bladder, 1.0, organ_depth["bladder"])
-    t["liver"] = project(liver, 1.0, organ_depth["liver"])
-    t["gut"] = project(gallbladder, 0.3, organ_depth["gallbladder"]) + project(bowel, 0.7, organ_depth["bowel"])
+            ureter = tube(pts, 2.0)
+            t[f"ureter_{sd}"] = project(ureter[0], 1.0, kid_depth[sd] + 0.1 * tt, full=ureter[1])
+    t["bladder"] = project(bladder[0], 1.0, organ_depth["bladder"], full=bladder[1])
+    t["liver"] = project(liver[0], 1.0, organ_depth["liver"], full=liver[1])
+    t["gut"] = project(gallbladder[0], 0.3, organ_depth["gallbladder"], full=gallbladder[1]) + project(
+        bowel[0], 0.7, organ_depth["bowel"], full=bowel[1]
+    )
     if cfg.injection_site_mm is not None:
         sx, sy = cfg.injection_site_mm
-        t["depot"] = project(_ellipsoid(x, y, sx, sy, 6.0, 6.0), 1.0, 1.0)
-        vein = _tube(x, y, [(sx, sy), (sx, -260.0 * s)], 3.0 * max(s, 0.5))
-        t["injection"] = project(vein, 0.5, 1.0)
+        depot = ell(sx, sy, 6.0, 6.0)
+        t["depot"] = project(depot[0], 1.0, 1.0, full=depot[1])
+        vein = tube([(sx, sy), (sx, -260.0 * s)], 3.0 * max(s, 0.5))
+        t["injection"] = project(vein[0], 0.5, 1.0, full=vein[1])
     templates = np.stack([t[c] * fov for c in IMAGE_COMPARTMENTS]).astype(np.float32)
     return Phantom(templates, labels["parenchyma"], labels["kidney"], labels["pelvis"], fov, info)
