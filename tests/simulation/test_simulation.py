@@ -170,6 +170,41 @@ class TestLabels(unittest.TestCase):
         self.assertLess(nor, 0.35)
 
 
+class TestDistractors(unittest.TestCase):
+    def test_motion_shifts_only_its_frames(self):
+        cfg = sample_study_config(71, matrix=64, protocol="quick39", motion=True)
+        moved = simulate_study(cfg)
+        first, last, dy, dx = cfg.motion
+        cfg.motion = None
+        still = simulate_study(cfg)
+        outside = [i for i in range(len(moved.frame_durations_s)) if not first <= i <= last]
+        np.testing.assert_array_equal(moved.expected[outside], still.expected[outside])
+        self.assertGreaterEqual(first, int(np.searchsorted(moved.frame_starts_s, 180.0)) - 1)
+
+        def centroid(img):
+            r, c = np.indices(img.shape)
+            return np.array([(r * img).sum(), (c * img).sum()]) / img.sum()
+
+        shift = centroid(moved.expected[first]) - centroid(still.expected[first])
+        np.testing.assert_allclose(shift, [dy, dx], atol=0.35)
+
+    def test_injection_site_hot_spot(self):
+        st = small_study(72, injection_site=True, matrix=128)
+        self.assertTrue(st.truth["injection_site"]["in_field_of_view"])
+        x, y = st.config.injection_site_mm
+        ps, (cx, cy), m = st.config.pixel_spacing_mm, st.config.fov_centre_mm, st.config.matrix
+        col, row = int(round((x - cx) / ps + (m - 1) / 2)), int(round((y - cy) / ps + (m - 1) / 2))
+        late = st.expected[-1]
+        self.assertGreater(late[row, col], 3 * np.median(late[late > 0]))
+
+    def test_counts_clipped_to_uint16_with_warning(self):
+        cfg = sample_study_config(73, matrix=64, protocol="quick39")
+        cfg.kinetics.dose_mbq = 5e6
+        with self.assertWarns(RuntimeWarning):
+            st = simulate_study(cfg)
+        self.assertEqual(int(st.frames.max()), 65535)
+
+
 class TestDicomRoundTrip(unittest.TestCase):
     @parameterized.expand([("paper136", 128), ("eanm117", 64), ("10s180", 64)])
     def test_round_trip(self, protocol, matrix):
@@ -251,7 +286,7 @@ class TestConfigArguments(unittest.TestCase):
         for seed in range(10):
             cfg = sample_study_config(seed, matrix=matrix)
             self.assertTrue(2.0 <= cfg.pixel_spacing_mm <= 8.5, cfg.pixel_spacing_mm)
-            if matrix == 128:
+            if matrix == 128 or (matrix == 64 and cfg.age_years < 8):
                 self.assertLessEqual(cfg.pixel_spacing_mm, 4.8)
 
 
