@@ -375,7 +375,8 @@ def sample_study_config(
         if path[good] != "normal":  # two abnormal kidneys given explicitly: scale each from half the norm
             k = {sd: k_norm * 0.5 * (2 * shares[sd] if shares[sd] < 0.5 else 1.0) for sd in ("left", "right")}
         else:
-            k_good = k_norm * 0.5 * rng.uniform(1.0, 1.0 + 0.4 * max(0.0, 0.5 - shares[bad]))  # compensatory hypertrophy
+            deficit = max(0.0, 0.5 - shares[bad])  # compensatory hypertrophy: a solitary kidney does 65-80 % of the pair
+            k_good = k_norm * 0.5 * rng.uniform(1.0 + 0.6 * deficit, 1.0 + 1.2 * deficit)
             k = {good: k_good, bad: k_good * shares[bad] / (1.0 - shares[bad])}
     drain = {side: _drainage(rng, path[side], furosemide is not None) for side in ("left", "right")}
     if tracer == "DTPA":
