@@ -1,0 +1,235 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Writing an analysis: ``report.json``, ``curves.csv`` and ``report.png`` (one-page figure for the physician).
+
+``report.json`` (schema ``1.0``, see :data:`scripts.clinical.analysis.REPORT_SCHEMA_VERSION`) holds ``study``,
+``settings``, ``blood_pool``, ``drf_percent`` (``integral``/``patlak``/``parenchyma_integral`` -> ``left``/``right``),
+``kidneys`` (per patient side: ``found`` and the indices with their ``flags``), ``normal_ranges``, ``warnings``.
+``curves.csv`` has one row per frame: timing (s, min) and every curve in counts/s (background-corrected kidney and
+parenchyma, raw kidney, background per pixel, smoothed kidney, blood pool per pixel).
+
+``report.png``: the display image with the ROI outlines (whole kidney solid, parenchyma thin, background dotted,
+heart dashed; patient sides labelled), the two background-corrected renogram curves with Tmax marks and the DRF
+window shaded, and a table of the indices against their normal ranges (abnormal red, borderline orange).
+All three files are written to temporary names first and renamed together at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scripts.clinical.analysis import NORMAL_RANGES, RenalAnalysis
+
+__all__ = ["REPORT_FILES", "write_report", "render_report_png", "write_curves_csv"]
+
+REPORT_FILES = ("report.json", "curves.csv", "report.png")
+_SIDE_COLOURS = {"left": "#1f5fd6", "right": "#d62728"}
+_FLAG_COLOURS = {"abnormal": "#f4b6b6", "borderline": "#fde3b0", "normal": "white", "n/a": "#eeeeee"}
+
+
+def write_curves_csv(result: RenalAnalysis, path: str | os.PathLike) -> None:
+    """Write the curves table (one row per frame) to ``path``."""
+    names = list(result.curves)
+    cols = [np.asarray(result.curves[n]) for n in names]
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(names)
+        for i in range(cols[0].size):
+            w.writerow([int(c[i]) if n == "frame" else f"{float(c[i]):.6g}" for n, c in zip(names, cols, strict=True)])
+
+
+def _fmt(v: Any, nd: int = 1, unit: str = "") -> str:
+    if v is None:
+        return "-"
+    return f"{v:.{nd}f}{unit}"
+
+
+def _short_name(path: str) -> str:
+    """``folder/file`` (the folder often names the study when files are all called ``study.dcm``)."""
+    p = Path(path)
+    return f"{p.parent.name}/{p.name}" if p.parent.name else p.name
+
+
+def _outline(ax: Any, mask: np.ndarray | None, colour: str, lw: float, ls: str = "-") -> None:
+    if mask is not None and mask.any():
+        ax.contour(mask.astype(float), levels=[0.5], colors=[colour], linewidths=lw, linestyles=ls)
+
+
+def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
+    """Render the one-page report figure (matplotlib, Agg backend) to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rep, cur, rois = result.report, result.curves, result.rois
+    kid = rep["kidneys"]
+    fig = plt.figure(figsize=(13, 9.2), dpi=110)
+    gs = fig.add_gridspec(2, 2, height_ratios=[1.15, 1.0], width_ratios=[1.0, 1.45], hspace=0.12, wspace=0.12,
+                          left=0.04, right=0.98, top=0.92, bottom=0.02)
+    study = rep["study"]
+    age = study.get("patient_age_years")
+    fig.suptitle(
+        f"Renogram  {_short_name(study['file'])}   {study.get('tracer') or 'tracer ?'}   "
+        f"{'' if age is None else f'age {age:g} y   '}{study['view']} view   {study['duration_min']:.1f} min",
+        fontsize=14, fontweight="bold",
+    )
+
+    # image with ROI outlines
+    ax = fig.add_subplot(gs[0, 0])
+    img = result.display_image
+    vmax = float(np.percentile(img, 99.5)) if img.size else 1.0
+    ax.imshow(img, cmap="gray_r", vmin=0, vmax=vmax if vmax > 0 else 1.0, interpolation="nearest")
+    for side in ("left", "right"):
+        c = _SIDE_COLOURS[side]
+        _outline(ax, rois.kidney[side], c, 1.8)
+        if rois.parenchyma[side] is not None and rois.parenchyma[side] is not rois.kidney[side]:
+            _outline(ax, rois.parenchyma[side], c, 0.8)
+        _outline(ax, rois.background[side], "#2ca02c", 1.0, ":")
+        if rois.kidney[side] is not None:
+            r, cc = np.nonzero(rois.kidney[side])
+            ax.text(cc.mean(), r.min() - 2, "L" if side == "left" else "R", color=c, fontsize=15,
+                    fontweight="bold", ha="center", va="bottom")
+    _outline(ax, rois.heart, "#9467bd", 1.4, "--")
+    ax.set_title(f"{result.display_title}\nkidney (solid), parenchyma (thin), background (green dotted), heart "
+                 "(purple dashed)", fontsize=8.5)
+    ax.text(0.01, 0.01, "posterior view: patient left on image left" if study["view"] != "anterior"
+            else "anterior view: patient left on image right", transform=ax.transAxes, fontsize=8, color="k",
+            bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none"})
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+    # renogram curves
+    ax = fig.add_subplot(gs[0, 1])
+    t = np.asarray(cur["mid_time_min"])
+    win = rep["settings"]["drf_window_s"]
+    ax.axvspan(win[0] / 60, win[1] / 60, color="#dddddd", alpha=0.6, label="DRF window")
+    for side in ("left", "right"):
+        if not kid[side]["found"]:
+            continue
+        c = _SIDE_COLOURS[side]
+        name = "Left kidney" if side == "left" else "Right kidney"
+        ax.plot(t, cur[f"{side}_kidney_cps"], color=c, lw=0.8, alpha=0.35)
+        ax.plot(t, cur[f"{side}_kidney_smoothed_cps"], color=c, lw=2.2, label=f"{name} (background-corrected)")
+        tm = kid[side]["tmax_min"]
+        if tm is not None:
+            ymax = float(np.max(cur[f"{side}_kidney_smoothed_cps"]))
+            ax.plot([tm], [ymax], marker="v", color=c, ms=9)
+            near_end = tm > 0.8 * float(t[-1])
+            ax.annotate(f"Tmax {tm:.1f}", (tm, ymax), textcoords="offset points", xytext=(-6 if near_end else 4, 6),
+                        ha="right" if near_end else "left", color=c, fontsize=9)
+    ax.set_xlabel("time after start of acquisition (min)")
+    ax.set_ylabel("counts/s")
+    ax.set_xlim(0, max(float(t[-1]), 1.0) * 1.01)
+    ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=9)
+    ax.set_title("Renogram (whole-kidney ROIs, background-corrected; thin line = raw frames)", fontsize=10)
+
+    # table
+    ax = fig.add_subplot(gs[1, :])
+    ax.axis("off")
+    drf = rep["drf_percent"]
+    rows = [
+        ("Split function, integral 1-2 min (%)", "drf_percent",
+         lambda s: _fmt(drf["integral"][s], 1), lambda s: kid[s].get("flags", {}).get("drf_percent", "n/a")),
+        ("Split function, Patlak-Rutland (%)", "drf_percent",
+         lambda s: _fmt(drf["patlak"][s], 1), lambda s: _flag_of("drf_percent", drf["patlak"][s])),
+        ("Tmax (min)", "tmax_min", lambda s: _fmt(kid[s].get("tmax_min"), 1),
+         lambda s: kid[s].get("flags", {}).get("tmax_min", "n/a")),
+        ("T1/2 from Tmax (min)", "t_half_min",
+         lambda s: _fmt(kid[s].get("t_half_min"), 1) if kid[s].get("t_half_min") is not None
+         else ("not reached" if kid[s].get("found") else "-"),
+         lambda s: kid[s].get("flags", {}).get("t_half_min", "n/a") if kid[s].get("t_half_min") is not None
+         else ("abnormal" if kid[s].get("found") else "n/a")),
+        (f"{rep['settings']['late_time_min']:g}-min / max", "ratio_20min_max",
+         lambda s: _fmt(kid[s].get("ratio_20min_max"), 2), lambda s: kid[s].get("flags", {}).get("ratio_20min_max", "n/a")),
+        (f"NORA {rep['settings']['late_time_min']:g} min", "nora_20min",
+         lambda s: _fmt(kid[s].get("nora_20min"), 2), lambda s: kid[s].get("flags", {}).get("nora_20min", "n/a")),
+        ("Last frame / max", None, lambda s: _fmt(kid[s].get("ratio_last_max"), 2), lambda s: "n/a"),
+        ("Kidney-to-background ratio (DRF window)", "ktbr",
+         lambda s: _fmt(kid[s].get("ktbr"), 1), lambda s: kid[s].get("flags", {}).get("ktbr", "n/a")),
+    ]
+    cell_text, cell_colours = [], []
+    for label, key, val, flag in rows:
+        vals, cols = [], []
+        for s in ("left", "right"):
+            found = kid[s].get("found")
+            v = val(s) if (found or key == "drf_percent") else "not found"
+            f = flag(s) if found else "n/a"
+            vals.append(v + ("  !" if f == "abnormal" else ("  ?" if f == "borderline" else "")))
+            cols.append(_FLAG_COLOURS.get(f, "white"))
+        cell_text.append([label, *vals, NORMAL_RANGES[key]["text"] if key else ""])
+        cell_colours.append(["white", *cols, "white"])
+    table = ax.table(cellText=cell_text, cellColours=cell_colours,
+                     colLabels=["", "Left kidney (patient)", "Right kidney (patient)", "Normal range"],
+                     colWidths=[0.34, 0.2, 0.2, 0.26], loc="upper center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(11)
+    table.scale(1.0, 1.55)
+    for (r, c), cell in table.get_celld().items():
+        if r == 0:
+            cell.set_text_props(fontweight="bold")
+            if c in (1, 2):
+                cell.set_text_props(color=_SIDE_COLOURS["left" if c == 1 else "right"], fontweight="bold")
+        if c == 0:
+            cell.set_text_props(ha="left")
+    warnings = rep.get("warnings", [])
+    bp = rep["blood_pool"]["method"].replace("_", " ")
+    note = (f"Background: {rep['settings']['background']} ring ({rep['settings']['ring_gap_px']} px out, "
+            f"{rep['settings']['ring_width_px']} px wide).  Patlak blood pool: {bp}.  Mask: "
+            f"{Path(rep['settings']['mask_source']).name if rep['settings']['mask_source'] else '?'}."
+            "  Red = outside normal range, orange = borderline.")
+    text = note + ("\n" + "\n".join(f"WARNING: {w}" for w in warnings[:6]) if warnings else "")
+    ax.text(0.0, 0.0, text, transform=ax.transAxes, fontsize=9, va="bottom", ha="left", wrap=True,
+            color="#8a1c1c" if warnings else "k")
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def _flag_of(name: str, value: float | None) -> str:
+    from scripts.clinical.analysis import flag_value
+
+    return flag_value(name, value)
+
+
+def write_report(result: RenalAnalysis, out_dir: str | os.PathLike) -> dict[str, str]:
+    """Write ``report.json``, ``curves.csv`` and ``report.png`` into ``out_dir`` (created if needed).
+
+    Each file is written under a temporary name in ``out_dir`` and the three are renamed into place only after all
+    succeeded, so a failure leaves earlier reports untouched and no partial file behind.
+
+    Returns:
+        ``{"report.json": path, "curves.csv": path, "report.png": path}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp: dict[str, str] = {}
+    try:
+        for name in REPORT_FILES:
+            fd, p = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
+            os.close(fd)
+            tmp[name] = p
+        report = dict(result.report)
+        report["files"] = {name: name for name in REPORT_FILES}
+        with open(tmp["report.json"], "w") as fh:
+            json.dump(report, fh, indent=2, allow_nan=False)
+        write_curves_csv(result, tmp["curves.csv"])
+        render_report_png(result, tmp["report.png"])
+        final = {}
+        for name, p in tmp.items():
+            os.replace(p, out / name)
+            final[name] = str(out / name)
+        tmp.clear()
+        return final
+    finally:
+        for p in tmp.values():
+            if os.path.exists(p):
+                os.remove(p)
