@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 from ignite.engine import Events
+from parameterized import parameterized
 from PIL import Image
 
 from tests.bundle.bundle_fixtures import (
@@ -132,6 +133,41 @@ class TestTrainEvaluateInfer(unittest.TestCase):
             self.assertTrue(set(np.unique(mask).tolist()) <= {0, 1})
             overlay = np.asarray(Image.open(out / f"{stem}_overlay.png"))
             self.assertEqual(overlay.shape, (*shape, 3))
+
+
+def _parse_train(**overrides):
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([str(CONFIGS / "train.json")])
+    parser.update({"bundle_root": "/nonexistent", **overrides})
+    return parser
+
+
+class TestOneIdOverrides(unittest.TestCase):
+    """Ablations are one config id each (parsed only; nothing is trained)."""
+
+    @parameterized.expand([[False, 0], [True, 2], ["false", 0], ["True", 2]])
+    def test_augment_flip(self, value, n_flips):
+        pre = _parse_train(augment_flip=value).get_parsed_content("train#preprocessing")
+        self.assertEqual(sum(type(t).__name__ == "RandFlipd" for t in pre.transforms), n_flips)
+        val = _parse_train(augment_flip=value).get_parsed_content("validate#preprocessing")
+        self.assertFalse(any(type(t).__name__ == "RandFlipd" for t in val.transforms))
+
+    def test_paper_defaults(self):
+        parser = _parse_train()
+        self.assertEqual(type(parser.get_parsed_content("loss")).__name__, "BCEWithLogitsLoss")
+        self.assertEqual(parser.get_parsed_content("batch_size"), 8)
+        self.assertEqual(parser.get_parsed_content("max_epochs"), 1000)
+        self.assertEqual(parser.get_parsed_content("early_stop_patience"), 100)
+        self.assertEqual(parser.get_parsed_content("network_name"), "transformer_unet")
+        self.assertEqual(parser["optimizer"]["_target_"], "torch.optim.Adam")
+        self.assertEqual(parser.get_parsed_content("learning_rate"), 0.002)
+
+    def test_network_and_input_mode(self):
+        net = _parse_train(network_name="unet", in_channels=1, image_size=[64, 64]).get_parsed_content("network_def")
+        with torch.no_grad():
+            self.assertEqual(tuple(net.eval()(torch.zeros(1, 1, 64, 64)).shape), (1, 1, 64, 64))
 
 
 class TestInferenceOrientation(unittest.TestCase):
@@ -264,6 +300,7 @@ class TestBadInput(unittest.TestCase):
         self.assertFalse((root / "eval_other" / "summary.json").exists())
 
 
+@pytest.mark.slow  # simulates 4 studies and builds their dataset once per session (~10-25 s on 2 shared cores)
 class TestDynamicStudyInput(unittest.TestCase):
     """Datalists and inference folders may name DICOM studies; fusion and pseudocolor then run in the pipeline."""
 

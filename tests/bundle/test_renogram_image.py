@@ -11,6 +11,7 @@ import unittest
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from monai.data import MetaTensor
 from monai.transforms import Compose, Invertd, Resize, Resized
@@ -136,6 +137,7 @@ class TestGridHelpers(unittest.TestCase):
         self.assertEqual(tuple(out["pred"].shape), (1, 5, 7))
 
 
+@pytest.mark.slow  # simulates 4 studies and builds their dataset once per session (~10-25 s on 2 shared cores)
 class TestStudyMatchesDatasetPng(unittest.TestCase):
     """The DICOM branch and the PNG the dataset builder writes from the same study agree within uint8 quantisation."""
 
