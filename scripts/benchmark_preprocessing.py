@@ -12,8 +12,10 @@ Usage::
 By default it writes ``--n-files`` synthetic NM DICOM files of the paper's 136-frame protocol (Poisson counts, the
 loader does not care about content), pins the process to one CPU, sets torch/OpenCV to one thread, warms up, then
 times ``--repeats`` passes over the files, for every fused image ("all") and for the two labelled ones (1 2). The
-files sit in the OS page cache after the warm-up, so disk speed is not measured. It prints the figures and a JSON record
-with host, CPU, versions and thread count (nnU-Net's benchmark discipline).
+files sit in the OS page cache after the warm-up, so disk speed is not measured. It prints studies per wall-clock second
+and per CPU-second of the process (the two agree on an idle core; on a shared machine the CPU-second figure is what a
+dedicated core would give), the load average, and a JSON record with host, CPU, versions and thread count (nnU-Net's
+benchmark discipline).
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ def run_benchmark(files: list[Path], fused: list[int] | None, size: int, repeats
     stages = {"load": 0.0, "drop_fuse": 0.0, "pseudocolor": 0.0, "resize": 0.0}
     n_images = 0
     clock = time.perf_counter
+    cpu_start = time.process_time()
     start = clock()
     for _ in range(repeats):
         for f in files:
@@ -141,9 +144,12 @@ def run_benchmark(files: list[Path], fused: list[int] | None, size: int, repeats
             stages["drop_fuse"] += t2 - t1
             assert out.shape == (3, size, size)
     total = clock() - start
+    cpu_total = time.process_time() - cpu_start
     n_studies = repeats * len(files)
     return {
         "studies_per_s": n_studies / total,
+        "studies_per_cpu_s": n_studies / cpu_total,
+        "cpu_utilisation": cpu_total / total,
         "fused_images_per_s": n_images / total,
         "fused_images_per_study": n_images / n_studies,
         "seconds_total": total,
@@ -195,11 +201,13 @@ def main(argv: list[str] | None = None) -> int:
         "source": source,
         "output_size": args.size,
         **host_record(args.threads),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "results": results,
     }
     for name, r in results.items():
         print(
-            f"{name}: {r['studies_per_s']:.1f} studies/s ({r['fused_images_per_study']:.0f} fused images per study, "
+            f"{name}: {r['studies_per_s']:.1f} studies/s wall-clock, {r['studies_per_cpu_s']:.1f} per CPU-second "
+            f"(CPU share {100 * r['cpu_utilisation']:.0f} %; {r['fused_images_per_study']:.0f} fused images per study, "
             f"{r['fused_images_per_s']:.0f} images/s) on {args.threads} thread(s); per study: "
             f"load {1e3 * r['s_per_study_load']:.1f} ms, drop+fuse {1e3 * r['s_per_study_drop_fuse']:.1f} ms, "
             f"pseudocolor {1e3 * r['s_per_study_pseudocolor']:.1f} ms, resize {1e3 * r['s_per_study_resize']:.1f} ms"
