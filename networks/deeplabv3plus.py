@@ -84,8 +84,9 @@ class DeepLabV3Plus(nn.Module):
         self.aspp = ASPP(ch[5], aspp_channels, aspp_rates, dropout_rate, norm, act)
         self.low_level = Convolution(2, ch[2], low_level_channels, kernel_size=1, act=act, norm=norm, bias=False)
         self.decoder = nn.Sequential(
-            Convolution(2, aspp_channels + low_level_channels, aspp_channels, kernel_size=3, act=act, norm=norm,
-                        bias=False),
+            Convolution(
+                2, aspp_channels + low_level_channels, aspp_channels, kernel_size=3, act=act, norm=norm, bias=False
+            ),
             Convolution(2, aspp_channels, aspp_channels, kernel_size=3, act=act, norm=norm, bias=False),
         )
         self.classifier = nn.Conv2d(aspp_channels, out_channels, 1)
@@ -95,7 +96,8 @@ class DeepLabV3Plus(nn.Module):
         check_input_size(x, self.divisor, "DeepLabV3Plus")
         feats = self.encoder(x)
         low = self.low_level(feats[2])
-        high = F.interpolate(self.aspp(feats[5]), size=(low.shape[2], low.shape[3]), mode="bilinear",
-                             align_corners=False)
+        high = F.interpolate(
+            self.aspp(feats[5]), size=(low.shape[2], low.shape[3]), mode="bilinear", align_corners=False
+        )
         y = self.classifier(self.decoder(torch.cat([high, low], dim=1)))
         return F.interpolate(y, size=(x.shape[2], x.shape[3]), mode="bilinear", align_corners=False)

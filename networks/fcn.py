@@ -88,8 +88,10 @@ class FCN8s(nn.Module):
         to_2tuple(img_size)
         self.divisor = 32  # total downsampling: H and W must be multiples of it
         if in_channels < 1 or out_channels < 1 or fc_channels < 1:
-            raise ValueError(f"in_channels, out_channels and fc_channels must be >= 1, got {in_channels}, "
-                             f"{out_channels}, {fc_channels}.")
+            raise ValueError(
+                f"in_channels, out_channels and fc_channels must be >= 1, got {in_channels}, "
+                f"{out_channels}, {fc_channels}."
+            )
         if fc_kernel_size < 1 or fc_kernel_size % 2 == 0:
             raise ValueError(f"fc_kernel_size must be a positive odd number, got {fc_kernel_size}.")
         if not 0.0 <= dropout_rate <= 1.0:

@@ -15,7 +15,7 @@ import torch
 from monai.networks.nets import UNETR, SegResNet, UNet
 from torch import nn
 
-from .blocks import check_input_size, check_spatial_dims, to_2tuple
+from .blocks import check_input_size, check_spatial_dims, nearest_valid_size, to_2tuple
 
 __all__ = ["InputSizeGuard", "monai_segresnet", "monai_unet", "monai_unetr"]
 
@@ -46,9 +46,20 @@ class InputSizeGuard(nn.Module):
         check_input_size(x, self.divisor, self.name)
         if self.exact_h > 0 and (x.shape[2] != self.exact_h or x.shape[3] != self.exact_w):
             raise ValueError(
-                self.name + " was built for img_size " + str(self.exact_h) + "x" + str(self.exact_w)
-                + " (fixed position embedding), got " + str(x.shape[2]) + "x" + str(x.shape[3])
-                + "; nearest valid size is " + str(self.exact_h) + "x" + str(self.exact_w) + " (resize the input)."
+                self.name
+                + " was built for img_size "
+                + str(self.exact_h)
+                + "x"
+                + str(self.exact_w)
+                + " (fixed position embedding), got "
+                + str(x.shape[2])
+                + "x"
+                + str(x.shape[3])
+                + "; nearest valid size is "
+                + str(self.exact_h)
+                + "x"
+                + str(self.exact_w)
+                + " (resize the input)."
             )
         return self.net(x)
 
@@ -113,7 +124,7 @@ def monai_unetr(
     check_spatial_dims(spatial_dims, "UNETR")
     size = to_2tuple(img_size)
     if size[0] % 16 or size[1] % 16:
-        near = tuple(max(16, round(s / 16) * 16) for s in size)
+        near = tuple(nearest_valid_size(s, 16) for s in size)
         raise ValueError(f"UNETR img_size must be divisible by its patch size 16, got {size}; nearest valid is {near}.")
     net = UNETR(in_channels, out_channels, size, spatial_dims=2, **kwargs)
     return InputSizeGuard(net, 16, "UNETR", exact_size=size)

@@ -5,8 +5,8 @@
 Origin: "Badrinarayanan, Kendall and Cipolla, SegNet: A Deep Convolutional Encoder-Decoder Architecture for Image
 Segmentation <https://arxiv.org/abs/1511.00561>". Encoder: the 13 conv layers of VGG-16 with batch norm and ReLU, 2x2
 max pooling that keeps the argmax indices. Decoder: a mirror of the encoder; each stage upsamples with the indices of
-the matching pooling layer (max-unpooling, ``torch.nn.MaxUnpool2d`` / ``F.max_unpool2d``) and applies convolutions with batch norm; a final
-1x1 classifier gives the logits.
+the matching pooling layer (max-unpooling, ``torch.nn.MaxUnpool2d`` / ``F.max_unpool2d``) and applies
+convolutions with batch norm; a final 1x1 classifier gives the logits.
 
 Differences from the paper: widths ``width * (1, 2, 4, 8, 8)`` with ``width=16`` by default (paper: 64) so the network
 trains on a CPU; ``width=64`` is the paper's size (~29 M parameters, ~190 GFLOPs at 384^2). No pretrained weights.

@@ -1,6 +1,6 @@
 # Copyright (c) 2026 Renogram parenchyma bundle contributors.
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
-"""TransformerUNet: patch tokens + global transformer encoder + 4-stage UNet decoder with skips (the paper's network)."""
+"""TransformerUNet: patch tokens, global transformer encoder, 4-stage UNet decoder with skips (the paper's network)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ import torch.nn.functional as F
 from monai.networks.blocks import UnetOutBlock, UnetrPrUpBlock
 from torch import nn
 
-from .blocks import DecoderStage, TransformerEncoder, conv_stage, check_input_size, check_spatial_dims, to_2tuple
+from .blocks import (
+    DecoderStage,
+    TransformerEncoder,
+    check_input_size,
+    check_spatial_dims,
+    conv_stage,
+    nearest_valid_size,
+    to_2tuple,
+)
 
 __all__ = ["PRESETS", "TransformerUNet"]
 
@@ -90,7 +98,7 @@ class TransformerUNet(nn.Module):
     For a finer token grid, ``patch_size=16`` (3 stem widths, e.g. ``encoder_channels=(16, 32, 64)``) keeps the same
     design with a decoder that ends at full resolution.
 
-    Position encoding: a learnable ``(1, N, hidden_size)`` table with N = (H/p) * (W/p) fixed from ``img_size``. An input
+    Position encoding: a learnable ``(1, N, hidden_size)`` table, N = (H/p) * (W/p) fixed from ``img_size``. An input
     of another size (a multiple of ``patch_size``) is accepted: the table is bicubically interpolated on the token grid
     (as ViT/TransUNet do when fine-tuning at a new resolution; see :meth:`interpolate_position_embedding`). Sizes that
     are not multiples of ``patch_size`` raise ``ValueError`` naming the nearest valid size.
@@ -175,14 +183,23 @@ class TransformerUNet(nn.Module):
         cfg.update({k: v for k, v in given.items() if v is not None})
         if cfg["skip_source"] == "transformer" and encoder_channels is None:
             cfg["encoder_channels"] = ()
-        if cfg["skip_source"] == "conv" and encoder_channels is None and cfg["patch_size"] != PRESETS[preset]["patch_size"]:
+        if (
+            cfg["skip_source"] == "conv"
+            and encoder_channels is None
+            and cfg["patch_size"] != PRESETS[preset]["patch_size"]
+        ):
             n = int(math.log2(cfg["patch_size"])) - 1 if cfg["patch_size"] > 0 else 0
             cfg["encoder_channels"] = tuple(16 * 2**i for i in range(max(n, 0)))
         self.config = cfg  # resolved configuration, for logging (not used by forward)
 
         p, src = int(cfg["patch_size"]), str(cfg["skip_source"])
         enc, dec = tuple(int(c) for c in cfg["encoder_channels"]), tuple(int(c) for c in cfg["decoder_channels"])
-        d, layers, heads, mlp = int(cfg["hidden_size"]), int(cfg["num_layers"]), int(cfg["num_heads"]), int(cfg["mlp_dim"])
+        d, layers, heads, mlp = (
+            int(cfg["hidden_size"]),
+            int(cfg["num_layers"]),
+            int(cfg["num_heads"]),
+            int(cfg["mlp_dim"]),
+        )
         self.img_size = to_2tuple(img_size)
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"in_channels and out_channels must be >= 1, got {in_channels} and {out_channels}.")
@@ -191,10 +208,8 @@ class TransformerUNet(nn.Module):
         if p < 1:
             raise ValueError(f"patch_size must be positive, got {p}.")
         if any(s % p for s in self.img_size):
-            near = [max(p, round(s / p) * p) for s in self.img_size]
-            raise ValueError(
-                f"img_size {self.img_size} must be divisible by patch_size {p}; nearest valid img_size is {tuple(near)}."
-            )
+            near = tuple(nearest_valid_size(s, p) for s in self.img_size)
+            raise ValueError(f"img_size {self.img_size} must be divisible by patch_size {p}; nearest valid is {near}.")
         nconv = int(cfg["convs_per_stage"])
         if nconv not in (1, 2):
             raise ValueError(f"convs_per_stage must be 1 or 2, got {nconv}.")
@@ -254,8 +269,18 @@ class TransformerUNet(nn.Module):
             for s, t in enumerate(taps, start=1):  # deepest tap feeds the coarsest stage
                 self.skip_taps.append(t - 1)
                 self.skip_proj.append(
-                    UnetrPrUpBlock(2, d, dec[s - 1], num_layer=s - 1, kernel_size=3, stride=1, upsample_kernel_size=2,
-                                   norm_name=norm, conv_block=True, res_block=True)
+                    UnetrPrUpBlock(
+                        2,
+                        d,
+                        dec[s - 1],
+                        num_layer=s - 1,
+                        kernel_size=3,
+                        stride=1,
+                        upsample_kernel_size=2,
+                        norm_name=norm,
+                        conv_block=True,
+                        res_block=True,
+                    )
                 )
                 skip_ch[s - 1] = dec[s - 1]
         self.decoder = nn.ModuleList()

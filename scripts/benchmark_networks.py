@@ -160,9 +160,23 @@ def host_record(threads: int) -> dict:
 
 def _run_child(args: argparse.Namespace, name: str, mode: str) -> dict:
     cmd = [
-        sys.executable, "-m", "scripts.benchmark_networks", "--child", name, "--child-mode", mode,
-        "--size", str(args.size), "--threads", str(args.threads), "--out-channels", str(args.out_channels),
-        "--repeats", str(args.repeats if mode == "infer" else args.train_repeats), "--train-batch", str(args.train_batch),
+        sys.executable,
+        "-m",
+        "scripts.benchmark_networks",
+        "--child",
+        name,
+        "--child-mode",
+        mode,
+        "--size",
+        str(args.size),
+        "--threads",
+        str(args.threads),
+        "--out-channels",
+        str(args.out_channels),
+        "--repeats",
+        str(args.repeats if mode == "infer" else args.train_repeats),
+        "--train-batch",
+        str(args.train_batch),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     if proc.returncode != 0:
@@ -185,7 +199,8 @@ def _table(rows: list[dict]) -> str:
     for r in rows:
         lines.append(
             f"| {r['network']} | {f(r.get('params_m'), '.2f')} | {f(r.get('gflops_per_image'), '.2f')} "
-            f"| {f(r.get('latency_ms_b1'), '.1f')} ({f(r.get('latency_ms_b1_min'), '.1f')}) | {f(r.get('train_step_s'), '.2f')} "
+            f"| {f(r.get('latency_ms_b1'), '.1f')} ({f(r.get('latency_ms_b1_min'), '.1f')}) "
+            f"| {f(r.get('train_step_s'), '.2f')} "
             f"| {f(r.get('peak_rss_delta_mb_infer'), '.0f')} | {f(r.get('peak_rss_delta_mb_train'), '.0f')} |"
         )
     return "\n".join(lines)
@@ -229,8 +244,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
 
     if args.child:
-        rec = measure(args.child, args.child_mode, args.size, args.threads, args.repeats, args.train_batch,
-                      args.out_channels)
+        rec = measure(
+            args.child, args.child_mode, args.size, args.threads, args.repeats, args.train_batch, args.out_channels
+        )
         print(json.dumps(rec))
         return 0
 
@@ -245,9 +261,16 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not names:
         parser.error(f"unknown network(s) {unknown}; valid: {', '.join(valid)}")
 
-    record = {**host_record(args.threads), "size": args.size, "out_channels": args.out_channels,
-              "repeats": args.repeats, "train_repeats": args.train_repeats, "train_batch": args.train_batch,
-              "memory": "growth of peak RSS (ru_maxrss) over the timed runs, per subprocess", "results": []}
+    record = {
+        **host_record(args.threads),
+        "size": args.size,
+        "out_channels": args.out_channels,
+        "repeats": args.repeats,
+        "train_repeats": args.train_repeats,
+        "train_batch": args.train_batch,
+        "memory": "growth of peak RSS (ru_maxrss) over the timed runs, per subprocess",
+        "results": [],
+    }
     rows = []
     for name in names:
         row: dict[str, Any] = {"network": name}
@@ -268,9 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     record["targets"] = TARGETS
     record["target_checks"] = _ratios(rows)
 
-    print(f"Host {record['host']} ({record['cpu']}, {record['cpu_count']} CPUs), threads {args.threads}, "
-          f"torch {record['torch']}, MONAI {record['monai']}, Python {record['python']}, input 3x{args.size}^2, "
-          f"load average at start {tuple(round(v, 2) for v in record['load_average_at_start'])}")
+    print(
+        f"Host {record['host']} ({record['cpu']}, {record['cpu_count']} CPUs), threads {args.threads}, "
+        f"torch {record['torch']}, MONAI {record['monai']}, Python {record['python']}, input 3x{args.size}^2, "
+        f"load average at start {tuple(round(v, 2) for v in record['load_average_at_start'])}"
+    )
     print(_table(rows))
     print("Target checks (transformer_unet):", json.dumps(record["target_checks"]))
     if args.json:

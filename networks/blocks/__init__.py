@@ -9,4 +9,12 @@ from .decoder import DecoderStage, conv_stage
 from .input_size import check_input_size, nearest_valid_size
 from .transformer_encoder import TransformerEncoder
 
-__all__ = ["DecoderStage", "TransformerEncoder", "check_input_size", "check_spatial_dims", "conv_stage", "nearest_valid_size", "to_2tuple"]
+__all__ = [
+    "DecoderStage",
+    "TransformerEncoder",
+    "check_input_size",
+    "check_spatial_dims",
+    "conv_stage",
+    "nearest_valid_size",
+    "to_2tuple",
+]

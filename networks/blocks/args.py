@@ -34,7 +34,11 @@ def to_2tuple(value: int | Sequence[int], arg: str = "img_size") -> tuple[int, i
         raise ValueError(f"{arg} must be an int or a sequence of 2 ints, got {value!r}.")
     if isinstance(value, int):
         out = (value, value)
-    elif isinstance(value, Sequence) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    elif (
+        isinstance(value, Sequence)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
         out = (int(value[0]), int(value[1]))
     else:
         raise ValueError(f"{arg} must be an int or a sequence of 2 ints (H, W), got {value!r}.")

@@ -55,7 +55,13 @@ class ASPP(nn.Module):
             nn.AdaptiveAvgPool2d(1), Convolution(2, in_channels, out_channels, kernel_size=1, act=act, norm=None)
         )
         self.project = Convolution(
-            2, out_channels * (len(rates) + 2), out_channels, kernel_size=1, act=act, norm=norm, bias=False,
+            2,
+            out_channels * (len(rates) + 2),
+            out_channels,
+            kernel_size=1,
+            act=act,
+            norm=norm,
+            bias=False,
             dropout=dropout_rate,
         )
 

@@ -26,14 +26,25 @@ class BasicBlock(nn.Module):
         self, in_channels: int, out_channels: int, stride: int, dilation: int, norm: tuple | str, act: tuple | str
     ) -> None:
         super().__init__()
-        self.conv1 = Convolution(2, in_channels, out_channels, strides=stride, kernel_size=3, dilation=dilation,
-                                 act=act, norm=norm, bias=False)
-        self.conv2 = Convolution(2, out_channels, out_channels, kernel_size=3, dilation=dilation, act=None,
-                                 norm=norm, bias=False)
+        self.conv1 = Convolution(
+            2,
+            in_channels,
+            out_channels,
+            strides=stride,
+            kernel_size=3,
+            dilation=dilation,
+            act=act,
+            norm=norm,
+            bias=False,
+        )
+        self.conv2 = Convolution(
+            2, out_channels, out_channels, kernel_size=3, dilation=dilation, act=None, norm=norm, bias=False
+        )
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = Convolution(2, in_channels, out_channels, strides=stride, kernel_size=1, act=None,
-                                        norm=norm, bias=False)
+            self.shortcut = Convolution(
+                2, in_channels, out_channels, strides=stride, kernel_size=1, act=None, norm=norm, bias=False
+            )
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,7 +75,9 @@ class AtrousResNetEncoder(nn.Module):
     ) -> None:
         super().__init__()
         if width < 1 or len(layers) != 4 or min(layers) < 1:
-            raise ValueError(f"AtrousResNetEncoder needs width >= 1 and 4 positive layer counts, got {width}, {layers}.")
+            raise ValueError(
+                f"AtrousResNetEncoder needs width >= 1 and 4 positive layer counts, got {width}, {layers}."
+            )
         widths = [width * m for m in (1, 2, 4, 8)]
         self.out_channels: tuple[int, ...] = (in_channels, width, *widths)
         self.stem = Convolution(2, in_channels, width, strides=2, kernel_size=7, act=act, norm=norm, bias=False)

@@ -17,8 +17,15 @@ from scripts import benchmark_networks as bench
 class TestBenchmarkNetworks(unittest.TestCase):
     def test_fused_attention_flops_are_counted(self) -> None:
         # the plain counter reports 0 for CPU fused attention; ours must match the unfused (explicit matmul) count
-        kw = {"img_size": 128, "patch_size": 16, "encoder_channels": (8, 8, 8), "hidden_size": 32, "num_layers": 2,
-              "num_heads": 2, "mlp_dim": 64}
+        kw = {
+            "img_size": 128,
+            "patch_size": 16,
+            "encoder_channels": (8, 8, 8),
+            "hidden_size": 32,
+            "num_layers": 2,
+            "num_heads": 2,
+            "mlp_dim": 64,
+        }
         torch.manual_seed(0)
         fused = TransformerUNet(use_flash_attention=True, **kw).eval()
         plain = TransformerUNet(use_flash_attention=False, **kw).eval()

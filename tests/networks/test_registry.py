@@ -60,8 +60,9 @@ class TestRegistry(unittest.TestCase):
             self.assertEqual(tuple(net.eval()(torch.rand(1, 3, 64, 64)).shape), (1, 1, 64, 64))
 
     def test_paper_entry_is_the_paper_preset(self) -> None:
-        net = networks.create_network("transformer_unet_paper", img_size=384, hidden_size=64, num_layers=2, num_heads=4,
-                                      mlp_dim=128)
+        net = networks.create_network(
+            "transformer_unet_paper", img_size=384, hidden_size=64, num_layers=2, num_heads=4, mlp_dim=128
+        )
         self.assertEqual(net.patch_size, 128)
         self.assertEqual(net.grid, (3, 3))  # the paper's 9 pieces
         self.assertEqual(net.skip_source, "transformer")

@@ -88,8 +88,16 @@ class TestTransformerUNet(unittest.TestCase):
             self.assertEqual(tuple(net.decode(bottleneck, skips, [64, 64]).shape), (1, 1, 64, 64))
 
     def test_transformer_skips_taps(self) -> None:
-        net = TransformerUNet(img_size=64, skip_source="transformer", patch_size=16, hidden_size=32, num_layers=4,
-                              num_heads=2, mlp_dim=64, skip_layers=(4, 2))
+        net = TransformerUNet(
+            img_size=64,
+            skip_source="transformer",
+            patch_size=16,
+            hidden_size=32,
+            num_layers=4,
+            num_heads=2,
+            mlp_dim=64,
+            skip_layers=(4, 2),
+        )
         self.assertEqual(net.skip_taps, [3, 1])
         with eval_mode(net), torch.no_grad():
             _, skips, _ = net.encode(torch.rand(1, 3, 64, 64))

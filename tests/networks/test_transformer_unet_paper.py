@@ -11,7 +11,14 @@ from tests.networks.network_tester import NetworkTester
 
 class TestTransformerUNetPaper(NetworkTester, unittest.TestCase):
     name = "transformer_unet_paper"
-    tiny = {"patch_size": 32, "hidden_size": 64, "num_layers": 2, "num_heads": 4, "mlp_dim": 128, "decoder_channels": (32, 16, 16, 8)}
+    tiny = {
+        "patch_size": 32,
+        "hidden_size": 64,
+        "num_layers": 2,
+        "num_heads": 4,
+        "mlp_dim": 128,
+        "decoder_channels": (32, 16, 16, 8),
+    }
     bad_kwargs = [{"num_heads": 5}, {"patch_size": 48}, {"skip_layers": (1, 9)}]
     nearest_size = 64  # patch_size 32
     overfit_lr = 2e-2

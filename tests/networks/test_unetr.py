@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import unittest
 
+import pytest
+
 from tests.networks.network_tester import NetworkTester
 
 
@@ -15,6 +17,10 @@ class TestUNETR(NetworkTester, unittest.TestCase):
     bad_kwargs = [{"num_heads": 5}, {"img_size": 72}, {"dropout_rate": 1.5}]
     # MONAI's TransformerBlock always builds a LayerNorm for cross-attention, used only when with_cross_attention=True
     unused_parameters = ("norm_cross_attn",)
+
+    @pytest.mark.slow  # scripting MONAI's 12-block UNETR takes ~10 s on 2 cores
+    def test_export_equals_eager(self) -> None:
+        super().test_export_equals_eager()
 
 
 if __name__ == "__main__":
