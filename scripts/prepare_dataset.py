@@ -313,10 +313,10 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
                 "study_path": str(rec.path),
                 "patient": "",
                 "fused_index": k_pos,
-                "fused_start_s": float(img.meta["fused_start_s"][0]) if "fused_start_s" in img.meta else math.nan,
-                "fused_end_s": float(img.meta["fused_end_s"][0]) if "fused_end_s" in img.meta else math.nan,
+                "fused_start_s": _json_float(img.meta.get("fused_start_s", [math.nan])[0]),
+                "fused_end_s": _json_float(img.meta.get("fused_end_s", [math.nan])[0]),
                 "native_shape": list(native_shape),
-                "pixel_spacing_mm": [float(v) for v in fused.meta.get("pixel_spacing_mm", [math.nan, math.nan])],
+                "pixel_spacing_mm": [_json_float(v) for v in fused.meta.get("pixel_spacing_mm", [math.nan, math.nan])],
             }
         )
     for path, arr in pending:  # only written once every fused image of the study succeeded
@@ -326,6 +326,12 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
     for e in entries:
         e["patient"] = patient or rec.study_id
     return entries
+
+
+def _json_float(value: Any) -> float | None:
+    """A float for JSON: NaN/inf (unknown) become ``null`` so that strict JSON readers accept the datalist."""
+    v = float(value)
+    return v if math.isfinite(v) else None
 
 
 def _frozen_split(path: str) -> dict[str, str]:
@@ -438,7 +444,7 @@ def build_dataset(studies: str | os.PathLike, out: str | os.PathLike, opts: Buil
             "fractions": list(opts.split),
             "patients": study_patient,
         }
-        (tmp / "datalist.json").write_text(json.dumps(datalist, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+        (tmp / "datalist.json").write_text(json.dumps(datalist, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         (tmp / "splits.json").write_text(json.dumps(splits, indent=2) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(_dataset_readme(opts), encoding="utf-8")
         _finalise(tmp, out, opts.overwrite)

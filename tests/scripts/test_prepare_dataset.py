@@ -145,6 +145,22 @@ class TestBuildDataset(BuilderCase):
         np.testing.assert_array_equal(np.asarray(Image.open(out / u3[0]["label_native"])), make_label() > 0)
         np.testing.assert_array_equal(np.asarray(Image.open(out / u3[1]["label_native"])), second > 0)
 
+    def test_unknown_pixel_spacing_is_null_in_strict_json(self):
+        import pydicom
+
+        ds = pydicom.dcmread(self.studies / "u1.dcm")
+        del ds.PixelSpacing
+        ds.save_as(self.studies / "u1.dcm")
+        out = self.root / "ds"
+        build_dataset(self.studies, out, self.opts)
+
+        def reject(token):
+            raise ValueError(f"non-standard JSON constant {token}")
+
+        datalist = json.loads((out / "datalist.json").read_text(), parse_constant=reject)
+        u1 = [e for n in ("training", "validation", "test") for e in datalist[n] if e["study"] == "u1"]
+        self.assertEqual(u1[0]["pixel_spacing_mm"], [None, None])
+
     def test_grayscale(self):
         out = self.root / "ds"
         build_dataset(self.studies, out, BuildOptions(size=(48, 48), colormap=None, progress=False, fused=(0,)))
