@@ -90,6 +90,51 @@ def _read_png(data: bytes | Path) -> np.ndarray:
         return np.asarray(img)
 
 
+def _load_served_network(model: Path):
+    """The bundle's ``network_def`` with ``models/model.pt`` loaded the way MONAI Label reads it, but ``strict=True``.
+
+    MONAI Label unwraps ``{"model": state_dict}`` and loads with ``strict=False``; a key mismatch would leave it
+    serving random weights, so this raises instead.
+    """
+    import torch
+    from monai.bundle import ConfigParser
+
+    if str(model) not in sys.path:
+        sys.path.insert(0, str(model))
+    parser = ConfigParser()
+    parser.read_config(str(model / "configs" / "inference.json"))
+    parser["bundle_root"] = str(model)
+    net = parser.get_parsed_content("network_def")
+    checkpoint = torch.load(model / "models" / "model.pt", map_location="cpu", weights_only=False)
+    net.load_state_dict(checkpoint.get("model", checkpoint), strict=True)
+    return net.eval(), parser
+
+
+def _calibrate_random_weights(model: Path, image: Path) -> float:
+    """Shift the output bias of random weights so that ``image`` gets a mixed 0/1 mask; returns its foreground share.
+
+    Freshly initialised networks tend to give all-0 masks, and two all-0 masks are equal whatever weights produced
+    them: the comparison with ``monai.bundle run`` could not tell loaded weights from MONAI Label's own random
+    initialisation. The last one-element ``bias`` in the state dict is taken as the 1-channel output layer's; the
+    median logit on ``image`` (after the bundle's own preprocessing) is subtracted from it.
+    """
+    import torch
+
+    net, parser = _load_served_network(model)
+    x = parser.get_parsed_content("preprocessing")({"image": str(image)})["image"]
+    x = (x.as_tensor() if hasattr(x, "as_tensor") else torch.as_tensor(x))[None].float()  # plain tensor: no meta
+    sd = net.state_dict()
+    bias_key = [k for k, v in sd.items() if k.endswith("bias") and v.numel() == 1][-1]
+    with torch.no_grad():
+        sd[bias_key] = sd[bias_key] - float(net(x).median())
+        net.load_state_dict(sd)
+        share = float((net(x) > 0).float().mean())
+    tmp = model / "models" / "model.pt.tmp"
+    torch.save(sd, tmp)
+    os.replace(tmp, model / "models" / "model.pt")
+    return share
+
+
 class MonaiLabelServer:
     """A running MONAI Label server and the paths the tests need.
 
@@ -100,10 +145,13 @@ class MonaiLabelServer:
         model: exported bundle inside the app (``<app>/model/<NAME>``).
         log: file receiving the server's stdout and stderr.
         work: scratch folder for the tests.
+        random_weights: the served weights are the fixture's calibrated random ones (the bundle ships none).
     """
 
-    def __init__(self, url: str, proc: subprocess.Popen, studies: Path, model: Path, log: Path, work: Path) -> None:
+    def __init__(self, url: str, proc: subprocess.Popen, studies: Path, model: Path, log: Path, work: Path,
+                 random_weights: bool) -> None:
         self.url, self.proc, self.studies, self.model, self.log, self.work = url, proc, studies, model, log, work
+        self.random_weights = random_weights
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(self.url + path, timeout=REQUEST_TIMEOUT_S, **kwargs)
@@ -140,7 +188,7 @@ class MonaiLabelServer:
                "--bundle_root", str(self.model), "--dataset_dir", str(data_dir), "--output_dir", str(out_dir)]
         proc = subprocess.run(cmd, cwd=run_dir, env=env, capture_output=True, text=True, timeout=REQUEST_TIMEOUT_S)
         assert proc.returncode == 0, f"monai.bundle run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        masks = sorted(out_dir.rglob("*.png"))
+        masks = [p for p in sorted(out_dir.rglob("*.png")) if "overlay" not in p.stem]  # the bundle may add overlays
         assert len(masks) == 1, f"expected one PNG mask under {out_dir}, found {masks}"
         return _read_png(masks[0])
 
@@ -163,7 +211,11 @@ def server(tmp_path_factory, request):
         pytest.fail(f"{BUNDLE}: no configs/inference.json; nothing to serve")
     shipped = (BUNDLE / "models" / "model.pt").is_file()
     app = prepare_app(work / "workspace", sys.executable, NAME, BUNDLE, random_weights=True)
-    print(f"bundle {BUNDLE}: {'shipped weights' if shipped else 'no models/model.pt, serving seeded random weights'}")
+    if shipped:
+        print(f"bundle {BUNDLE}: serving its models/model.pt")
+    else:
+        share = _calibrate_random_weights(app / "model" / NAME, studies / "study0_fused02.png")
+        print(f"bundle {BUNDLE}: no models/model.pt; serving seeded random weights (foreground share {share:.2f})")
 
     port = _free_port()
     log = work / "server.log"
@@ -173,7 +225,8 @@ def server(tmp_path_factory, request):
         with open(log, "wb") as log_fh:
             proc = subprocess.Popen(server_command(sys.executable, app, studies, NAME, "127.0.0.1", port), cwd=work,
                                     env=_offline_env(), stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True)
-        srv = MonaiLabelServer(f"http://127.0.0.1:{port}", proc, studies, app / "model" / NAME, log, work)
+        srv = MonaiLabelServer(f"http://127.0.0.1:{port}", proc, studies, app / "model" / NAME, log, work,
+                               random_weights=not shipped)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
             if proc.poll() is not None:
@@ -230,11 +283,23 @@ def test_info_lists_2d_segmentation_model(server):
     assert NAME in info.json()["trainers"]
 
 
+def _assert_same_as_bundle_run(server: MonaiLabelServer, mask: np.ndarray, image: Path) -> None:
+    """MONAI Label's mask equals ``monai.bundle run``'s, and the server loaded its checkpoint without key mismatch."""
+    np.testing.assert_array_equal(mask, server.bundle_mask(image))
+    if server.random_weights:  # calibrated to give mixed masks: equal masks then prove the same weights were used
+        assert 0 < mask.mean() < 1, f"constant mask (share {mask.mean()}) cannot show which weights were served"
+    assert "Checkpoint keys don't match" not in server.log.read_text(errors="replace"), server.log_tail()
+
+
+def test_served_checkpoint_matches_network_def(server):
+    _load_served_network(server.model)  # raises on missing/unexpected keys or shape mismatch
+
+
 @pytest.mark.parametrize("image_id", ["study0_fused02", "gray_fused03"], ids=["rgb", "grayscale"])
 def test_infer_datastore_image_matches_bundle_run(server, image_id):
     image = server.studies / f"{image_id}.png"
     mask = _assert_mask(server.infer_id(image_id), _read_png(image).shape[:2], server.log_tail())
-    np.testing.assert_array_equal(mask, server.bundle_mask(image))
+    _assert_same_as_bundle_run(server, mask, image)
 
 
 def test_infer_uploaded_image_of_other_size(server):
@@ -242,7 +307,7 @@ def test_infer_uploaded_image_of_other_size(server):
     path = server.work / "upload_256x300.png"
     _write_png(path, rgb)
     mask = _assert_mask(server.infer_upload(path), (256, 300), server.log_tail())
-    np.testing.assert_array_equal(mask, server.bundle_mask(path))
+    _assert_same_as_bundle_run(server, mask, path)
 
 
 def _not_an_image(path: Path) -> None:
@@ -307,4 +372,5 @@ def test_label_submission_then_training_updates_model(server):
 
     image = server.studies / "study2_fused02.png"
     mask = _assert_mask(server.infer_id("study2_fused02"), (SIZE, SIZE), server.log_tail())
-    np.testing.assert_array_equal(mask, server.bundle_mask(image))
+    np.testing.assert_array_equal(mask, server.bundle_mask(image))  # the trained weights were reloaded
+    assert "Checkpoint keys don't match" not in server.log.read_text(errors="replace"), server.log_tail()
