@@ -99,7 +99,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--start-index", type=int, default=0, help="index of the first study; default 0")
     p.add_argument("--protocol", default="paper136", help=f"protocol(s), comma list of {', '.join(PROTOCOLS)}")
     p.add_argument("--matrix", default="128", help="matrix size(s), comma list of 64, 128, 256; default 128")
-    p.add_argument("--tracer", default="mixed", help="MAG3, DTPA, a comma list, or 'mixed' (80 %% MAG3); default mixed")
+    p.add_argument(
+        "--tracer", default="mixed",
+        help="MAG3, DTPA, a comma list, or 'mixed' (MAG3 below 1 y, else 80 %% MAG3); default mixed",
+    )
     p.add_argument("--pathology", default=None, help=f"force one study-level pathology: {', '.join(PATHOLOGIES)}")
     p.add_argument("--pathology-mix", default=None, help="study-level weights, e.g. normal=0.5,obstructed=0.5")
     p.add_argument("--age-min", type=float, default=0.2, help="minimum age in years; default 0.2")

@@ -270,7 +270,7 @@ def sample_study_config(
 
     Args:
         rng: a ``numpy.random.Generator`` or an integer seed (``None``: fresh entropy).
-        tracer: ``"MAG3"``/``"DTPA"``; ``None`` draws MAG3 with probability 0.8.
+        tracer: ``"MAG3"``/``"DTPA"``; ``None`` draws MAG3 below 1 year, else MAG3 with probability 0.8.
         protocol: protocol name; ``None`` gives the default (``paper136``).
         matrix: 64/128/256; ``None`` gives 128.
         age_range: ``(min, max)`` age in years; ages are drawn half uniform, half log-uniform in the range.
@@ -293,8 +293,7 @@ def sample_study_config(
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     proto = get_protocol(protocol or DEFAULT_PROTOCOL)
-    tracer = tracer or ("MAG3" if rng.random() < 0.8 else "DTPA")
-    if tracer not in TRACERS:
+    if tracer is not None and tracer not in TRACERS:
         raise ValueError(f"tracer must be one of {TRACERS}, got {tracer!r}")
     matrix = 128 if matrix is None else int(matrix)
     if matrix not in MATRICES:
@@ -305,6 +304,8 @@ def sample_study_config(
 
     # patient
     age = float(rng.uniform(lo, hi) if rng.random() < 0.5 else np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    if tracer is None:  # DTPA is not used below 1 year (immature GFR: MAG3 is preferred in infants)
+        tracer = "MAG3" if age < 1.0 or rng.random() < 0.8 else "DTPA"
     sex = "M" if rng.random() < 0.55 else "F"
     h_med = median_height_cm(age)
     height = h_med * float(np.exp(rng.normal(0, 0.04)))
@@ -375,7 +376,8 @@ def sample_study_config(
         if path[good] != "normal":  # two abnormal kidneys given explicitly: scale each from half the norm
             k = {sd: k_norm * 0.5 * (2 * shares[sd] if shares[sd] < 0.5 else 1.0) for sd in ("left", "right")}
         else:
-            deficit = max(0.0, 0.5 - shares[bad])  # compensatory hypertrophy: a solitary kidney does 65-80 % of the pair
+            # compensatory hypertrophy: a solitary kidney does about 65-80 % of the work of the pair
+            deficit = max(0.0, 0.5 - shares[bad])
             k_good = k_norm * 0.5 * rng.uniform(1.0 + 0.6 * deficit, 1.0 + 1.2 * deficit)
             k = {good: k_good, bad: k_good * shares[bad] / (1.0 - shares[bad])}
     drain = {side: _drainage(rng, path[side], furosemide is not None) for side in ("left", "right")}

@@ -191,7 +191,8 @@ def integrate_frames(t: np.ndarray, values: np.ndarray, starts_s: np.ndarray, du
     Returns:
         ``(T, C)`` integrals (e.g. MBq s).
     """
-    cum = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(0.5 * (values[1:] + values[:-1]) * np.diff(t)[:, None], axis=0)])
+    steps = 0.5 * (values[1:] + values[:-1]) * np.diff(t)[:, None]
+    cum = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(steps, axis=0)])
 
     def at(times: np.ndarray) -> np.ndarray:
         return np.stack([np.interp(times, t, cum[:, c]) for c in range(values.shape[1])], axis=1)

@@ -161,6 +161,7 @@ def simulate_study(config: StudyConfig, dt_s: float = 0.25) -> SimulatedStudy:
             },
             **ph.info.get(side, {}),
         }
+    site = config.injection_site_mm
     truth = {
         "simulator_version": SIMULATOR_VERSION,
         "seed": config.seed,
@@ -187,7 +188,7 @@ def simulate_study(config: StudyConfig, dt_s: float = 0.25) -> SimulatedStudy:
         "curves": curves,
         "injection_site": {
             "in_field_of_view": config.injection_site_mm is not None,
-            "position_mm": None if config.injection_site_mm is None else [round(v, 2) for v in config.injection_site_mm],
+            "position_mm": None if site is None else [round(v, 2) for v in site],
             "depot_fraction": round(kin.f_depot, 5),
         },
         "motion": None

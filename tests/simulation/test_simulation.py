@@ -150,12 +150,10 @@ class TestLabels(unittest.TestCase):
         st = small_study(31, pathology="normal")
         np.testing.assert_array_equal(st.kidney, np.where(st.pelvis > 0, st.pelvis, st.parenchyma))
         self.assertFalse(np.any((st.parenchyma > 0) & (st.pelvis > 0)))
-        cols = np.arange(st.kidney.shape[1])[None, :]
-        self.assertLess(cols[st.kidney == 1].mean() if False else np.nonzero(st.kidney == 1)[1].mean(),
-                        np.nonzero(st.kidney == 2)[1].mean())  # posterior view: patient left on image left
+        # posterior view: the patient's left kidney (1) is on the image left
+        self.assertLess(np.nonzero(st.kidney == 1)[1].mean(), np.nonzero(st.kidney == 2)[1].mean())
         self.assertGreater((st.parenchyma == 1).sum(), 20)
         self.assertGreater((st.pelvis == 2).sum(), 0)
-        del cols
 
     @parameterized.expand([("nonfunctioning",), ("absent",)])
     def test_invisible_kidney_is_not_labelled(self, pathology):
