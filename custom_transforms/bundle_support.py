@@ -84,18 +84,26 @@ def load_datalist(datalist_file: str | os.PathLike, split: str, base_dir: str | 
 
 
 def find_inputs(folder: str | os.PathLike) -> list[dict[str, str]]:
-    """Inference inputs in ``folder``: fused images and dynamic-study files, sorted by name, as ``{"image": path}``.
+    """Inference inputs in ``folder``, sorted by name, as ``{"image": path}``: fused images, dynamic-study files, and
+    sub-folders of frames (those holding ``timing.json`` or ``timing.csv``).
 
     Raises:
-        RenogramInputError: the folder is missing or holds no ``.png``/``.jpg``/``.tif``/``.dcm``/``.nii(.gz)`` file.
+        RenogramInputError: the folder is missing or holds no input.
     """
     root = Path(folder)
     if not root.is_dir():
         raise RenogramInputError(root, "dataset_dir is not a folder")
     suffixes = IMAGE_SUFFIXES + STUDY_SUFFIXES
-    files = sorted(p for p in root.iterdir() if p.is_file() and p.name.lower().endswith(suffixes))
+    files = sorted(
+        p
+        for p in root.iterdir()
+        if (p.is_file() and p.name.lower().endswith(suffixes))
+        or (p.is_dir() and any((p / t).is_file() for t in ("timing.json", "timing.csv")))
+    )
     if not files:
-        raise RenogramInputError(root, f"dataset_dir holds no input file ({', '.join(suffixes)})")
+        raise RenogramInputError(
+            root, f"dataset_dir holds no input ({', '.join(suffixes)} files, or frame folders with timing.json)"
+        )
     return [{"image": str(p)} for p in files]
 
 

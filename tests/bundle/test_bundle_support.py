@@ -85,11 +85,15 @@ class TestFilesAndCheckpoints(unittest.TestCase):
         self.assertEqual(items[0]["image"], str(self.tmp / "a.png"))
 
     def test_find_inputs(self):
-        with self.assertRaisesRegex(RenogramInputError, "holds no input file"):
+        with self.assertRaisesRegex(RenogramInputError, "holds no input"):
             find_inputs(self.tmp)
         for name in ("b.png", "a.dcm", "c.nii.gz", "notes.txt"):
             (self.tmp / name).write_text("x")
-        self.assertEqual([Path(d["image"]).name for d in find_inputs(self.tmp)], ["a.dcm", "b.png", "c.nii.gz"])
+        (self.tmp / "frames").mkdir()
+        (self.tmp / "frames" / "timing.json").write_text("{}")
+        (self.tmp / "other_dir").mkdir()
+        names = [Path(d["image"]).name for d in find_inputs(self.tmp)]
+        self.assertEqual(names, ["a.dcm", "b.png", "c.nii.gz", "frames"])
         with self.assertRaisesRegex(RenogramInputError, "is not a folder"):
             find_inputs(self.tmp / "missing")
 
