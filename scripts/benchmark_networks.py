@@ -22,6 +22,9 @@ measures, each network in two fresh subprocesses (one inference, one training) s
   just before the first forward to the end of the timed runs, i.e. activations, workspace, gradients and optimizer
   state beyond the weights and the interpreter; the absolute peak RSS is recorded too.
 
+Then it times ``transformer_unet``, ``unet_target_ref`` and ``unetr`` round-robin in one process (each round runs
+each network once), the fairest basis for the latency ratios on a shared host.
+
 It prints a markdown table and the target ratios for ``transformer_unet`` (<= 20 GFLOPs, <= 2x the latency of
 ``unet_target_ref``, <= 1/5 of ``unetr``), and writes JSON with host, CPU, Python, torch and MONAI versions. Times on
 a shared machine are noisy: compare ratios from one run, not absolute times across runs.
@@ -42,7 +45,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REFERENCE_NAME", "build", "count_gflops", "host_record", "main", "measure"]
+__all__ = ["REFERENCE_NAME", "build", "count_gflops", "host_record", "interleaved_latency", "main", "measure"]
 
 #: benchmark-only reference for the speed target (the issue's MONAI UNet, literal: num_res_units=0)
 REFERENCE_NAME = "unet_target_ref"
@@ -132,6 +135,29 @@ def measure(name: str, mode: str, size: int, threads: int, repeats: int, batch: 
     return rec
 
 
+def interleaved_latency(names: list[str], size: int, threads: int, repeats: int, out_channels: int) -> dict:
+    """Batch-1 latency of several networks measured round-robin in one process (ms, median and min per network).
+
+    Each round times one forward of every network in turn, so a burst of load from other jobs hits all of them alike:
+    the fairest basis for latency ratios on a shared host.
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    nets = {n: build(n, size, 3, out_channels) for n in names}
+    x = torch.rand(1, 3, size, size)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    with torch.no_grad():
+        for i in range(repeats + 2):
+            for n, net in nets.items():
+                t0 = time.perf_counter()
+                net(x)
+                if i >= 2:
+                    times[n].append(time.perf_counter() - t0)
+    return {n: {"median_ms": 1e3 * statistics.median(t), "min_ms": 1e3 * min(t)} for n, t in times.items()}
+
+
 def host_record(threads: int) -> dict:
     """Host, CPU and library versions, and the thread count used."""
     import monai
@@ -179,7 +205,7 @@ def _run_child(args: argparse.Namespace, name: str, mode: str) -> dict:
         str(args.train_batch),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-    if proc.returncode != 0:
+    if proc.returncode != 0 or not proc.stdout.strip():
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return {"network": name, "mode": mode, "error": tail}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -194,7 +220,7 @@ def _table(rows: list[dict]) -> str:
     lines = [head.format(b=batch)]
 
     def f(v: Any, fmt: str) -> str:
-        return format(v, fmt) if isinstance(v, int | float) else "err"
+        return format(v, fmt) if isinstance(v, int | float) else "-"  # not measured or failed (see JSON)
 
     for r in rows:
         lines.append(
@@ -237,12 +263,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--networks", default=None, help="comma-separated subset (default: all registered + reference)")
     parser.add_argument("--no-train", action="store_true", help="skip the training-step measurement")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--child-mode", default="infer", choices=("infer", "train"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child-mode", default="infer", choices=("infer", "train", "interleaved"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     for opt in ("size", "threads", "repeats", "train_repeats", "train_batch", "out_channels"):
         if getattr(args, opt) < 1:
             parser.error(f"--{opt.replace('_', '-')} must be >= 1, got {getattr(args, opt)}")
 
+    if args.child and args.child_mode == "interleaved":
+        print(
+            json.dumps(
+                interleaved_latency(args.child.split(","), args.size, args.threads, args.repeats, args.out_channels)
+            )
+        )
+        return 0
     if args.child:
         rec = measure(
             args.child, args.child_mode, args.size, args.threads, args.repeats, args.train_batch, args.out_channels
@@ -290,6 +325,22 @@ def main(argv: list[str] | None = None) -> int:
     record["results"] = rows
     record["targets"] = TARGETS
     record["target_checks"] = _ratios(rows)
+    trio = ["transformer_unet", REFERENCE_NAME, "unetr"]
+    if all(n in names for n in trio):
+        print("[benchmark_networks] interleaved latency of the target trio ...", file=sys.stderr, flush=True)
+        inter = _run_child(args, ",".join(trio), "interleaved")
+        record["interleaved_latency_ms"] = inter
+        if "error" not in inter:
+            tu = inter["transformer_unet"]["median_ms"]
+            checks = record["target_checks"]
+            checks["interleaved_latency_vs_unet_ref"] = tu / inter[REFERENCE_NAME]["median_ms"]
+            checks["interleaved_latency_vs_unetr"] = tu / inter["unetr"]["median_ms"]
+            checks["interleaved_latency_vs_unet_ref_ok"] = (
+                checks["interleaved_latency_vs_unet_ref"] <= TARGETS["max_latency_vs_unet_ref"]
+            )
+            checks["interleaved_latency_vs_unetr_ok"] = (
+                checks["interleaved_latency_vs_unetr"] <= TARGETS["max_latency_vs_unetr"]
+            )
 
     print(
         f"Host {record['host']} ({record['cpu']}, {record['cpu_count']} CPUs), threads {args.threads}, "
@@ -297,7 +348,14 @@ def main(argv: list[str] | None = None) -> int:
         f"load average at start {tuple(round(v, 2) for v in record['load_average_at_start'])}"
     )
     print(_table(rows))
-    print("Target checks (transformer_unet):", json.dumps(record["target_checks"]))
+    if "interleaved_latency_ms" in record and "error" not in record["interleaved_latency_ms"]:
+        print(
+            "Interleaved b1 latency (ms, median / min):",
+            ", ".join(
+                f"{n} {v['median_ms']:.1f} / {v['min_ms']:.1f}" for n, v in record["interleaved_latency_ms"].items()
+            ),
+        )
+    print("Target checks (transformer_unet):", json.dumps(record["target_checks"], indent=1))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=args.json.parent, suffix=".tmp")
