@@ -1,0 +1,262 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Accuracy of the clinical renogram analysis against the simulator's exact truth.
+
+Usage::
+
+    # simulate 120 fresh studies (seed 7000, never used for training) and measure with ground-truth masks
+    python -m scripts.validate_renal_function --studies VAL --simulate 120 --seed 7000 --out RESULTS
+    # the same studies with the bundle's trained model (masks cached in RESULTS/predictions/)
+    python -m scripts.validate_renal_function --studies VAL --use-model --out RESULTS
+    # or with masks predicted elsewhere: PRED/<study_id>.png (or <study_id>_mask.png)
+    python -m scripts.validate_renal_function --studies VAL --predictions PRED --out RESULTS
+
+Every study folder ``STUDIES/<id>/`` (``study.dcm`` + ``parenchyma.png``, ``kidney.png``, ``truth.json``, as
+``scripts.simulate`` writes them) is analysed with :func:`scripts.clinical.analyse_study` using
+
+- ``gt_parenchyma``: the true parenchyma labels, hilum filled exactly as for a model mask (the segmentation-free
+  reference for the model);
+- ``gt_kidney``: the true whole-kidney labels (ROI shape error removed too);
+- ``model``: predicted parenchyma masks (binary, split into sides by position), when ``--use-model`` or
+  ``--predictions`` is given.
+
+Writes ``OUT/per_study.csv`` (one row per study and mask source), ``OUT/summary.json`` and prints a markdown table:
+median / 90th percentile / max |DRF error| (percentage points of the left DRF; integral and Patlak), Tmax error of
+kidneys whose truth pathology is ``normal`` (median, 90th percentile, share within 1 min) and T1/2 error where both
+truth and measurement are defined.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scripts.clinical.analysis import AnalysisSettings, analyse_study
+from scripts.clinical.rois import read_mask
+
+__all__ = ["MASK_SOURCES", "measure_study", "summarise", "markdown_table", "find_prediction", "main"]
+
+MASK_SOURCES = ("gt_parenchyma", "gt_kidney", "model")
+_DEFAULT_SEED = 7000
+
+
+def find_prediction(pred_dir: Path, study_id: str) -> Path | None:
+    """Predicted mask of a study: ``<id>.png``, ``<id>_mask.png`` or ``<id>/mask.png`` in ``pred_dir`` (or None)."""
+    for cand in (pred_dir / f"{study_id}.png", pred_dir / f"{study_id}_mask.png", pred_dir / study_id / "mask.png"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _err(a: float | None, b: float | None) -> float:
+    return float("nan") if a is None or b is None else float(a) - float(b)
+
+
+def measure_study(study_dir: Path, source: str, mask: np.ndarray | Path, settings: AnalysisSettings) -> dict[str, Any]:
+    """Analyse one study with one mask and compare with ``truth.json``; one CSV row (errors = measured - truth)."""
+    truth = json.loads((study_dir / "truth.json").read_text())
+    row: dict[str, Any] = {
+        "study_id": study_dir.name, "mask": source, "tracer": truth.get("tracer"), "protocol": truth.get("protocol"),
+        "matrix": truth.get("matrix"), "pathology_left": truth["pathology"]["left"],
+        "pathology_right": truth["pathology"]["right"], "truth_drf_left": truth["drf_left_percent"], "error": "",
+    }
+    try:
+        rep = analyse_study(study_dir / "study.dcm", mask, settings).report
+    except ValueError as exc:
+        row["error"] = str(exc)
+        return row
+    drf = rep["drf_percent"]
+    row["drf_left_integral"] = drf["integral"]["left"]
+    row["drf_left_patlak"] = drf["patlak"]["left"]
+    row["drf_error_integral"] = _err(drf["integral"]["left"], truth["drf_left_percent"])
+    row["drf_error_patlak"] = _err(drf["patlak"]["left"], truth["drf_left_percent"])
+    row["blood_pool"] = rep["blood_pool"]["method"]
+    row["n_warnings"] = len(rep["warnings"])
+    for side in ("left", "right"):
+        k = rep["kidneys"][side]
+        row[f"found_{side}"] = int(bool(k["found"]))
+        row[f"truth_tmax_{side}"] = truth["tmax_min"][side]
+        row[f"tmax_{side}"] = k.get("tmax_min")
+        row[f"tmax_error_{side}"] = _err(k.get("tmax_min"), truth["tmax_min"][side])
+        row[f"truth_t_half_{side}"] = truth["t_half_min"][side]
+        row[f"t_half_{side}"] = k.get("t_half_min")
+        row[f"t_half_error_{side}"] = _err(k.get("t_half_min"), truth["t_half_min"][side])
+        row[f"ktbr_{side}"] = k.get("ktbr")
+    return row
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    v = np.abs(np.asarray([x for x in values if x is not None and math.isfinite(x)], float))
+    if v.size == 0:
+        return {"n": 0}
+    return {"n": int(v.size), "median": round(float(np.median(v)), 3), "p90": round(float(np.percentile(v, 90)), 3),
+            "max": round(float(v.max()), 3), "within_1": round(float(np.mean(v <= 1.0)), 3)}
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per mask source: |DRF error| (all studies and studies with two functioning kidneys), Tmax of normal kidneys,
+    T1/2 where defined, failures."""
+    out: dict[str, Any] = {}
+    for source in MASK_SOURCES:
+        rs = [r for r in rows if r["mask"] == source]
+        if not rs:
+            continue
+        ok = [r for r in rs if not r["error"]]
+        two = [r for r in ok if r["truth_drf_left"] is not None and 0 < r["truth_drf_left"] < 100]
+        tmax_normal, t_half = [], []
+        t_half_missing = 0
+        for r in ok:
+            for side in ("left", "right"):
+                if r[f"pathology_{side}"] == "normal" and r[f"truth_tmax_{side}"] is not None:
+                    e = r[f"tmax_error_{side}"]
+                    tmax_normal.append(e if math.isfinite(e) else float("inf"))  # a missed normal kidney counts as a failure
+                if r[f"truth_t_half_{side}"] is not None:
+                    if math.isfinite(r[f"t_half_error_{side}"]):
+                        t_half.append(r[f"t_half_error_{side}"])
+                    else:
+                        t_half_missing += 1
+        out[source] = {
+            "studies": len(rs),
+            "failed": len(rs) - len(ok),
+            "drf_integral_all": _stats([r["drf_error_integral"] for r in ok]),
+            "drf_patlak_all": _stats([r["drf_error_patlak"] for r in ok]),
+            "drf_integral_two_kidneys": _stats([r["drf_error_integral"] for r in two]),
+            "drf_patlak_two_kidneys": _stats([r["drf_error_patlak"] for r in two]),
+            "tmax_normal_kidneys_min": _stats(tmax_normal),
+            "t_half_min": {**_stats(t_half), "truth_defined_but_not_measured": t_half_missing},
+        }
+    return out
+
+
+def markdown_table(summary: dict[str, Any]) -> str:
+    """The summary as a markdown table (one row per mask source)."""
+    head = ("| masks | studies (failed) | DRF integral \\|err\\| median / p90 / max (pp) | DRF Patlak median / p90 "
+            "(pp) | two-kidney studies: DRF integral median / p90 | Tmax normal kidneys \\|err\\| median / p90 (min), "
+            "within 1 min | T1/2 \\|err\\| median / p90 (min) (n) |")
+    lines = [head, "|" + "---|" * 7]
+    for source, s in summary.items():
+        d, p, d2, t, h = (s["drf_integral_all"], s["drf_patlak_all"], s["drf_integral_two_kidneys"],
+                          s["tmax_normal_kidneys_min"], s["t_half_min"])
+        g = lambda x, k: "-" if x.get("n", 0) == 0 else f"{x[k]:.2f}"  # noqa: E731
+        lines.append(
+            f"| {source} | {s['studies']} ({s['failed']}) | {g(d, 'median')} / {g(d, 'p90')} / {g(d, 'max')} | "
+            f"{g(p, 'median')} / {g(p, 'p90')} | {g(d2, 'median')} / {g(d2, 'p90')} (n={d2.get('n', 0)}) | "
+            f"{g(t, 'median')} / {g(t, 'p90')}, {100 * t.get('within_1', 0):.0f} % (n={t.get('n', 0)}) | "
+            f"{g(h, 'median')} / {g(h, 'p90')} (n={h.get('n', 0)}) |"
+        )
+    return "\n".join(lines)
+
+
+def _write_atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    ap = argparse.ArgumentParser(prog="python -m scripts.validate_renal_function", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--studies", required=True, type=Path, help="folder of simulated study folders")
+    ap.add_argument("--out", required=True, type=Path, help="results folder (per_study.csv, summary.json)")
+    ap.add_argument("--simulate", type=int, default=0, metavar="N",
+                    help="first simulate N studies into --studies with scripts.simulate (existing ones are kept)")
+    ap.add_argument("--seed", type=int, default=_DEFAULT_SEED, help=f"simulation seed (default {_DEFAULT_SEED}; "
+                    "keep it different from the training data's seed)")
+    ap.add_argument("--protocol", default="paper136", help="simulation protocol(s), as scripts.simulate --protocol")
+    group = ap.add_mutually_exclusive_group()
+    group.add_argument("--predictions", type=Path, help="folder of predicted parenchyma masks <study_id>.png")
+    group.add_argument("--use-model", action="store_true", help="segment the studies with the bundle's model")
+    ap.add_argument("--bundle-dir", default="bundle", help="bundle used by --use-model")
+    ap.add_argument("--fused-index", type=int, default=1, help="fused image segmented by the model")
+    ap.add_argument("--no-gt", action="store_true", help="skip the ground-truth-mask runs")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N studies (0: all)")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the validation; returns the exit code."""
+    args = parse_args(argv)
+    try:
+        if args.simulate > 0:
+            from scripts import simulate
+
+            rc = simulate.main(["--out", str(args.studies), "--studies", str(args.simulate), "--seed", str(args.seed),
+                                "--protocol", args.protocol, "--no-progress"])
+            if rc:
+                return rc
+        if not args.studies.is_dir():
+            raise ValueError(f"{args.studies}: studies folder not found")
+        dirs = sorted(p for p in args.studies.iterdir() if (p / "truth.json").is_file() and (p / "study.dcm").is_file())
+        if args.limit:
+            dirs = dirs[: args.limit]
+        if not dirs:
+            raise ValueError(f"{args.studies}: holds no study folder with study.dcm and truth.json")
+        args.out.mkdir(parents=True, exist_ok=True)
+        masks: dict[str, Path] = {}
+        if args.use_model:
+            from scripts.clinical.segment import segment_studies
+
+            pred_dir = args.out / "predictions"
+            pred_dir.mkdir(exist_ok=True)
+            todo = [d for d in dirs if not (pred_dir / f"{d.name}.png").is_file()]
+            if todo:
+                import cv2
+
+                for d, m in zip(todo, segment_studies([d / "study.dcm" for d in todo], args.bundle_dir,
+                                                      args.fused_index), strict=True):
+                    _write_atomic(pred_dir / f"{d.name}.png", lambda p, m=m: cv2.imwrite(p, m))
+            args.predictions = pred_dir
+        if args.predictions is not None:
+            for d in dirs:
+                p = find_prediction(args.predictions, d.name)
+                if p is None:
+                    raise ValueError(f"{args.predictions}: no predicted mask for study {d.name}")
+                masks[d.name] = p
+        rows: list[dict[str, Any]] = []
+        for d in dirs:
+            if not args.no_gt:
+                rows.append(measure_study(d, "gt_parenchyma", d / "parenchyma.png",
+                                          AnalysisSettings(label_mode="labels")))
+                rows.append(measure_study(d, "gt_kidney", d / "kidney.png",
+                                          AnalysisSettings(label_mode="labels", mask_kind="kidney")))
+            if d.name in masks:
+                rows.append(measure_study(d, "model", read_mask(masks[d.name]), AnalysisSettings(label_mode="binary")))
+    except (ValueError, OSError) as exc:
+        print(f"validate_renal_function: error: {exc}", file=sys.stderr)
+        return 2
+    fields: list[str] = []
+    for r in rows:
+        fields += [k for k in r if k not in fields]
+
+    def write_csv(p: str) -> None:
+        with open(p, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=fields)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()})
+
+    summary = summarise(rows)
+    meta = {"studies_dir": str(args.studies), "n_studies": len(dirs), "seed": args.seed if args.simulate else None,
+            "predictions": str(args.predictions) if args.predictions else None, "summary": summary}
+    _write_atomic(args.out / "per_study.csv", write_csv)
+    _write_atomic(args.out / "summary.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
+    print(markdown_table(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
