@@ -32,6 +32,7 @@ __all__ = [
     "load_datalist",
     "find_inputs",
     "latest_epoch_checkpoint",
+    "check_checkpoint",
     "keep_final_checkpoint",
     "StopOnNonFiniteLoss",
     "METRIC_NAMES",
@@ -117,6 +118,44 @@ def latest_epoch_checkpoint(ckpt_dir: str | os.PathLike) -> str:
             if m and int(m.group(1)) > best_epoch:
                 best, best_epoch = str(p), int(m.group(1))
     return best
+
+
+def check_checkpoint(path: str | os.PathLike, network: torch.nn.Module, net_id: str = "network_def") -> None:
+    """Check before a run that ``path`` holds weights that load strictly into ``network``; say which file and why not.
+
+    MONAI's ``CheckpointLoader`` reports a mismatch as a bare ``load_state_dict`` error that names neither the file nor
+    the config id. Accepts a plain ``state_dict`` or ``{"model": state_dict}``; a ``DistributedDataParallel`` wrapper
+    is looked through.
+
+    Raises:
+        RenogramInputError: the file is missing, unreadable, or its keys/shapes differ from ``net_id``'s.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise RenogramInputError(p, f"no trained weights for {net_id} (train the bundle first, or pass --ckpt_dir)")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for truncated or foreign files
+        raise RenogramInputError(p, f"cannot be read as a PyTorch checkpoint ({exc})") from None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    net = network.module if isinstance(network, torch.nn.parallel.DistributedDataParallel) else network
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or shapes:
+        examples = (missing[:2] + unexpected[:2] + shapes[:2])[:3]
+        raise RenogramInputError(
+            p,
+            f"weights do not fit {net_id} ({type(net).__name__}): {len(missing)} missing, {len(unexpected)} "
+            f"unexpected, {len(shapes)} shape-mismatched tensors, e.g. {'; '.join(examples)}. Was it trained with "
+            "another network_name/network_def, in_channels or image_size?",
+        )
 
 
 def keep_final_checkpoint(ckpt_dir: str | os.PathLike, final_name: str = "checkpoint_final.pt") -> str:

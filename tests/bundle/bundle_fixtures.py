@@ -83,7 +83,9 @@ def _kidney_label(h: int, w: int) -> np.ndarray:
     return lab
 
 
-def make_png_dataset(root: str | os.PathLike, n_train: int = 4, n_val: int = 2, n_test: int = 2, size: int = 64) -> Path:
+def make_png_dataset(
+    root: str | os.PathLike, n_train: int = 4, n_val: int = 2, n_test: int = 2, size: int = 64
+) -> Path:
     """Write ``images/``, ``labels/``, ``labels_native/`` (half size) and ``datalist.json`` as prepare_dataset does.
 
     Images are RGB: the label region is bright red on a dim noisy background, so a tiny net learns it in one epoch

@@ -17,6 +17,7 @@ from parameterized import parameterized
 
 from custom_transforms.bundle_support import (
     StopOnNonFiniteLoss,
+    check_checkpoint,
     find_inputs,
     keep_final_checkpoint,
     latest_epoch_checkpoint,
@@ -106,6 +107,25 @@ class TestFilesAndCheckpoints(unittest.TestCase):
         final = keep_final_checkpoint(self.tmp)
         self.assertEqual(torch.load(final)["epoch"], 10)
         self.assertEqual(sorted(p.name for p in self.tmp.iterdir()), ["checkpoint_final.pt"])
+
+
+class TestCheckCheckpoint(unittest.TestCase):
+    def test_fitting_foreign_missing_and_broken_checkpoints(self):
+        tmp = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, tmp, True)
+        net = torch.nn.Conv2d(3, 1, 1)
+        torch.save(net.state_dict(), tmp / "ok.pt")
+        check_checkpoint(tmp / "ok.pt", net)
+        torch.save({"model": net.state_dict()}, tmp / "wrapped.pt")
+        check_checkpoint(tmp / "wrapped.pt", net)
+        torch.save(torch.nn.Conv2d(1, 1, 1).state_dict(), tmp / "other.pt")
+        with self.assertRaisesRegex(RenogramInputError, r"other.pt: weights do not fit network_def .* 1 shape-mism"):
+            check_checkpoint(tmp / "other.pt", net)
+        with self.assertRaisesRegex(RenogramInputError, "missing.pt: no trained weights for network_def"):
+            check_checkpoint(tmp / "missing.pt", net)
+        (tmp / "broken.pt").write_bytes(b"not a checkpoint")
+        with self.assertRaisesRegex(RenogramInputError, "broken.pt: cannot be read"):
+            check_checkpoint(tmp / "broken.pt", net)
 
 
 class TestStopOnNonFiniteLoss(unittest.TestCase):

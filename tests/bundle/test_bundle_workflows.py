@@ -293,10 +293,11 @@ class TestBadInput(unittest.TestCase):
         other = dict(TINY_OVERRIDES, network_def=dict(TINY_OVERRIDES["network_def"], channels=[8, 16]))
         wf = make_workflow(["train.json", "evaluate.json"], "train", bundle_root=str(root),
                            dataset_dir=str(self.dataset), output_dir=str(root / "eval_other"), **other)
-        wf.initialize()
         with self.assertRaises(Exception) as ctx:
-            wf.run()
-        self.assertIn("size mismatch", error_text(ctx.exception))
+            wf.initialize()
+        text = error_text(ctx.exception)
+        self.assertIn(str(root / "models" / "model.pt"), text)
+        self.assertIn("do not fit network_def", text)
         self.assertFalse((root / "eval_other" / "summary.json").exists())
 
 
