@@ -189,6 +189,8 @@ class TestInferenceOrientation(unittest.TestCase):
                            output_dir=str(tmp / "out"), save_overlay=False, **overrides)
         wf.initialize()
         check_workflow(wf)
+        final = wf.parser.get_parsed_content("evaluator").state.output[0]["pred"]
+        self.assertEqual((tuple(final.shape), final.dtype), ((64, 48), torch.uint8))  # (H, W) uint8 for MONAI Label
         expected = (img[..., 0] > 127).astype(np.uint8)
         np.testing.assert_array_equal(np.asarray(Image.open(tmp / "out" / "square_mask.png")), expected)
         wide = np.asarray(Image.open(tmp / "out" / "wide_mask.png"))
