@@ -50,6 +50,7 @@ BUNDLE = Path(os.environ.get("RENOGRAM_MONAILABEL_BUNDLE", REPO_ROOT / "bundle")
 SIZE = 384
 STARTUP_TIMEOUT_S = 180
 REQUEST_TIMEOUT_S = 300
+TRAIN_TIMEOUT_S = 900
 
 
 def _free_port() -> int:
@@ -364,9 +365,17 @@ def test_label_submission_then_training_updates_model(server):
 
     model_pt = server.model / "models" / "model.pt"
     before = (model_pt.stat().st_mtime_ns, model_pt.read_bytes())
-    response = server.post(f"/train/{NAME}", params={"run_sync": "true"},
-                           json={"max_epochs": 1, "val_split": 0.2, "multi_gpu": False})
+    # asynchronous, as a client starts it: MONAI Label trains in a subprocess with the bundle on PYTHONPATH
+    response = server.post(f"/train/{NAME}", json={"max_epochs": 1, "val_split": 0.2, "multi_gpu": False})
     assert response.status_code == 200, f"{response.status_code}: {response.text[:2000]}\n{server.log_tail()}"
+    deadline = time.monotonic() + TRAIN_TIMEOUT_S
+    while True:
+        task = server.get("/train/").json()
+        if task.get("status") in ("DONE", "ERROR", "STOPPED"):
+            break
+        assert time.monotonic() < deadline, f"training still {task.get('status')} after {TRAIN_TIMEOUT_S} s"
+        time.sleep(2.0)
+    assert task["status"] == "DONE", f"training ended {task['status']}:\n{server.log_tail()}"
     after = (model_pt.stat().st_mtime_ns, model_pt.read_bytes())
     assert after[0] > before[0] and after[1] != before[1], f"training did not rewrite {model_pt}\n{server.log_tail()}"
 
