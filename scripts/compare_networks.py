@@ -26,7 +26,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import shlex
 import shutil
 import subprocess
@@ -37,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ComparisonError", "Plan", "main", "make_plan", "run_comparison"]
+__all__ = ["ComparisonError", "Plan", "main", "make_plan", "run_comparison", "train_and_evaluate"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_NETWORKS = ("transformer_unet", "fcn8s", "segnet", "unet", "deeplabv3plus", "segresnet", "unetr")
@@ -107,7 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmark-size", type=int, nargs="+", default=None, help="S or H W (default: --image-size)")
     p.add_argument("--benchmark-threads", type=int, default=2, help="CPU threads of the latency benchmark")
     p.add_argument("--no-benchmark", action="store_true", help="skip parameters/GFLOPs/latency (columns left empty)")
-    p.add_argument("--bundle", default=str(REPO_ROOT / "bundle"), help="bundle folder (configs/train.json, evaluate.json)")
+    p.add_argument(
+        "--bundle", default=str(REPO_ROOT / "bundle"), help="bundle folder (configs/train.json, configs/evaluate.json)"
+    )
     p.add_argument("--retrain", action="store_true", help="retrain runs even when done.json says they finished")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
@@ -326,13 +327,13 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def _write_outputs(plan: Plan, records: list[dict[str, Any]], bench: dict[str, Any], command: str, wall_s: float) -> None:
-    from scripts.comparison.figures import plot_curves, plot_mask_grid, read_progress
+def _write_outputs(
+    plan: Plan, records: list[dict[str, Any]], bench: dict[str, Any], command: str, wall_s: float
+) -> None:
+    from scripts.comparison.figures import plot_curves, read_progress
     from scripts.comparison.report import PAPER_TABLE2, RunResult, aggregate, read_per_image_metrics
     from scripts.comparison.report import table_csv, table_markdown
     from scripts.comparison.spec import atomic_write_json, atomic_write_text
-
-    import numpy as np
 
     runs_dir = plan.out / "runs"
     finished = [(s, r) for s, r in zip(plan.specs, records) if r["status"] in ("done", "skipped")]
@@ -341,7 +342,8 @@ def _write_outputs(plan: Plan, records: list[dict[str, Any]], bench: dict[str, A
         run_dir = runs_dir / spec.name
         per_image = read_per_image_metrics(run_dir / rec["eval_outputs"]["per_image"])
         summary = json.loads((run_dir / rec["eval_outputs"]["summary"]).read_text(encoding="utf-8"))
-        results.append(RunResult(spec.network, spec.augment, spec.seed, per_image, rec["train"], bench.get(spec.network, {})))
+        cost = bench.get(spec.network, {})
+        results.append(RunResult(spec.network, spec.augment, spec.seed, per_image, rec["train"], cost))
         curves.append((spec.network, "flip" if spec.augment else "none", read_progress(run_dir / "progress.csv")))
         per_run.append(
             {
@@ -350,25 +352,32 @@ def _write_outputs(plan: Plan, records: list[dict[str, Any]], bench: dict[str, A
                 "train": rec["train"],
                 "wall_s": rec.get("wall_s"),
                 "test_mean": summary.get("mean", {}),
-                "per_image": {k: [None if not math.isfinite(x) else x for x in v.tolist()] for k, v in per_image.items()},
+                "per_image": {k: [x if math.isfinite(x) else None for x in v.tolist()] for k, v in per_image.items()},
             }
         )
     rows = aggregate(results, order=plan.networks)
     size = f"{plan.image_size[0]}x{plan.image_size[1]}"
+    spec0 = plan.specs[0]
+    budget = []
+    if spec0.minutes is not None:
+        budget.append(f"{spec0.minutes:g} min {'CPU' if spec0.budget_clock == 'cpu' else 'wall-clock'} per run")
+    if spec0.max_epochs is not None:
+        budget.append(f"at most {spec0.max_epochs} epochs")
+    seeds = " ".join(str(s) for s in sorted({s.seed for s in plan.specs}))
+    costs = (
+        f"{bench.get('_meta', {}).get('size', '')} input, batch 1, {plan.benchmark_threads} CPU threads"
+        if plan.benchmark_size
+        else "not measured"
+    )
     caption = (
-        f"Test split, input {size}; metrics mean ± SD over test images (seeds: "
-        f"{' '.join(str(s) for s in sorted({s.seed for s in plan.specs}))}). Costs: "
-        + (
-            f"{bench.get('_meta', {}).get('size', '')} input, batch 1, {plan.benchmark_threads} CPU threads."
-            if plan.benchmark_size
-            else "not measured."
-        )
+        f"Test split, input {size}; metrics mean ± SD over test images (seeds: {seeds}); training budget: "
+        f"{', '.join(budget) or 'the bundle defaults'}; best checkpoint by validation Dice. Costs: {costs}."
     )
     atomic_write_text(plan.out / "table.csv", table_csv(rows))
     atomic_write_text(plan.out / "table.md", table_markdown(rows, caption))
     if curves:
         plot_curves(plan.out / "curves.png", curves)
-    _figure(plan, finished, plot_mask_grid, np)
+    _figure(plan, finished)
     failed = [r["name"] for r in records if r["status"] == "failed"]
     atomic_write_json(
         plan.out / "comparison.json",
@@ -383,7 +392,11 @@ def _write_outputs(plan: Plan, records: list[dict[str, Any]], bench: dict[str, A
                 "image_size": list(plan.image_size),
                 "benchmark_size": list(plan.benchmark_size) if plan.benchmark_size else None,
                 "benchmark_threads": plan.benchmark_threads,
-                "run_spec_common": {k: v for k, v in plan.specs[0].to_dict().items() if k not in ("network", "augment", "seed", "network_kwargs")},
+                "run_spec_common": {
+                    k: v
+                    for k, v in plan.specs[0].to_dict().items()
+                    if k not in ("network", "augment", "seed", "network_kwargs")
+                },
             },
             "wall_s": round(wall_s, 1),
             "failed_runs": failed,
@@ -395,7 +408,12 @@ def _write_outputs(plan: Plan, records: list[dict[str, Any]], bench: dict[str, A
     )
 
 
-def _figure(plan: Plan, finished: list, plot_mask_grid: Any, np: Any) -> None:
+def _figure(plan: Plan, finished: list) -> None:
+    """figure.png from the runs' ``figure_masks.npz`` (first seed; every run must show the same test images)."""
+    import numpy as np
+
+    from scripts.comparison.figures import plot_mask_grid
+
     seed0 = min((s.seed for s, _ in finished), default=None)
     panels, base = [], None
     two_augs = len({s.augment for s, _ in finished}) > 1
@@ -416,7 +434,7 @@ def _figure(plan: Plan, finished: list, plot_mask_grid: Any, np: Any) -> None:
 
 
 def run_comparison(plan: Plan, args: argparse.Namespace, command: str) -> int:
-    """Run every spec (resuming), benchmark the networks, write the outputs; returns the exit code (1 if a run failed)."""
+    """Run every spec (resuming), benchmark the networks, write the outputs; returns 0, or 1 if a run failed."""
     from scripts.comparison.costs import benchmark_networks_cached
 
     t0 = time.perf_counter()

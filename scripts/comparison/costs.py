@@ -4,8 +4,8 @@
 
 GFLOPs are counted by ``scripts.benchmark_networks.count_gflops`` and latency is timed with that script's protocol
 (the project's one way of costing a network); this module adds the comparison's ``--network-kwargs`` and size, and
-caches the result so that a resumed comparison does not measure again. Cached entries are reused only when network, arguments, size and
-threads match.
+caches the result so that a resumed comparison does not measure again. Cached entries are reused only when network,
+arguments, size and threads match.
 """
 
 from __future__ import annotations

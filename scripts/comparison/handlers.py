@@ -96,7 +96,8 @@ class EpochProgressLog:
     Args:
         path: CSV file to write.
         evaluator: the validation engine run by the bundle's ``ValidationHandler``; None for loss only.
-        loss_transform: maps ``engine.state.output`` to the scalar loss. Defaults to ``from_engine(["loss"], first=True)``.
+        loss_transform: maps ``engine.state.output`` to the scalar loss.
+            Defaults to ``from_engine(["loss"], first=True)``.
     """
 
     def __init__(self, path: str | os.PathLike, evaluator: Engine | None = None, loss_transform: Any = None) -> None:

@@ -198,7 +198,8 @@ def predict_figure_masks(wf: ConfigWorkflow, ckpt: Path, k: int, out: Path) -> N
             labels.append((np.asarray(d["label"])[0] > 0.5).astype(np.uint8))
             preds.append(pred)
     tmp = out.with_name(out.stem + ".tmp.npz")
-    np.savez_compressed(tmp, names=np.array(names), images=np.array(images), labels=np.array(labels), preds=np.array(preds))
+    arrays = {"names": names, "images": images, "labels": labels, "preds": preds}
+    np.savez_compressed(tmp, **{k: np.array(v) for k, v in arrays.items()})
     os.replace(tmp, out)
 
 
@@ -225,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     if spec.threads is not None:
         torch.set_num_threads(int(spec.threads))
     summary = train_run(spec, run_dir)
-    logger.info(f"{spec.name}: trained {summary['epochs_run']} epochs in {summary['train_time_s']} s ({summary['stop_reason']})")
+    epochs, seconds, reason = summary["epochs_run"], summary["train_time_s"], summary["stop_reason"]
+    logger.info(f"{spec.name}: trained {epochs} epochs in {seconds} s ({reason})")
     outputs = evaluate_run(spec, run_dir)
     atomic_write_json(run_dir / "eval_outputs.json", outputs)
     logger.info(f"{spec.name}: evaluated, outputs {outputs}")

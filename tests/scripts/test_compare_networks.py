@@ -204,9 +204,8 @@ class TestReport(unittest.TestCase):
                 "b.png,b,nan,,1.0,0.5,0.98,0,0.5,0.3333\n"
             )
             metrics = read_per_image_metrics(path)
-        self.assertEqual(
-            sorted(metrics), sorted(["dice", "jaccard", "precision", "recall", "accuracy", "dice_native", "jaccard_native"])
-        )
+        expected = ["dice", "jaccard", "precision", "recall", "accuracy", "dice_native", "jaccard_native"]
+        self.assertEqual(sorted(metrics), sorted(expected))
         np.testing.assert_allclose(metrics["dice"], [0.8, np.nan])
         np.testing.assert_allclose(metrics["dice_native"], [0.75, 0.5])
 
