@@ -45,13 +45,12 @@ __all__ = [
 
 REPORT_SCHEMA_VERSION = "1.0"
 
-#: Normal ranges (renography.md section 3). ``low``/``high`` bound the normal range; ``borderline`` widens it to
-#: the band that is flagged as borderline/equivocal rather than abnormal.
+#: Normal ranges (renography.md section 3), as written in ``report.json``; :func:`flag_value` applies them.
 NORMAL_RANGES: dict[str, dict[str, Any]] = {
-    "drf_percent": {"low": 45.0, "high": 55.0, "borderline": (40.0, 60.0), "text": "45-55 %",
+    "drf_percent": {"low": 45.0, "high": 55.0, "text": "45-55 %",
                     "source": "JNMT best-practice table: normal 45-55 %, abnormal < 40 %"},
     "tmax_min": {"high": 5.0, "text": "< 5 min (MAG3)", "source": "JNMT: Tmax < 5 min (MAG3)"},
-    "t_half_min": {"high": 10.0, "borderline": (None, 20.0), "text": "< 10 min (10-20 equivocal)",
+    "t_half_min": {"high": 10.0, "text": "< 10 min (10-20 equivocal)",
                    "source": "JNMT: < 10-15 min; post-diuretic < 10 normal, 10-20 equivocal, > 20 obstructed"},
     "ratio_20min_max": {"high": 0.3, "text": "< 0.3", "source": "JNMT: 20-min/max < 0.3 (whole kidney)"},
     "nora_20min": {"high": 0.70, "text": "<= 0.70", "source": "Piepsz 2002: 90th percentile of normals 0.70 at 20 min"},
@@ -110,21 +109,27 @@ def _num(v: float, nd: int = 3) -> float | None:
     return None if v is None or not math.isfinite(float(v)) else round(float(v), nd)
 
 
+#: per index: (is normal, is borderline) predicates; anything else is abnormal.
+_FLAG_RULES: dict[str, tuple[Any, Any]] = {
+    "drf_percent": (lambda v: 45.0 <= v <= 55.0, lambda v: 40.0 <= v <= 60.0),
+    "tmax_min": (lambda v: v < 5.0, lambda v: False),
+    "t_half_min": (lambda v: v < 10.0, lambda v: v <= 20.0),
+    "ratio_20min_max": (lambda v: v < 0.3, lambda v: False),
+    "nora_20min": (lambda v: v <= 0.70, lambda v: False),
+    "ktbr": (lambda v: v > 2.0, lambda v: False),
+}
+
+
 def flag_value(name: str, value: float | None) -> str:
-    """``"normal"``, ``"borderline"``, ``"abnormal"`` or ``"n/a"`` for a value against :data:`NORMAL_RANGES`."""
-    if value is None or not math.isfinite(float(value)) or name not in NORMAL_RANGES:
+    """``"normal"``, ``"borderline"``, ``"abnormal"`` or ``"n/a"`` for a value against :data:`NORMAL_RANGES`.
+
+    DRF 45-55 % normal, 40-60 % borderline; Tmax < 5 min; T1/2 < 10 min normal, <= 20 min borderline (equivocal);
+    20-min/max < 0.3; NORA20 <= 0.70; KTBR > 2.
+    """
+    if value is None or not math.isfinite(float(value)) or name not in _FLAG_RULES:
         return "n/a"
-    r = NORMAL_RANGES[name]
-    lo, hi = r.get("low"), r.get("high")
-    ok = (lo is None or (value > lo if name == "ktbr" else value >= lo)) and (hi is None or value <= hi)
-    if name in ("tmax_min", "ratio_20min_max", "t_half_min"):
-        ok = value < hi
-    if ok:
-        return "normal"
-    b = r.get("borderline")
-    if b is not None and (b[0] is None or value >= b[0]) and (b[1] is None or value <= b[1]):
-        return "borderline"
-    return "abnormal"
+    normal, borderline = _FLAG_RULES[name]
+    return "normal" if normal(float(value)) else ("borderline" if borderline(float(value)) else "abnormal")
 
 
 def check_timing(meta: dict[str, Any], n_frames: int, source: str | os.PathLike | None) -> tuple[np.ndarray, np.ndarray]:
@@ -174,11 +179,11 @@ def load_study(path: str | os.PathLike, fused_index: int = 1) -> tuple[np.ndarra
         if fused_np.shape[0] > fused_index >= 0:
             display = fused_np[fused_index]
             fs = fused.meta.get("fused_start_s") if hasattr(fused, "meta") else None
-            fd = fused.meta.get("fused_duration_s") if hasattr(fused, "meta") else None
+            fe = fused.meta.get("fused_end_s") if hasattr(fused, "meta") else None
             title = f"fused image {fused_index}"
-            if fs is not None and fd is not None:
+            if fs is not None and fe is not None:
                 a = float(np.asarray(fs)[fused_index]) / 60.0
-                b = a + float(np.asarray(fd)[fused_index]) / 60.0
+                b = float(np.asarray(fe)[fused_index]) / 60.0
                 title += f" ({a:.1f}-{b:.1f} min)"
     except (ValueError, IndexError, KeyError):
         display = None
@@ -211,10 +216,11 @@ def _side_indices(
     p_s = ix.smooth_curve(p_c, starts, durs, st.smoothing_s)
     integral = ix.window_integral(k_c, starts, durs, st.drf_window_s)
     integral_par = ix.window_integral(p_c, starts, durs, st.drf_window_s)
+    patlak_problem = ""
     try:
         fit = ix.patlak_rutland(k_c, blood, starts, durs, st.patlak_window_s)
-    except ValueError:
-        fit = ix.PatlakFit(float("nan"), float("nan"), float("nan"), 0)
+    except ValueError as exc:
+        fit, patlak_problem = ix.PatlakFit(float("nan"), float("nan"), float("nan"), 0), str(exc)
     win = st.drf_window_s[1] - st.drf_window_s[0]
     k_mean_px = ix.window_integral(k_raw, starts, durs, st.drf_window_s) / win / max(n_k, 1)
     b_mean_px = ix.window_integral(b_mean, starts, durs, st.drf_window_s) / win
@@ -230,6 +236,7 @@ def _side_indices(
         "patlak_intercept": _num(fit.intercept, 6),
         "patlak_r2": _num(fit.r2, 4),
         "patlak_points": fit.n_points,
+        "patlak_problem": patlak_problem,
         "tmax_min": _num(ix.tmax_min(k_s, starts, durs)),
         "t_half_min": _num(ix.t_half_min(k_s, starts, durs)),
         "t_half_fit_min": _num(ix.t_half_fit_min(k_s, starts, durs)),
@@ -373,17 +380,19 @@ def analyse_frames(
         li, pa = drf["integral"]["left"], drf["patlak"]["left"]
         if li is not None and pa is not None and abs(li - pa) > 5:
             warnings.append(f"integral and Patlak DRF differ by {abs(li - pa):.1f} points; check ROIs and timing")
-    if len(found) == 2 or True:
-        for side in found:
-            k = kidneys[side]
-            if k.get("ktbr") is not None and k["ktbr"] <= 2:
-                warnings.append(
-                    f"{side} kidney-to-background ratio {k['ktbr']:.2f} <= 2: DRF is unreliable (PMC8279895)"
-                )
-            if k.get("patlak_r2") is not None and k["patlak_r2"] < 0.9:
-                warnings.append(f"{side} Patlak fit is poor (R^2 {k['patlak_r2']:.2f})")
-            if k.get("t_half_min") is None and k.get("tmax_min") is not None:
-                warnings.append(f"{side} curve does not fall to half its peak within the study (T1/2 not reached)")
+    # per-kidney quality warnings
+    for side in found:
+        k = kidneys[side]
+        if k.get("ktbr") is not None and k["ktbr"] <= 2:
+            warnings.append(
+                f"{side} kidney-to-background ratio {k['ktbr']:.2f} <= 2: DRF is unreliable (PMC8279895)"
+            )
+        if k.get("patlak_points", 0) < 2:
+            warnings.append(f"{side} Patlak fit not computed: {k.get('patlak_problem', '')}")
+        elif k.get("patlak_r2") is not None and k["patlak_r2"] < 0.9:
+            warnings.append(f"{side} Patlak fit is poor (R^2 {k['patlak_r2']:.2f})")
+        if k.get("t_half_min") is None and k.get("tmax_min") is not None:
+            warnings.append(f"{side} curve does not fall to half its peak within the study (T1/2 not reached)")
     if end_s / 60.0 < st.late_time_min - 1e-6:
         warnings.append(
             f"study ends at {end_s / 60:.1f} min, before {st.late_time_min:g} min: 20-min/max and NORA20 not "
@@ -435,13 +444,14 @@ def analyse_frames(
         "blood_pool": bp,
         "drf_percent": drf,
         "kidneys": kidneys,
-        "normal_ranges": {k: {kk: vv for kk, vv in v.items() if kk != "borderline"} for k, v in NORMAL_RANGES.items()},
+        "normal_ranges": NORMAL_RANGES,
         "warnings": warnings,
     }
     if display_image is None:
         sel = (mid >= 60) & (mid <= 180)
         display_image = frames[sel].sum(axis=0) if sel.any() else frames.sum(axis=0)
         display_title = display_title or ("1-3 min sum" if sel.any() else "sum of all frames")
+    report["display_image"] = display_title
     return RenalAnalysis(report, curves, rois, np.asarray(display_image, float), display_title)
 
 

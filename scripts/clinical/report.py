@@ -139,7 +139,7 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
     drf = rep["drf_percent"]
     rows = [
         ("Split function, integral 1-2 min (%)", "drf_percent",
-         lambda s: _fmt(drf["integral"][s], 1), lambda s: kid[s].get("flags", {}).get("drf_percent", "n/a")),
+         lambda s: _fmt(drf["integral"][s], 1), lambda s: _flag_of("drf_percent", drf["integral"][s])),
         ("Split function, Patlak-Rutland (%)", "drf_percent",
          lambda s: _fmt(drf["patlak"][s], 1), lambda s: _flag_of("drf_percent", drf["patlak"][s])),
         ("Tmax (min)", "tmax_min", lambda s: _fmt(kid[s].get("tmax_min"), 1),
@@ -163,7 +163,7 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
         for s in ("left", "right"):
             found = kid[s].get("found")
             v = val(s) if (found or key == "drf_percent") else "not found"
-            f = flag(s) if found else "n/a"
+            f = flag(s) if (found or key == "drf_percent") else "n/a"
             vals.append(v + ("  !" if f == "abnormal" else ("  ?" if f == "borderline" else "")))
             cols.append(_FLAG_COLOURS.get(f, "white"))
         cell_text.append([label, *vals, NORMAL_RANGES[key]["text"] if key else ""])

@@ -141,3 +141,17 @@ class TestTiming(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestFlags(unittest.TestCase):
+    @parameterized.expand([
+        ("drf_percent", 50.0, "normal"), ("drf_percent", 42.0, "borderline"), ("drf_percent", 30.0, "abnormal"),
+        ("drf_percent", 100.0, "abnormal"), ("tmax_min", 4.9, "normal"), ("tmax_min", 5.0, "abnormal"),
+        ("t_half_min", 8.0, "normal"), ("t_half_min", 15.0, "borderline"), ("t_half_min", 25.0, "abnormal"),
+        ("ratio_20min_max", 0.29, "normal"), ("ratio_20min_max", 0.5, "abnormal"), ("nora_20min", 0.7, "normal"),
+        ("ktbr", 2.0, "abnormal"), ("ktbr", 2.5, "normal"), ("tmax_min", None, "n/a"), ("ktbr", float("nan"), "n/a"),
+    ])
+    def test_flag(self, name, value, expected):
+        from scripts.clinical.analysis import flag_value
+
+        self.assertEqual(flag_value(name, value), expected)
