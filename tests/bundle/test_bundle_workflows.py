@@ -164,6 +164,13 @@ class TestOneIdOverrides(unittest.TestCase):
         self.assertEqual(parser["optimizer"]["_target_"], "torch.optim.Adam")
         self.assertEqual(parser.get_parsed_content("learning_rate"), 0.002)
 
+    def test_network_kwargs(self):
+        small = _parse_train(network_kwargs={"hidden_size": 32, "num_layers": 1, "num_heads": 2, "mlp_dim": 64},
+                             image_size=[64, 64]).get_parsed_content("network_def")
+        default = _parse_train(image_size=[64, 64]).get_parsed_content("network_def")
+        self.assertEqual(type(small).__name__, "TransformerUNet")
+        self.assertLess(sum(p.numel() for p in small.parameters()), sum(p.numel() for p in default.parameters()))
+
     def test_network_and_input_mode(self):
         net = _parse_train(network_name="unet", in_channels=1, image_size=[64, 64]).get_parsed_content("network_def")
         with torch.no_grad():
