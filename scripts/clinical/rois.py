@@ -39,10 +39,10 @@ SIDES = ("left", "right")
 #: ``perirenal``: full ring around the kidney; ``crescent``: its lateral half (away from the spine, aorta and
 #: renal pelvis); ``none``: no background subtraction.
 BACKGROUND_METHODS = ("perirenal", "crescent", "none")
-#: components smaller than this fraction of the largest one are dropped as specks.
-_SPECK_FRACTION = 0.05
+#: connected components smaller than this (pixels) are dropped as specks.
+_MIN_COMPONENT_PX = 3
 #: a second kidney group smaller than this fraction of the first is treated as a spurious blob.
-_SECOND_KIDNEY_FRACTION = 0.2
+_SECOND_KIDNEY_FRACTION = 0.1
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:
@@ -77,29 +77,40 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
 
 
 def _groups_by_columns(mask: np.ndarray) -> list[np.ndarray]:
-    """Connected components merged into groups whose column ranges overlap, largest group first.
+    """Connected components merged into kidney groups, largest group first.
 
-    Two kidneys lie side by side and never share columns, while fragments of one kidney (a C-shaped parenchyma cut
-    at its poles) do; merging by column overlap therefore keeps a fragmented kidney whole.
+    Two kidneys lie side by side and never share columns, while fragments of one kidney (a thin C-shaped parenchyma
+    broken at its poles or along a hydronephrotic rim) do and lie close in rows. Components whose column ranges
+    overlap and whose bounding boxes are vertically closer than half the taller one (+2 px) are merged (union-find),
+    so a fragmented kidney stays whole while a distant blob in the same columns (e.g. bladder) does not join it.
+    Components under :data:`_MIN_COMPONENT_PX` pixels are dropped first.
     """
     lab, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
         return []
+    objs = ndi.find_objects(lab)
     sizes = ndi.sum_labels(np.ones_like(lab), lab, index=np.arange(1, n + 1))
-    keep = [i + 1 for i in range(n) if sizes[i] >= max(1.0, _SPECK_FRACTION * sizes.max())]
-    spans = []
-    for i in keep:
-        cols = np.flatnonzero((lab == i).any(axis=0))
-        spans.append([int(cols.min()), int(cols.max()), [i]])
-    spans.sort(key=lambda s: s[0])
-    merged: list[list[Any]] = []
-    for lo, hi, ids in spans:
-        if merged and lo <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], hi)
-            merged[-1][2].extend(ids)
-        else:
-            merged.append([lo, hi, list(ids)])
-    groups = [np.isin(lab, ids) for _, _, ids in merged]
+    ids = [i for i in range(n) if sizes[i] >= _MIN_COMPONENT_PX]
+    parent = {i: i for i in ids}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a_pos, a in enumerate(ids):
+        ra, ca = objs[a]
+        for b in ids[a_pos + 1 :]:
+            rb, cb = objs[b]
+            cols_overlap = ca.start < cb.stop and cb.start < ca.stop
+            row_gap = max(rb.start - ra.stop, ra.start - rb.stop, 0)
+            if cols_overlap and row_gap <= max(ra.stop - ra.start, rb.stop - rb.start) / 2 + 2:
+                parent[find(a)] = find(b)
+    members: dict[int, list[int]] = {}
+    for i in ids:
+        members.setdefault(find(i), []).append(i + 1)
+    groups = [np.isin(lab, m) for m in members.values()]
     groups.sort(key=lambda g: -int(g.sum()))
     return groups
 

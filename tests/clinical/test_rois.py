@@ -110,6 +110,17 @@ class TestAssignKidneys(unittest.TestCase):
         self.assertEqual(int(sides["right"].sum()), 20 * 10 - 20)
         self.assertFalse(sides["left"][60, 30] or sides["right"][60, 30])
 
+    def test_rim_broken_into_small_fragments_stays_one_kidney(self):
+        m = np.zeros((64, 64), np.uint8)
+        m[10:50, 4:20] = 1  # a large healthy kidney on the image left
+        rim, _ = c_shape(64, 64, centre=(30, 46), r_out=12, r_in=10, opening="left")
+        rim &= (np.arange(64)[:, None] % 6) != 0  # thin rim cut every 6 rows into fragments
+        m[rim] = 1
+        m[58:62, 44:48] = 1  # a distant blob in the same columns (bladder-like): not part of the kidney
+        sides, _ = assign_kidneys(m, label_mode="binary")
+        self.assertIsNotNone(sides["right"])
+        self.assertEqual(int(sides["right"].sum()), int(rim.sum()))
+
     def test_single_kidney_side_from_position(self):
         m = two_kidneys()
         m[:, 32:] = 0
@@ -120,7 +131,7 @@ class TestAssignKidneys(unittest.TestCase):
     def test_small_second_region_is_not_a_kidney(self):
         m = two_kidneys()
         m[:, 32:] = 0
-        m[50:54, 50:55] = 1  # 20 px blob: 10 % of the kidney
+        m[50:53, 50:53] = 1  # 9 px blob: 4.5 % of the kidney
         sides, warnings = assign_kidneys(m, label_mode="binary")
         self.assertIsNone(sides["right"])
         self.assertTrue(any("small mask region" in w for w in warnings))
