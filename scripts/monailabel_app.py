@@ -18,7 +18,8 @@ Usage (any Python 3.11, from the repository root)::
 ``zoo_source local`` and ``sam2 false``; without those two settings MONAI Label downloads a model index and SAM2 weights at
 start-up and fails offline. ``DIR`` holds the fused PNG images (image id = file name without extension); labels saved
 from a client land in ``DIR/labels/final/<id>.png``. Training from the client updates
-``<workspace>/monaibundle/model/<name>/models/model.pt``, never the repository's bundle.
+``<workspace>/monaibundle/model/<name>/models/model.pt``, never the repository's bundle; a later ``start`` refreshes
+the configs and code but keeps those weights (``--replace-weights`` moves them aside and serves the bundle's).
 
 MONAI Label has the app download and the server; what it lacks (and this module adds) is the separate environment, the
 bundle export into the app and the offline settings.
@@ -32,6 +33,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -164,6 +167,7 @@ def prepare_app(
     name: str = DEFAULT_MODEL_NAME,
     bundle_dir: str | os.PathLike | None = None,
     random_weights: bool = False,
+    replace_weights: bool = False,
 ) -> Path:
     """Copy MONAI Label's ``monaibundle`` sample app into ``workspace`` and export the bundle into it as model ``name``.
 
@@ -174,6 +178,9 @@ def prepare_app(
         bundle_dir: source bundle. Defaults to the repository's ``bundle/``.
         random_weights: when the bundle ships no ``models/model.pt``, write seeded random weights instead of failing.
             Defaults to False.
+        replace_weights: when the app already holds ``models/`` for ``name`` (e.g. trained through MONAI Label),
+            move it to ``model/<name>.models-<time>/`` and serve the bundle's weights. By default the app's weights are
+            kept and only configs and code are refreshed. Defaults to False.
 
     Returns:
         The app folder ``<workspace>/monaibundle``.
@@ -187,20 +194,43 @@ def prepare_app(
 
     if not name or "/" in name or name.startswith(".") or any(p in name.lower() for p in _FORBIDDEN_NAME_PARTS):
         raise ValueError(f"model name {name!r}: must be a plain folder name without {', '.join(_FORBIDDEN_NAME_PARTS)}")
+    source = Path(bundle_dir) if bundle_dir is not None else REPO_ROOT / "bundle"
     workspace = Path(workspace).expanduser().resolve()
     app = workspace / "monaibundle"
+    model = app / "model" / name
+    has_weights = (source / "models" / "model.pt").is_file() or (
+        (model / "models" / "model.pt").is_file() and not replace_weights)
+    if not has_weights and not random_weights:  # checked before anything is written
+        raise FileNotFoundError(
+            f"{source}: no models/model.pt (MONAI Label would silently drop the model); train the bundle first "
+            "or pass --random-weights")
     if not (app / "main.py").is_file():
         workspace.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(app, ignore_errors=True)
         _run([str(python), "-m", "monailabel.main", "apps", "--download", "--name", "monaibundle", "--output",
               str(workspace)], f"{workspace}: copying MONAI Label's monaibundle app", capture_output=True)
-    model = app / "model" / name
-    export_bundle(model, bundle_dir, overwrite=True)
+    kept = None
+    if (model / "models" / "model.pt").is_file():  # weights trained through MONAI Label: never silently discarded
+        kept = Path(tempfile.mkdtemp(prefix=f".{name}-models-", dir=app / "model"))
+        os.replace(model / "models", kept / "models")
+    try:
+        export_bundle(model, source, overwrite=True)
+    except BaseException:
+        if kept is not None and not (model / "models").exists():
+            model.mkdir(parents=True, exist_ok=True)
+            os.replace(kept / "models", model / "models")
+        raise
+    if kept is not None:
+        if replace_weights:
+            backup = model.parent / f"{name}.models-{time.strftime('%Y%m%d-%H%M%S')}"
+            os.replace(kept / "models", backup)
+            print(f"previous weights moved to {backup}")
+        else:
+            shutil.rmtree(model / "models", ignore_errors=True)
+            os.replace(kept / "models", model / "models")
+            print(f"keeping the weights already in {model / 'models'} (pass --replace-weights to serve the bundle's)")
+        shutil.rmtree(kept, ignore_errors=True)
     if not (model / "models" / "model.pt").is_file():
-        if not random_weights:
-            raise FileNotFoundError(
-                f"{model}: no models/model.pt (MONAI Label would silently drop the model); train the bundle first "
-                "or pass --random-weights")
         _run([str(python), "-m", "scripts.monailabel_app", "init-weights", "--bundle", str(model)],
              f"{model}: writing random weights", cwd=REPO_ROOT)
     return app
@@ -263,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     p_start.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
     p_start.add_argument("--random-weights", action="store_true",
                          help="serve seeded random weights when the bundle has no models/model.pt (for trying the setup)")
+    p_start.add_argument("--replace-weights", action="store_true",
+                         help="serve the bundle's weights even if the workspace holds weights trained in MONAI Label "
+                         "(those are moved aside, not deleted)")
     p_start.add_argument("--python", default="python3.11", help="interpreter that creates the venv (default: %(default)s)")
     p_init = sub.add_parser("init-weights", help="write seeded random weights into a bundle (needs MONAI)")
     p_init.add_argument("--bundle", type=Path, required=True, help="exported bundle folder")
@@ -277,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.studies.is_dir():
                 raise FileNotFoundError(f"{args.studies}: studies folder not found")
             py = setup_venv(args.venv, python=args.python)
-            app = prepare_app(args.workspace, py, args.name, args.bundle, args.random_weights)
+            app = prepare_app(args.workspace, py, args.name, args.bundle, args.random_weights, args.replace_weights)
             cmd = server_command(py, app, args.studies.resolve(), args.name, args.host, args.port)
             print(" ".join(cmd), flush=True)
             os.execve(cmd[0], cmd, _offline_env())

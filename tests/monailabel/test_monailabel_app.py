@@ -8,6 +8,8 @@ check which installs run, not pip itself.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import stat
 import subprocess
@@ -20,7 +22,7 @@ from parameterized import parameterized
 
 from scripts.monailabel_app import OFFLINE_CONF, prepare_app, server_command, setup_venv
 
-__all__ = ["TestServerCommand", "TestPrepareApp", "TestSetupVenv", "TestCommandLine"]
+__all__ = ["TestServerCommand", "TestPrepareApp", "TestPrepareAppWeights", "TestSetupVenv", "TestCommandLine"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,6 +55,61 @@ class TestPrepareApp(unittest.TestCase):
             with self.assertRaises(ValueError):
                 prepare_app(tmp, sys.executable, name=name)
             self.assertEqual(os.listdir(tmp), [])  # nothing downloaded or exported
+
+
+class TestPrepareAppWeights(unittest.TestCase):
+    """The export into an existing app; the app download is skipped by an existing ``main.py``."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.tmp = Path(self._tmp.name)
+        self.bundle = self.tmp / "bundle"
+        (self.bundle / "configs").mkdir(parents=True)
+        (self.bundle / "configs" / "inference.json").write_text("{}")
+        (self.bundle / "models").mkdir()
+        (self.bundle / "models" / "model.pt").write_bytes(b"shipped")
+        self.ws = self.tmp / "ws"
+        (self.ws / "monaibundle").mkdir(parents=True)
+        (self.ws / "monaibundle" / "main.py").write_text("# stand-in for the downloaded app\n")
+        self.model = self.ws / "monaibundle" / "model" / "renal_parenchyma"
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def prepare(self, **kwargs) -> Path:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return prepare_app(self.ws, sys.executable, bundle_dir=self.bundle, **kwargs)
+
+    def test_exports_bundle_and_code_packages(self):
+        self.assertEqual(self.prepare(), self.ws / "monaibundle")
+        self.assertEqual((self.model / "models" / "model.pt").read_bytes(), b"shipped")
+        self.assertTrue((self.model / "configs" / "inference.json").is_file())
+        for package in ("custom_transforms", "networks"):
+            self.assertTrue((self.model / package / "__init__.py").is_file(), package)
+
+    def test_weights_trained_in_the_app_are_kept_and_configs_refreshed(self):
+        self.prepare()
+        (self.model / "models" / "model.pt").write_bytes(b"trained in monailabel")
+        (self.bundle / "configs" / "inference.json").write_text('{"new": 1}')
+        self.prepare()
+        self.assertEqual((self.model / "models" / "model.pt").read_bytes(), b"trained in monailabel")
+        self.assertEqual((self.model / "configs" / "inference.json").read_text(), '{"new": 1}')
+        self.assertEqual(sorted(p.name for p in self.model.parent.iterdir()), ["renal_parenchyma"])  # no leftovers
+
+    def test_replace_weights_moves_old_ones_aside(self):
+        self.prepare()
+        (self.model / "models" / "model.pt").write_bytes(b"trained in monailabel")
+        self.prepare(replace_weights=True)
+        self.assertEqual((self.model / "models" / "model.pt").read_bytes(), b"shipped")
+        backups = [p for p in self.model.parent.iterdir() if p.name.startswith("renal_parenchyma.models-")]
+        self.assertEqual(len(backups), 1)
+        self.assertEqual((backups[0] / "model.pt").read_bytes(), b"trained in monailabel")
+
+    def test_no_weights_anywhere_is_an_error_before_writing(self):
+        (self.bundle / "models" / "model.pt").unlink()
+        with self.assertRaisesRegex(FileNotFoundError, "--random-weights"):
+            self.prepare()
+        self.assertFalse(self.model.exists())
 
 
 def _fake_python(folder: Path, log: Path, fail_on: str = "") -> Path:
