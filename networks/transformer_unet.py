@@ -87,11 +87,13 @@ class TransformerUNet(nn.Module):
       skips projected up from a 12x12 (or 3x3) grid cannot. The last decoder stage therefore sits at 1/2, and a final
       bilinear x2 loses nothing the native image had. The attention works where global context matters (left vs
       right kidney, bladder and liver uptake), and every token sees the whole image.
-    - Speed: the measured targets (<= 20 GFLOPs per 384^2 image, <= 2x the latency of MONAI
-      ``UNet((16, 32, 64, 128, 256), (2, 2, 2, 2))``, <= 1/5 of MONAI ``UNETR``). With tokens at 1/16 (576 tokens) the
-      attention's N^2 term alone costs more than that whole UNet (hidden 192, 4 layers: 4.0 GFLOPs, ~4x the UNet's
-      latency on 2 CPU threads); with 1/32 tokens the network measured ~2.0 GFLOPs and ~1.3x the UNet's latency in
-      the same run (figures from ``python -m scripts.benchmark_networks``; the README records the full table).
+    - Speed: the project's targets are <= 20 GFLOPs per 384^2 image, <= 2x the latency of MONAI
+      ``UNet((16, 32, 64, 128, 256), (2, 2, 2, 2))`` and <= 1/5 of MONAI ``UNETR``'s. Measured with
+      ``python -m scripts.benchmark_networks --size 384`` (2-core shared host): this default has 1.74 M parameters and
+      2.03 GFLOPs (that UNet 1.24, UNETR 125.3); round-robin batch-1 latency was 1.7x the UNet's and 0.06x UNETR's.
+      Tokens at 1/16 (``patch_size=16``, 576 tokens; stem 16/32/64, decoder 64/32/16/8 to full resolution) cost
+      4.0 GFLOPs -- the attention's N^2 products alone are 1.0 GFLOPs, close to that whole UNet -- and ran 2.5-4x the
+      UNet's latency in side-by-side runs, outside the target.
     - The paper preset's 9 tokens make attention nearly pointless, its 128-px linear patch embedding holds 37.7 M of
       its 128 M weights, and its skips start at a 3x3 grid.
 
