@@ -94,12 +94,14 @@ def measure_study(study_dir: Path, source: str, mask: np.ndarray | Path, setting
     return row
 
 
-def _stats(values: list[float]) -> dict[str, Any]:
+def _stats(values: list[float], missed: int = 0) -> dict[str, Any]:
+    """|error| statistics; ``missed`` items (no measurement) count as failures in ``within_1`` only."""
     v = np.abs(np.asarray([x for x in values if x is not None and math.isfinite(x)], float))
     if v.size == 0:
-        return {"n": 0}
+        return {"n": 0, "missed": missed}
     return {"n": int(v.size), "median": round(float(np.median(v)), 3), "p90": round(float(np.percentile(v, 90)), 3),
-            "max": round(float(v.max()), 3), "within_1": round(float(np.mean(v <= 1.0)), 3)}
+            "max": round(float(v.max()), 3), "within_1": round(float(np.sum(v <= 1.0) / (v.size + missed)), 3),
+            "missed": missed}
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -113,12 +115,15 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         ok = [r for r in rs if not r["error"]]
         two = [r for r in ok if r["truth_drf_left"] is not None and 0 < r["truth_drf_left"] < 100]
         tmax_normal, t_half = [], []
-        t_half_missing = 0
+        t_half_missing = tmax_missed = 0
         for r in ok:
             for side in ("left", "right"):
                 if r[f"pathology_{side}"] == "normal" and r[f"truth_tmax_{side}"] is not None:
                     e = r[f"tmax_error_{side}"]
-                    tmax_normal.append(e if math.isfinite(e) else float("inf"))  # a missed normal kidney counts as a failure
+                    if math.isfinite(e):
+                        tmax_normal.append(e)
+                    else:  # a normal kidney not found or without a Tmax counts as a failure
+                        tmax_missed += 1
                 if r[f"truth_t_half_{side}"] is not None:
                     if math.isfinite(r[f"t_half_error_{side}"]):
                         t_half.append(r[f"t_half_error_{side}"])
@@ -131,7 +136,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "drf_patlak_all": _stats([r["drf_error_patlak"] for r in ok]),
             "drf_integral_two_kidneys": _stats([r["drf_error_integral"] for r in two]),
             "drf_patlak_two_kidneys": _stats([r["drf_error_patlak"] for r in two]),
-            "tmax_normal_kidneys_min": _stats(tmax_normal),
+            "tmax_normal_kidneys_min": _stats(tmax_normal, tmax_missed),
             "t_half_min": {**_stats(t_half), "truth_defined_but_not_measured": t_half_missing},
         }
     return out
@@ -150,7 +155,8 @@ def markdown_table(summary: dict[str, Any]) -> str:
         lines.append(
             f"| {source} | {s['studies']} ({s['failed']}) | {g(d, 'median')} / {g(d, 'p90')} / {g(d, 'max')} | "
             f"{g(p, 'median')} / {g(p, 'p90')} | {g(d2, 'median')} / {g(d2, 'p90')} (n={d2.get('n', 0)}) | "
-            f"{g(t, 'median')} / {g(t, 'p90')}, {100 * t.get('within_1', 0):.0f} % (n={t.get('n', 0)}) | "
+            f"{g(t, 'median')} / {g(t, 'p90')}, {100 * t.get('within_1', 0):.0f} % (n={t.get('n', 0)}"
+            f"{', missed ' + str(t['missed']) if t.get('missed') else ''}) | "
             f"{g(h, 'median')} / {g(h, 'p90')} (n={h.get('n', 0)}) |"
         )
     return "\n".join(lines)

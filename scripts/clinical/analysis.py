@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -132,7 +131,9 @@ def flag_value(name: str, value: float | None) -> str:
     return "normal" if normal(float(value)) else ("borderline" if borderline(float(value)) else "abnormal")
 
 
-def check_timing(meta: dict[str, Any], n_frames: int, source: str | os.PathLike | None) -> tuple[np.ndarray, np.ndarray]:
+def check_timing(
+    meta: dict[str, Any], n_frames: int, source: str | os.PathLike | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Frame starts and durations (s) from loader metadata, validated.
 
     Raises:

@@ -150,7 +150,8 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
          lambda s: kid[s].get("flags", {}).get("t_half_min", "n/a") if kid[s].get("t_half_min") is not None
          else ("abnormal" if kid[s].get("found") else "n/a")),
         (f"{rep['settings']['late_time_min']:g}-min / max", "ratio_20min_max",
-         lambda s: _fmt(kid[s].get("ratio_20min_max"), 2), lambda s: kid[s].get("flags", {}).get("ratio_20min_max", "n/a")),
+         lambda s: _fmt(kid[s].get("ratio_20min_max"), 2),
+         lambda s: kid[s].get("flags", {}).get("ratio_20min_max", "n/a")),
         (f"NORA {rep['settings']['late_time_min']:g} min", "nora_20min",
          lambda s: _fmt(kid[s].get("nora_20min"), 2), lambda s: kid[s].get("flags", {}).get("nora_20min", "n/a")),
         ("Last frame / max", None, lambda s: _fmt(kid[s].get("ratio_last_max"), 2), lambda s: "n/a"),

@@ -41,6 +41,8 @@ SIDES = ("left", "right")
 BACKGROUND_METHODS = ("perirenal", "crescent", "none")
 #: connected components smaller than this (pixels) are dropped as specks.
 _MIN_COMPONENT_PX = 3
+#: fragments in overlapping columns are one kidney if together they span <= this many times the tallest component.
+_MERGE_SPAN = 1.5
 #: a second kidney group smaller than this fraction of the first is treated as a spurious blob.
 _SECOND_KIDNEY_FRACTION = 0.1
 
@@ -80,9 +82,10 @@ def _groups_by_columns(mask: np.ndarray) -> list[np.ndarray]:
     """Connected components merged into kidney groups, largest group first.
 
     Two kidneys lie side by side and never share columns, while fragments of one kidney (a thin C-shaped parenchyma
-    broken at its poles or along a hydronephrotic rim) do and lie close in rows. Components whose column ranges
-    overlap and whose bounding boxes are vertically closer than half the taller one (+2 px) are merged (union-find),
-    so a fragmented kidney stays whole while a distant blob in the same columns (e.g. bladder) does not join it.
+    broken at its poles or along a hydronephrotic rim) do and lie within one kidney length in rows. Two components
+    groups are merged (greedily, closest in rows first) when their column ranges overlap and together they span at
+    most :data:`_MERGE_SPAN` times the tallest component's height, so a fragmented kidney stays whole while a distant
+    blob in the same columns (e.g. the bladder, about a kidney length below the lower pole) does not join it.
     Components under :data:`_MIN_COMPONENT_PX` pixels are dropped first.
     """
     lab, n = ndi.label(mask, structure=np.ones((3, 3), bool))
@@ -91,25 +94,27 @@ def _groups_by_columns(mask: np.ndarray) -> list[np.ndarray]:
     objs = ndi.find_objects(lab)
     sizes = ndi.sum_labels(np.ones_like(lab), lab, index=np.arange(1, n + 1))
     ids = [i for i in range(n) if sizes[i] >= _MIN_COMPONENT_PX]
-    parent = {i: i for i in ids}
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a_pos, a in enumerate(ids):
-        ra, ca = objs[a]
-        for b in ids[a_pos + 1 :]:
-            rb, cb = objs[b]
-            cols_overlap = ca.start < cb.stop and cb.start < ca.stop
-            row_gap = max(rb.start - ra.stop, ra.start - rb.stop, 0)
-            if cols_overlap and row_gap <= max(ra.stop - ra.start, rb.stop - rb.start) / 2 + 2:
-                parent[find(a)] = find(b)
-    members: dict[int, list[int]] = {}
-    for i in ids:
-        members.setdefault(find(i), []).append(i + 1)
+    # each group: [row_start, row_stop, col_start, col_stop, labels]; merged greedily, closest in rows first
+    boxes = [[objs[i][0].start, objs[i][0].stop, objs[i][1].start, objs[i][1].stop, [i + 1]] for i in ids]
+    tallest = max((b[1] - b[0] for b in boxes), default=0)
+    while True:
+        best = None
+        for a in range(len(boxes)):
+            for b in range(a + 1, len(boxes)):
+                ga, gb = boxes[a], boxes[b]
+                if not (ga[2] < gb[3] and gb[2] < ga[3]):
+                    continue
+                if max(ga[1], gb[1]) - min(ga[0], gb[0]) > _MERGE_SPAN * tallest:
+                    continue
+                gap = max(gb[0] - ga[1], ga[0] - gb[1], 0)
+                if best is None or gap < best[0]:
+                    best = (gap, a, b)
+        if best is None:
+            break
+        _, a, b = best
+        ga, gb = boxes[a], boxes.pop(b)
+        boxes[a] = [min(ga[0], gb[0]), max(ga[1], gb[1]), min(ga[2], gb[2]), max(ga[3], gb[3]), ga[4] + gb[4]]
+    members = {k: box[4] for k, box in enumerate(boxes)}
     groups = [np.isin(lab, m) for m in members.values()]
     groups.sort(key=lambda g: -int(g.sum()))
     return groups
@@ -294,7 +299,8 @@ def find_heart_roi(
     top = int(np.flatnonzero(union.any(axis=1)).min())
     row_stop = top - 2
     if row_stop < 3:
-        return None, {"reason": f"only {max(row_stop, 0)} image rows above the kidneys (heart outside the field of view)"}
+        rows = max(row_stop, 0)
+        return None, {"reason": f"only {rows} image rows above the kidneys (heart outside the field of view)"}
     flip = view == "anterior"
     side_cols = {s: float(np.mean(np.nonzero(k)[1])) for s, k in kidneys.items() if k is not None and k.any()}
     if len(side_cols) == 2:
@@ -318,7 +324,8 @@ def find_heart_roi(
     peak = float(early[r, c])
     median = float(np.median(early[region]))
     if median <= 0 or not peak > 1.3 * median:
-        return None, {"reason": f"no blood-pool contrast above the kidneys (peak/median {peak / max(median, 1e-9):.2f})"}
+        ratio = peak / max(median, 1e-9)
+        return None, {"reason": f"no blood-pool contrast above the kidneys (peak/median {ratio:.2f})"}
     rad = max(2.0, radius_mm / max(spacing_mm, 1e-6))
     yy, xx = np.ogrid[:h, :w]
     roi = ((yy - r) ** 2 + (xx - c) ** 2 <= rad**2) & (early >= 0.5 * peak) & region
@@ -403,10 +410,13 @@ def build_rois(
         if k is None:
             bg[s] = None
             continue
-        lateral = ("image_right" if flip else "image_left") if s == "left" else ("image_left" if flip else "image_right")
+        on_image_left = (s == "left") != flip  # posterior: patient left on the image left
+        lateral = "image_left" if on_image_left else "image_right"
         ring = background_ring(k, exclude, ring_gap, ring_width, valid, background, lateral)
         if background != "none" and ring.sum() < 4:
-            raise RenogramInputError(source, f"the {s} kidney leaves no room for a background ROI ({int(ring.sum())} px)")
+            raise RenogramInputError(
+                source, f"the {s} kidney leaves no room for a background ROI ({int(ring.sum())} px)"
+            )
         bg[s] = ring
     heart, info = find_heart_roi(frames, starts_s, durations_s, kid, view=view, spacing_mm=spacing_mm)
     par = sides if mask_kind == "parenchyma" else kid

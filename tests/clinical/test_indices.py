@@ -13,7 +13,10 @@ from parameterized import parameterized
 from scripts.clinical import indices as ix
 
 # 60 x 1 s + 76 x 15 s (the paper's protocol) and a uniform 20 s protocol
-PAPER = (np.concatenate([np.arange(60.0), 60.0 + 15.0 * np.arange(76)]), np.concatenate([np.ones(60), np.full(76, 15.0)]))
+PAPER = (
+    np.concatenate([np.arange(60.0), 60.0 + 15.0 * np.arange(76)]),
+    np.concatenate([np.ones(60), np.full(76, 15.0)]),
+)
 UNIFORM = (20.0 * np.arange(60), np.full(60, 20.0))
 
 
@@ -25,7 +28,8 @@ class TestIntegrals(unittest.TestCase):
         rate = a * (starts + durs / 2)
         # integral over 60-120 s from the frame values: sum of rate * duration of the frames inside
         inside = (starts >= 60) & (starts + durs <= 120)
-        self.assertAlmostEqual(ix.window_integral(rate, starts, durs, (60, 120)), float(np.sum(rate[inside] * durs[inside])))
+        expected = float(np.sum(rate[inside] * durs[inside]))
+        self.assertAlmostEqual(ix.window_integral(rate, starts, durs, (60, 120)), expected)
 
     def test_straddling_frame_counts_pro_rata(self):
         starts, durs = np.array([0.0, 50.0, 100.0]), np.array([50.0, 50.0, 50.0])

@@ -112,11 +112,11 @@ class TestAssignKidneys(unittest.TestCase):
 
     def test_rim_broken_into_small_fragments_stays_one_kidney(self):
         m = np.zeros((64, 64), np.uint8)
-        m[10:50, 4:20] = 1  # a large healthy kidney on the image left
+        m[18:42, 4:20] = 1  # a healthy kidney on the image left, 24 rows long
         rim, _ = c_shape(64, 64, centre=(30, 46), r_out=12, r_in=10, opening="left")
         rim &= (np.arange(64)[:, None] % 6) != 0  # thin rim cut every 6 rows into fragments
         m[rim] = 1
-        m[58:62, 44:48] = 1  # a distant blob in the same columns (bladder-like): not part of the kidney
+        m[58:62, 44:48] = 1  # a blob in the same columns far below (bladder-like): not part of the kidney
         sides, _ = assign_kidneys(m, label_mode="binary")
         self.assertIsNotNone(sides["right"])
         self.assertEqual(int(sides["right"].sum()), int(rim.sum()))
