@@ -132,6 +132,8 @@ class TestTiming(unittest.TestCase):
         starts, durs = PAPER
         mid = starts + durs / 2
         np.testing.assert_allclose(ix.smooth_curve(np.full(mid.size, 7.0), starts, durs, 20.0), 7.0)
+        # local-linear: a straight line (e.g. a steep early rise) is kept exactly, also at the first and last frame
+        np.testing.assert_allclose(ix.smooth_curve(3.0 + 0.5 * mid, starts, durs, 20.0), 3.0 + 0.5 * mid, rtol=1e-9)
         # count-weighted smoothing reduces noise of 1 s frames
         rng = np.random.default_rng(0)
         noisy = 50.0 + rng.normal(0, 10, mid.size) / np.sqrt(durs)
