@@ -120,6 +120,47 @@ def _groups_by_columns(mask: np.ndarray) -> list[np.ndarray]:
     return groups
 
 
+def _pair_kidneys(groups: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
+    """Reduce column groups (largest first) to at most two kidneys.
+
+    A = the largest group; B = the largest group sharing no column with A. Every other group joins A or B, whichever
+    centroid column is nearer (a C-shaped rim broken into pieces that do not share columns), provided the joined
+    kidney spans at most :data:`_MERGE_SPAN` times the tallest group's height in rows; otherwise it is dropped.
+
+    Returns:
+        ``(kidneys, number of dropped groups)``, kidneys largest first.
+    """
+    if len(groups) <= 1:
+        return groups, 0
+
+    def cols(g: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(g.any(axis=0))
+
+    def rows(g: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(g.any(axis=1))
+
+    a = groups[0]
+    ca = cols(a)
+    rest = groups[1:]
+    b_idx = next((i for i, g in enumerate(rest) if cols(g).min() > ca.max() or cols(g).max() < ca.min()), None)
+    kidneys = [a.copy()] if b_idx is None else [a.copy(), rest[b_idx].copy()]
+    others = [g for i, g in enumerate(rest) if i != b_idx]
+    tallest = max(len(rows(g)) for g in groups)
+    dropped = 0
+    for g in others:
+        centre = float(np.mean(np.nonzero(g)[1]))
+        dist = [abs(centre - float(np.mean(np.nonzero(k)[1]))) for k in kidneys]
+        k = kidneys[int(np.argmin(dist))]
+        joined = k | g
+        r = rows(joined)
+        if r.max() - r.min() + 1 <= _MERGE_SPAN * tallest:
+            k |= g
+        else:
+            dropped += 1
+    kidneys.sort(key=lambda g: -int(g.sum()))
+    return kidneys, dropped
+
+
 def assign_kidneys(
     mask: np.ndarray,
     view: str = "posterior",
@@ -161,16 +202,14 @@ def assign_kidneys(
             raise RenogramInputError(
                 source, f"binary mask expected (0 and one other value), found values {sorted(values)[:8]}"
             )
-        groups = _groups_by_columns(m != 0)
-        if groups and len(groups) > 1 and groups[1].sum() < _SECOND_KIDNEY_FRACTION * groups[0].sum():
+        groups, dropped = _pair_kidneys(_groups_by_columns(m != 0))
+        if dropped:
+            warnings.append(f"ignored {dropped} mask region(s) that fit neither kidney")
+        if len(groups) > 1 and groups[1].sum() < _SECOND_KIDNEY_FRACTION * groups[0].sum():
             warnings.append(
-                f"ignored {len(groups) - 1} small mask region(s) beside the largest kidney (< "
-                f"{_SECOND_KIDNEY_FRACTION:.0%} of its area)"
+                f"ignored a small mask region beside the largest kidney (< {_SECOND_KIDNEY_FRACTION:.0%} of its area)"
             )
             groups = groups[:1]
-        elif len(groups) > 2:
-            warnings.append(f"mask has {len(groups)} separate regions; the two largest were taken as kidneys")
-            groups = groups[:2]
         if view not in ("posterior", "anterior"):
             warnings.append(f"view is {view!r}; assumed posterior (patient left on image left)")
         flip = view == "anterior"

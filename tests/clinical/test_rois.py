@@ -121,6 +121,16 @@ class TestAssignKidneys(unittest.TestCase):
         self.assertIsNotNone(sides["right"])
         self.assertEqual(int(sides["right"].sum()), int(rim.sum()))
 
+    def test_fragments_without_shared_columns_join_the_nearer_kidney(self):
+        m = np.zeros((64, 64), np.uint8)
+        m[18:42, 4:20] = 1  # image-left kidney
+        m[20:26, 44:52] = 1  # upper and lower pieces of the image-right kidney's rim, in different columns
+        m[36:42, 53:60] = 1
+        sides, warnings = assign_kidneys(m, label_mode="binary")
+        self.assertEqual(int(sides["right"].sum()), 6 * 8 + 6 * 7)
+        self.assertEqual(int(sides["left"].sum()), 24 * 16)
+        self.assertEqual(warnings, [])
+
     def test_single_kidney_side_from_position(self):
         m = two_kidneys()
         m[:, 32:] = 0
