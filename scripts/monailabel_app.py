@@ -2,22 +2,22 @@
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
 """Serve the exported renal-parenchyma bundle with MONAI Label on a folder of fused PNG images, offline.
 
-MONAI Label 0.8.5 cannot share the project's ``.venv`` (it needs numpy<2, pydicom 2.x and torchvision), so it lives in its
-own virtual environment outside the repository, ``$RENOGRAM_MONAILABEL_VENV`` (default
+MONAI Label 0.8.5 cannot share the project's ``.venv`` (it needs numpy<2, pydicom 2.x and torchvision), so it lives in
+its own virtual environment outside the repository, ``$RENOGRAM_MONAILABEL_VENV`` (default
 ``~/.cache/renogram/monailabel-venv``), installed from ``scripts/monailabel_requirements.txt``.
 
 Usage (any Python 3.11, from the repository root)::
 
-    python3.11 -m scripts.monailabel_app setup                       # create or reuse the venv (first time ~3 min, 8 GB)
-    python3.11 -m scripts.monailabel_app start --studies DIR         # export the bundle, serve DIR on 127.0.0.1:8000
+    python3.11 -m scripts.monailabel_app setup                 # create or reuse the venv (first time ~3 min, 8 GB)
+    python3.11 -m scripts.monailabel_app start --studies DIR   # export the bundle, serve DIR on 127.0.0.1:8000
     python3.11 -m scripts.monailabel_app start --studies DIR --port 8123 --random-weights   # no trained model.pt yet
 
 ``start`` copies MONAI Label's ``monaibundle`` sample app into ``--workspace`` (default
 ``~/.cache/renogram/monailabel-workspace``), exports the bundle (``scripts.export_bundle``) to
 ``<workspace>/monaibundle/model/<name>/`` and runs ``python -m monailabel.main start_server`` in the foreground with
-``zoo_source local`` and ``sam2 false``; without those two settings MONAI Label downloads a model index and SAM2 weights at
-start-up and fails offline. ``DIR`` holds the fused PNG images (image id = file name without extension); labels saved
-from a client land in ``DIR/labels/final/<id>.png``. Training from the client updates
+``zoo_source local`` and ``sam2 false``; without those two settings MONAI Label downloads a model index and SAM2
+weights at start-up and fails offline. ``DIR`` holds the fused PNG images (image id = file name without extension);
+labels saved from a client land in ``DIR/labels/final/<id>.png``. Training from the client updates
 ``<workspace>/monaibundle/model/<name>/models/model.pt``, never the repository's bundle; a later ``start`` refreshes
 the configs and code but keeps those weights (``--replace-weights`` moves them aside and serves the bundle's).
 
@@ -46,6 +46,7 @@ __all__ = [
     "REQUIREMENTS",
     "prepare_app",
     "server_command",
+    "server_env",
     "setup_venv",
     "venv_python",
     "write_random_weights",
@@ -91,7 +92,8 @@ def setup_venv(
     is written only after a successful install, so an interrupted install is retried on the next call.
 
     Args:
-        venv: folder of the environment. Defaults to ``$RENOGRAM_MONAILABEL_VENV`` or ``~/.cache/renogram/monailabel-venv``.
+        venv: folder of the environment. Defaults to ``$RENOGRAM_MONAILABEL_VENV`` or
+            ``~/.cache/renogram/monailabel-venv``.
         requirements: pinned requirements file. Defaults to ``scripts/monailabel_requirements.txt``.
         python: interpreter that creates the environment (3.11; monailabel 0.8.5 needs ``distutils``). Defaults to
             ``"python3.11"``.
@@ -269,7 +271,8 @@ def server_command(
     return cmd + ["--host", host, "--port", str(port)]
 
 
-def _offline_env() -> dict[str, str]:
+def server_env() -> dict[str, str]:
+    """Environment for the server: no ``PYTHONPATH`` (the bundle must work from its own folder), HF hub offline."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)  # the bundle must work from its own folder, not from the repository
     env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
@@ -282,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="MONAI Label's virtual environment (default: $RENOGRAM_MONAILABEL_VENV or %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
     p_setup = sub.add_parser("setup", help="create or reuse MONAI Label's virtual environment")
-    p_setup.add_argument("--python", default="python3.11", help="interpreter that creates the venv (default: %(default)s)")
+    p_setup.add_argument("--python", default="python3.11",
+                         help="interpreter that creates the venv (default: %(default)s)")
     p_start = sub.add_parser("start", help="export the bundle into the app and start the server (foreground)")
     p_start.add_argument("--studies", type=Path, required=True, help="folder of fused PNG images (the datastore)")
     p_start.add_argument("--workspace", type=Path, default=DEFAULT_WORKSPACE,
@@ -292,11 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     p_start.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p_start.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
     p_start.add_argument("--random-weights", action="store_true",
-                         help="serve seeded random weights when the bundle has no models/model.pt (for trying the setup)")
+                         help="serve seeded random weights when there is no models/model.pt (to try the setup)")
     p_start.add_argument("--replace-weights", action="store_true",
                          help="serve the bundle's weights even if the workspace holds weights trained in MONAI Label "
                          "(those are moved aside, not deleted)")
-    p_start.add_argument("--python", default="python3.11", help="interpreter that creates the venv (default: %(default)s)")
+    p_start.add_argument("--python", default="python3.11",
+                         help="interpreter that creates the venv (default: %(default)s)")
     p_init = sub.add_parser("init-weights", help="write seeded random weights into a bundle (needs MONAI)")
     p_init.add_argument("--bundle", type=Path, required=True, help="exported bundle folder")
     p_init.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
@@ -313,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             app = prepare_app(args.workspace, py, args.name, args.bundle, args.random_weights, args.replace_weights)
             cmd = server_command(py, app, args.studies.resolve(), args.name, args.host, args.port)
             print(" ".join(cmd), flush=True)
-            os.execve(cmd[0], cmd, _offline_env())
+            os.execve(cmd[0], cmd, server_env())
     except (FileExistsError, FileNotFoundError, RuntimeError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

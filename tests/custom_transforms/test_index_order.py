@@ -43,7 +43,8 @@ class TestToXYIndexOrder(unittest.TestCase):
 
 class TestToXYIndexOrderd(unittest.TestCase):
     def _data(self, ref_shape=(3, 4)):
-        image = MetaTensor(torch.zeros(3, 8, 8), meta={"spatial_shape": np.array(ref_shape), "filename_or_obj": "x.png"})
+        meta = {"spatial_shape": np.array(ref_shape), "filename_or_obj": "x.png"}
+        image = MetaTensor(torch.zeros(3, 8, 8), meta=meta)
         return {"image": image, "pred": MetaTensor(torch.as_tensor(MASK))}
 
     def test_pred_and_reference_shape_become_xy(self):

@@ -7,14 +7,15 @@ Runs only in MONAI Label's own environment (``bash scripts/run_monailabel_tests.
 ``python -m scripts.monailabel_app start`` runs (same app preparation and command line), on a datastore of fused-looking
 384x384 PNG images: RGB ones with labels in ``labels/final`` and a grayscale one.
 
-The masks are compared pixel for pixel with what ``python -m monai.bundle run`` writes from the same bundle folder: MONAI
-Label loads weights with ``strict=False``, so a key mismatch would otherwise go unnoticed (it serves a random network).
+The masks are compared pixel for pixel with what ``python -m monai.bundle run`` writes from the same bundle folder:
+MONAI Label loads weights with ``strict=False``, so a key mismatch would otherwise go unnoticed (it serves a random
+network). Without shipped weights the fixture serves seeded random weights whose output bias is calibrated to give
+mixed masks, since two all-0 masks would be equal whatever weights made them.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import signal
@@ -35,7 +36,7 @@ from PIL import Image  # noqa: E402
 from scripts.monailabel_app import (  # noqa: E402
     DEFAULT_MODEL_NAME,
     REPO_ROOT,
-    _offline_env,
+    server_env,
     prepare_app,
     server_command,
 )
@@ -183,9 +184,10 @@ class MonaiLabelServer:
         data_dir, out_dir = run_dir / "data", run_dir / "out"
         data_dir.mkdir(parents=True)
         shutil.copy2(image, data_dir / image.name)
-        env = _offline_env()
+        env = server_env()
         env["PYTHONPATH"] = str(self.model)
-        cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(self.model / "configs" / "inference.json"),
+        config = self.model / "configs" / "inference.json"
+        cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(config),
                "--bundle_root", str(self.model), "--dataset_dir", str(data_dir), "--output_dir", str(out_dir)]
         proc = subprocess.run(cmd, cwd=run_dir, env=env, capture_output=True, text=True, timeout=REQUEST_TIMEOUT_S)
         assert proc.returncode == 0, f"monai.bundle run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -225,7 +227,7 @@ def server(tmp_path_factory, request):
     try:
         with open(log, "wb") as log_fh:
             proc = subprocess.Popen(server_command(sys.executable, app, studies, NAME, "127.0.0.1", port), cwd=work,
-                                    env=_offline_env(), stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True)
+                                    env=server_env(), stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True)
         srv = MonaiLabelServer(f"http://127.0.0.1:{port}", proc, studies, app / "model" / NAME, log, work,
                                random_weights=not shipped)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
