@@ -48,7 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mask-kind", choices=("parenchyma", "kidney"), default="parenchyma",
                     help="parenchyma: the hilum/pelvis is filled in to make the whole-kidney ROI; kidney: used as is")
     ap.add_argument("--labels", choices=("auto", "labels", "binary"), default="auto",
-                    help="labels: values 1/2 are patient left/right; binary: split by position; auto: labels if 2 occurs")
+                    help="labels: values 1/2 are patient left/right; binary: split by position; "
+                    "auto: labels if the value 2 occurs")
     ap.add_argument("--drf-window", type=parse_window, default=(60.0, 120.0), metavar="START,END",
                     help="integral DRF window, seconds from acquisition start")
     ap.add_argument("--patlak-window", type=parse_window, default=(60.0, 150.0), metavar="START,END",
