@@ -309,6 +309,28 @@ class TestBadInput(unittest.TestCase):
         self.assertIn("do not fit network_def", text)
         self.assertFalse((root / "eval_other" / "summary.json").exists())
 
+    def test_initial_weights_start_training_and_foreign_weights_are_refused(self):
+        root = self.tmp / "root_init"
+        self._train(self.dataset, root)
+        start = root / "start.pt"
+        shutil.copy2(root / "models" / "model.pt", start)
+        # learning rate 0: after one epoch the network must still hold exactly the initial weights
+        root2 = self.tmp / "root_init2"
+        self._train(self.dataset, root2, initial_weights=str(start), resume=False, learning_rate=0.0)
+        trained = _state_dict_file(root2 / "models" / "checkpoint_final.pt")
+        trained = trained.get("model", trained)
+        for key, value in _state_dict_file(start).items():
+            torch.testing.assert_close(trained[key], value)
+        other = dict(TINY_OVERRIDES, network_def=dict(TINY_OVERRIDES["network_def"], channels=[8, 16]))
+        wf = make_workflow(["train.json"], "train", bundle_root=str(self.tmp / "root_init3"),
+                           dataset_dir=str(self.dataset), initial_weights=str(start), resume=False,
+                           **dict(other, max_epochs=1))
+        with self.assertRaises(Exception) as ctx:
+            wf.initialize()
+        text = error_text(ctx.exception)
+        self.assertIn(str(start), text)
+        self.assertIn("do not fit network_def", text)
+
 
 @pytest.mark.slow  # simulates 4 studies and builds their dataset once per session (~10-25 s on 2 shared cores)
 class TestDynamicStudyInput(unittest.TestCase):
