@@ -89,7 +89,8 @@ def setup_venv(
 
     The environment is reused when a stamp file inside it records the SHA-256 of ``requirements`` and ``monailabel``
     imports; otherwise ``pip install -r requirements`` runs (first time about 3 min on 2 cores, 8 GB on disk). The stamp
-    is written only after a successful install, so an interrupted install is retried on the next call.
+    is written only after a successful install and ``import monailabel.app``, so an interrupted or broken install is
+    retried on the next call.
 
     Args:
         venv: folder of the environment. Defaults to ``$RENOGRAM_MONAILABEL_VENV`` or
@@ -118,6 +119,8 @@ def setup_venv(
     q = ["-q"] if quiet else []
     _run([str(py), "-m", "pip", "install", *q, "--upgrade", "pip"], f"{venv}: upgrading pip")
     _run([str(py), "-m", "pip", "install", *q, "-r", str(requirements)], f"{venv}: installing {requirements.name}")
+    # the full app import (about 30 s) catches a broken set, e.g. pydicom 3 under monailabel 0.8.5
+    _run([str(py), "-c", "import monailabel.app"], f"{venv}: importing monailabel.app after the install")
     tmp = stamp.with_suffix(".tmp")
     tmp.write_text(digest + "\n")
     os.replace(tmp, stamp)

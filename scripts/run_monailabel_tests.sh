@@ -13,4 +13,4 @@ PY="${PYTHON:-python3.11}"
 "$PY" -m scripts.monailabel_app setup --python "$PY"
 VENV="${RENOGRAM_MONAILABEL_VENV:-$HOME/.cache/renogram/monailabel-venv}"
 # -p no:cacheprovider: nothing written into the repository; -m monailabel overrides pyproject's "not monailabel".
-exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider -m monailabel tests/monailabel "$@"
+RENOGRAM_REQUIRE_MONAILABEL=1 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider -m monailabel tests/monailabel "$@"

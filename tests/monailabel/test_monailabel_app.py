@@ -112,11 +112,13 @@ class TestPrepareAppWeights(unittest.TestCase):
         self.assertFalse(self.model.exists())
 
 
-def _fake_python(folder: Path, log: Path, fail_on: str = "") -> Path:
-    """A ``bin/python`` that appends its arguments to ``log`` and exits 1 when they contain ``fail_on``."""
+def _fake_python(folder: Path, log: Path, fail_on: str = "", fail_exact: str = "") -> Path:
+    """A ``bin/python`` that appends its arguments to ``log`` and exits 1 when they contain ``fail_on`` or equal
+    ``fail_exact``."""
     py = folder / "bin" / "python"
     py.parent.mkdir(parents=True, exist_ok=True)
     check = f'case "$*" in *"{fail_on}"*) exit 1;; esac\n' if fail_on else ""
+    check += f'[ "$*" = "{fail_exact}" ] && exit 1\n' if fail_exact else ""
     py.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\n{check}exit 0\n')
     py.chmod(py.stat().st_mode | stat.S_IXUSR)
     return py
@@ -160,10 +162,16 @@ class TestSetupVenv(unittest.TestCase):
     def test_broken_environment_is_reinstalled(self):
         _fake_python(self.venv, self.log)
         setup_venv(self.venv, self.req)
-        _fake_python(self.venv, self.log, fail_on="import monailabel")
+        _fake_python(self.venv, self.log, fail_exact="-c import monailabel")
         self.log.unlink()
         setup_venv(self.venv, self.req)
         self.assertTrue(any("install -q -r" in c for c in self.calls()), self.calls())
+
+    def test_install_that_does_not_import_is_not_stamped(self):
+        _fake_python(self.venv, self.log, fail_on="import monailabel.app")
+        with self.assertRaisesRegex(RuntimeError, "importing monailabel.app"):
+            setup_venv(self.venv, self.req)
+        self.assertFalse((self.venv / ".renogram-requirements.sha256").exists())
 
 
 class TestCommandLine(unittest.TestCase):
