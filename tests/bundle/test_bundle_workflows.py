@@ -197,7 +197,9 @@ class TestInferenceOrientation(unittest.TestCase):
         wf.initialize()
         check_workflow(wf)
         final = wf.parser.get_parsed_content("evaluator").state.output[0]["pred"]
-        self.assertEqual((tuple(final.shape), final.dtype), ((64, 48), torch.uint8))  # (H, W) uint8 for MONAI Label
+        # the in-memory final pred is the (H, W) mask in MONAI's (x, y) = (W, H) index order, uint8, because MONAI
+        # Label's writer transposes 2D arrays back (custom_transforms.index_order); the files written here are (H, W)
+        self.assertEqual((tuple(final.shape), final.dtype), ((48, 64), torch.uint8))
         expected = (img[..., 0] > 127).astype(np.uint8)
         np.testing.assert_array_equal(np.asarray(Image.open(tmp / "out" / "square_mask.png")), expected)
         wide = np.asarray(Image.open(tmp / "out" / "wide_mask.png"))
