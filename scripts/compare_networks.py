@@ -110,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
         "--bundle", default=str(REPO_ROOT / "bundle"), help="bundle folder (configs/train.json, configs/evaluate.json)"
     )
     p.add_argument("--retrain", action="store_true", help="retrain runs even when done.json says they finished")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: write the table and figures from the runs that have finished (others are left out)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
 
@@ -173,6 +178,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
 
     from scripts.comparison.spec import RunSpec
 
+    if args.report_only and args.retrain:
+        raise ComparisonError("--report-only trains nothing; it cannot be combined with --retrain")
     names = list(dict.fromkeys(args.networks))
     unknown = [n for n in names if n not in registry.available_networks()]
     if unknown:
@@ -300,6 +307,18 @@ def train_and_evaluate(spec: Any, run_dir: Path, retrain: bool = False, quiet: b
     return {"name": spec.name, "status": "done", "spec": spec.identity(), **record}
 
 
+def finished_record(spec: Any, run_dir: Path) -> dict[str, Any]:
+    """The record of a finished run for ``--report-only`` (status ``"missing"`` when it has no ``done.json``)."""
+    from scripts.comparison.spec import read_done
+
+    done = read_done(run_dir)
+    if done is None:
+        return {"name": spec.name, "status": "missing"}
+    if done.get("spec") != spec.identity():
+        raise ComparisonError(f"{run_dir}: finished with different settings than this command asks for")
+    return {"name": spec.name, "status": "skipped", **done}
+
+
 def _environment(threads: int | None) -> dict[str, Any]:
     """``scripts.benchmark_networks.host_record`` (host, CPU, versions, load) plus ignite, NumPy and GPU."""
     import ignite
@@ -344,7 +363,8 @@ def _write_outputs(
         summary = json.loads((run_dir / rec["eval_outputs"]["summary"]).read_text(encoding="utf-8"))
         cost = bench.get(spec.network, {})
         results.append(RunResult(spec.network, spec.augment, spec.seed, per_image, rec["train"], cost))
-        curves.append((spec.network, "flip" if spec.augment else "none", read_progress(run_dir / "progress.csv")))
+        progress = read_progress(run_dir / "progress.csv")
+        curves.append((spec.network, "flip" if spec.augment else "none", progress))
         per_run.append(
             {
                 "name": spec.name,
@@ -352,7 +372,8 @@ def _write_outputs(
                 "train": rec["train"],
                 "wall_s": rec.get("wall_s"),
                 "test_mean": summary.get("mean", {}),
-                "per_image": {k: [x if math.isfinite(x) else None for x in v.tolist()] for k, v in per_image.items()},
+                "per_image": {k: _json_floats(v) for k, v in per_image.items()},
+                "progress": {k: _json_floats(v) for k, v in progress.items()},
             }
         )
     rows = aggregate(results, order=plan.networks)
@@ -365,7 +386,8 @@ def _write_outputs(
         budget.append(f"at most {spec0.max_epochs} epochs")
     seeds = " ".join(str(s) for s in sorted({s.seed for s in plan.specs}))
     costs = (
-        f"{bench.get('_meta', {}).get('size', '')} input, batch 1, {plan.benchmark_threads} CPU threads"
+        f"{bench.get('_meta', {}).get('size', '')} input, batch 1, {plan.benchmark_threads} CPU threads, latency = "
+        "minimum of 20 forward passes"
         if plan.benchmark_size
         else "not measured"
     )
@@ -379,44 +401,64 @@ def _write_outputs(
         plot_curves(plan.out / "curves.png", curves)
     _figure(plan, finished)
     failed = [r["name"] for r in records if r["status"] == "failed"]
-    atomic_write_json(
-        plan.out / "comparison.json",
-        {
-            "command": command,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": _git_commit(),
-            "environment": _environment(plan.specs[0].threads),
-            "options": {
-                "networks": plan.networks,
-                "network_kwargs": plan.network_kwargs,
-                "image_size": list(plan.image_size),
-                "benchmark_size": list(plan.benchmark_size) if plan.benchmark_size else None,
-                "benchmark_threads": plan.benchmark_threads,
-                "run_spec_common": {
-                    k: v
-                    for k, v in plan.specs[0].to_dict().items()
-                    if k not in ("network", "augment", "seed", "network_kwargs")
-                },
+    report = {
+        "command": command,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        "environment": _environment(plan.specs[0].threads),
+        "options": {
+            "networks": plan.networks,
+            "network_kwargs": plan.network_kwargs,
+            "image_size": list(plan.image_size),
+            "benchmark_size": list(plan.benchmark_size) if plan.benchmark_size else None,
+            "benchmark_threads": plan.benchmark_threads,
+            "run_spec_common": {
+                k: v
+                for k, v in plan.specs[0].to_dict().items()
+                if k not in ("network", "augment", "seed", "network_kwargs")
             },
-            "wall_s": round(wall_s, 1),
-            "failed_runs": failed,
-            "table": rows,
-            "benchmark": bench,
-            "runs": per_run,
-            "paper_table2": PAPER_TABLE2,
         },
-    )
+        "invocation_wall_s": round(wall_s, 1),  # this command only (a resumed comparison skips finished runs)
+        "runs_wall_s_total": round(sum(float(r.get("wall_s") or 0.0) for r in per_run), 1),
+        "failed_runs": failed,
+        "missing_runs": [r["name"] for r in records if r["status"] == "missing"],
+        "table": rows,
+        "benchmark": bench,
+        "runs": per_run,
+        "paper_table2": PAPER_TABLE2,
+    }
+    atomic_write_json(plan.out / "comparison.json", _strict_json(report))
+
+
+def _strict_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by None, so the JSON file is strict (no ``NaN`` tokens)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict_json(v) for v in obj]
+    return obj
+
+
+def _json_floats(values: Any) -> list[float | None]:
+    """Array -> list of floats with NaN as None (strict JSON)."""
+    return [x if math.isfinite(x) else None for x in values.tolist()]
 
 
 def _figure(plan: Plan, finished: list) -> None:
-    """figure.png from the runs' ``figure_masks.npz`` (first seed; every run must show the same test images)."""
+    """figure.png from the runs' ``figure_masks.npz`` (first seed; every run must show the same test images).
+
+    Columns: ground truth, then one per network. Rows: the test images; with both augmentation settings, two rows
+    per image (no augmentation, then flip), so the grid stays about square.
+    """
     import numpy as np
 
     from scripts.comparison.figures import plot_mask_grid
 
     seed0 = min((s.seed for s, _ in finished), default=None)
-    panels, base = [], None
-    two_augs = len({s.augment for s, _ in finished}) > 1
+    masks: dict[tuple[str, bool], np.ndarray] = {}
+    base = None
     for spec, _ in finished:
         if spec.seed != seed0:
             continue
@@ -427,10 +469,22 @@ def _figure(plan: Plan, finished: list) -> None:
             base = data
         elif list(data["names"]) != list(base["names"]):
             raise ComparisonError(f"{path}: figure images differ from the other runs' ({list(base['names'])})")
-        title = spec.network + ((" (flip)" if spec.augment else " (no aug)") if two_augs else "")
-        panels.append((title, data["preds"]))
-    if base is not None and len(base["names"]):
-        plot_mask_grid(plan.out / "figure.png", list(base["names"]), base["images"], base["labels"], panels)
+        masks[(spec.network, spec.augment)] = data["preds"]
+    if base is None or not len(base["names"]):
+        return
+    augments = sorted({aug for _, aug in masks})
+    rows = [(i, aug) for i in range(len(base["names"])) for aug in augments]
+    names = [
+        str(base["names"][i]) + ("" if len(augments) == 1 else ("\nflip" if aug else "\nno aug")) for i, aug in rows
+    ]
+    empty = np.zeros_like(base["labels"][0])
+    panels = [
+        (network, np.stack([masks[(network, aug)][i] if (network, aug) in masks else empty for i, aug in rows]))
+        for network in dict.fromkeys(n for n, _ in masks)
+    ]
+    images = np.stack([base["images"][i] for i, _ in rows])
+    labels = np.stack([base["labels"][i] for i, _ in rows])
+    plot_mask_grid(plan.out / "figure.png", names, images, labels, panels)
 
 
 def run_comparison(plan: Plan, args: argparse.Namespace, command: str) -> int:
@@ -441,6 +495,9 @@ def run_comparison(plan: Plan, args: argparse.Namespace, command: str) -> int:
     (plan.out / "runs").mkdir(parents=True, exist_ok=True)
     records = []
     for i, spec in enumerate(plan.specs, 1):
+        if args.report_only:
+            records.append(finished_record(spec, plan.out / "runs" / spec.name))
+            continue
         _log(args.quiet, f"run {i}/{len(plan.specs)}")
         records.append(train_and_evaluate(spec, plan.out / "runs" / spec.name, args.retrain, args.quiet))
     bench: dict[str, Any] = {}
@@ -451,7 +508,13 @@ def run_comparison(plan: Plan, args: argparse.Namespace, command: str) -> int:
         )
     _write_outputs(plan, records, bench, command, time.perf_counter() - t0)
     failed = [r["name"] for r in records if r["status"] == "failed"]
-    _log(args.quiet, f"wrote {plan.out / 'table.md'}" + (f"; FAILED runs: {', '.join(failed)}" if failed else ""))
+    missing = [r["name"] for r in records if r["status"] == "missing"]
+    _log(
+        args.quiet,
+        f"wrote {plan.out / 'table.md'}"
+        + (f"; FAILED runs: {', '.join(failed)}" if failed else "")
+        + (f"; not run yet (left out): {', '.join(missing)}" if missing else ""),
+    )
     return 1 if failed else 0
 
 

@@ -71,6 +71,7 @@ def plot_mask_grid(
             if j == 0:
                 ax.set_ylabel(names[i], fontsize=6)
     fig.suptitle("Test images: network mask (white) vs ground truth (dashed black)", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()), h_pad=0.3, w_pad=0.3)
     _save(fig, Path(out))
 
 
@@ -104,7 +105,7 @@ def plot_curves(
         curves: ``(network label, augmentation label, progress columns)`` per run; seeds of one network share a colour.
         key: progress column to plot. Defaults to the bundle's key metric ``val_mean_dice``.
     """
-    augs = sorted({a for _, a, _ in curves})
+    augs = sorted({a for _, a, _ in curves}, key=lambda a: (a != "none", a))  # no augmentation first
     networks = list(dict.fromkeys(n for n, _, _ in curves))
     colors = {n: plt.get_cmap("tab10")(i % 10) for i, n in enumerate(networks)}
     fig, axes = plt.subplots(2, len(augs), figsize=(5.0 * len(augs), 6.5), squeeze=False)

@@ -12,7 +12,7 @@ seed's best checkpoint on the test split:
 
 Metrics: Dice, precision, recall, accuracy, Jaccard on the network's input grid (``image_size``), plus Dice and
 Jaccard on the native label grid where the bundle reports them (``*_native``). Cost columns come from
-``scripts.benchmark_networks`` (parameters, forward GFLOPs, CPU latency at batch 1) and from training
+``scripts.benchmark_networks`` (parameters, forward GFLOPs, minimum CPU latency at batch 1) and from training
 (seconds, epochs run, epoch of the best validation Dice, mean over seeds).
 """
 

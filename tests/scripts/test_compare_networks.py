@@ -134,6 +134,20 @@ class TestEndToEndAndResume(unittest.TestCase):
             model_mtime = (finished / "models" / "model.pt").stat().st_mtime_ns
             done_before = (finished / "done.json").read_text()
 
+            # --report-only: the table of what has finished, nothing trained
+            real_run = cli.subprocess.run
+
+            def no_worker(cmd, *a, **k):
+                self.assertNotIn("scripts.comparison.worker", cmd, "--report-only started a worker")
+                return real_run(cmd, *a, **k)
+
+            with mock.patch.object(cli.subprocess, "run", side_effect=no_worker):
+                code, log, err = run_main([*argv, "--report-only"])
+            self.assertEqual(code, 0, log + err)
+            with (out / "table.csv").open(newline="") as f:
+                self.assertEqual([r["network"] for r in csv.DictReader(f)], ["unet"])
+            self.assertEqual(json.loads((out / "comparison.json").read_text())["missing_runs"], [unfinished.name])
+
             code, log, err = run_main(argv)
             self.assertEqual(code, 0, log + err)
             self.assertIn(f"{finished.name}: finished earlier, skipped", log)
@@ -171,7 +185,7 @@ class TestEndToEndAndResume(unittest.TestCase):
         md = (out / "table.md").read_text()
         self.assertIn("| `unet` | none |", md)
         self.assertIn("| `transformer_unet` | none |", md)
-        report = json.loads((out / "comparison.json").read_text())
+        report = json.loads((out / "comparison.json").read_text(), parse_constant=self.fail)  # strict JSON, no NaN
         self.assertIn("scripts.compare_networks", report["command"])
         for key in ("torch", "monai", "pytorch_ignite", "host", "cpu"):
             self.assertIn(key, report["environment"])
@@ -187,6 +201,7 @@ class TestEndToEndAndResume(unittest.TestCase):
                 progress = list(csv.DictReader(f))
             self.assertEqual(len(progress), 1)
             self.assertIn("val_mean_dice", progress[0])
+            self.assertEqual(run["progress"]["epoch"], [1.0])
             self.assertTrue((run_dir / "models" / "model.pt").is_file())
             with np.load(run_dir / "figure_masks.npz") as z:
                 self.assertEqual(z["preds"].shape, (2, 64, 64))
