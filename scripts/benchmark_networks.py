@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REFERENCE_NAME", "build", "count_gflops", "host_record", "interleaved_latency", "main", "measure"]
+__all__ = ["REFERENCE_NAME", "build", "count_gflops", "host_record", "interleaved_latency", "main", "measure", "time_forward"]
 
 #: benchmark-only reference for the speed target (the issue's MONAI UNet, literal: num_res_units=0)
 REFERENCE_NAME = "unet_target_ref"
@@ -83,6 +83,20 @@ def count_gflops(net: Any, x: Any) -> float:
     return counter.get_total_flops() / 1e9
 
 
+def time_forward(net: Any, x: Any, repeats: int, warmup: int = 2) -> list[float]:
+    """Wall-clock seconds of ``repeats`` no-grad forward passes of ``net(x)``, after ``warmup`` untimed passes."""
+    import torch
+
+    times = []
+    with torch.no_grad():
+        for i in range(repeats + warmup):
+            t0 = time.perf_counter()
+            net(x)
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
+    return times
+
+
 def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
 
@@ -101,13 +115,7 @@ def measure(name: str, mode: str, size: int, threads: int, repeats: int, batch: 
         rec["params_m"] = sum(p.numel() for p in net.parameters()) / 1e6
         rss0 = _maxrss_mb()
         rec["gflops_per_image"] = count_gflops(net, x)
-        times = []
-        with torch.no_grad():
-            for i in range(repeats + 2):
-                t0 = time.perf_counter()
-                net(x)
-                if i >= 2:
-                    times.append(time.perf_counter() - t0)
+        times = time_forward(net, x, repeats)
         rec["latency_ms_b1"] = 1e3 * statistics.median(times)
         rec["latency_ms_b1_min"] = 1e3 * min(times)
     else:

@@ -34,12 +34,11 @@ def measure_network(
     less; the median is kept as ``cpu_latency_ms_median``.
     """
     import statistics
-    import time
 
     import torch
 
     import networks
-    from scripts.benchmark_networks import count_gflops
+    from scripts.benchmark_networks import count_gflops, time_forward
 
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads))
@@ -48,13 +47,7 @@ def measure_network(
         net = networks.create_network(name, in_channels=3, out_channels=1, img_size=tuple(size), **kwargs).eval()
         x = torch.rand(1, 3, int(size[0]), int(size[1]))
         gflops = count_gflops(net, x)
-        times = []
-        with torch.no_grad():
-            for i in range(repeats + 2):
-                t0 = time.perf_counter()
-                net(x)
-                if i >= 2:
-                    times.append(time.perf_counter() - t0)
+        times = time_forward(net, x, repeats)
     finally:
         torch.set_num_threads(previous)
     return {
