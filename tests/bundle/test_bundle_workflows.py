@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from parameterized import parameterized
 from PIL import Image
 
 from tests.bundle.bundle_fixtures import (
+    BUNDLE,
     CONFIGS,
     REPO_ROOT,
     TINY_OVERRIDES,
@@ -142,6 +144,33 @@ def _parse_train(**overrides):
     parser.read_config([str(CONFIGS / "train.json")])
     parser.update({"bundle_root": "/nonexistent", **overrides})
     return parser
+
+
+class TestDefaultRoot(unittest.TestCase):
+    """`python -m monai.bundle run training --config_file bundle/configs/train.json` works from the repository root."""
+
+    def test_bundle_root_defaults_to_the_bundle_from_repo_root_and_to_cwd_inside_it(self):
+        from monai.bundle import ConfigParser
+
+        for cwd, expected in ((REPO_ROOT, "bundle"), (BUNDLE, ".")):
+            for config in ("train.json", "inference.json"):
+                parser = ConfigParser()
+                parser.read_config(str(CONFIGS / config))
+                old = os.getcwd()
+                os.chdir(cwd)
+                try:
+                    self.assertEqual(parser.get_parsed_content("bundle_root"), expected, (cwd, config))
+                finally:
+                    os.chdir(old)
+
+    def test_training_run_id_is_the_run_list(self):
+        from monai.bundle import ConfigParser
+
+        for configs in (["train.json"], ["train.json", "multi_gpu_train.json"], ["train.json", "evaluate.json"]):
+            parser = ConfigParser()
+            parser.read_config([str(CONFIGS / c) for c in configs])
+            parser.resolve_macro_and_relative_ids()
+            self.assertEqual(parser["training"], parser["run"], configs)
 
 
 class TestOneIdOverrides(unittest.TestCase):
