@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     print("[5/6] inference on test-split DICOM studies", flush=True)
     splits = json.loads((dataset / "splits.json").read_text(encoding="utf-8"))
     test_ids = list(splits.get("test") or splits.get("validation") or [])[: args.infer_limit]
+    if not test_ids:
+        raise SystemExit(f"error: {dataset / 'splits.json'} has no test or validation study; simulate more (--studies)")
     inputs = out / "inference_inputs"
     if inputs.exists():
         shutil.rmtree(inputs)
