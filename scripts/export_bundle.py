@@ -25,6 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from scripts.folder_swap import swap_in_folder
+
 __all__ = ["BUNDLE_CONTENT", "CODE_PACKAGES", "export_bundle", "verify_bundle", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -74,13 +76,7 @@ def export_bundle(out_dir: str | os.PathLike, bundle_dir: str | os.PathLike | No
                 shutil.copy2(path, tmp / item)
         for package in CODE_PACKAGES:
             shutil.copytree(REPO_ROOT / package, tmp / package, ignore=_IGNORE)
-        if out.exists():
-            backup = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, backup)
-            os.replace(tmp, out)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        swap_in_folder(tmp, out, backup=out.with_name(f".{out.name}.old-{os.getpid()}"))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from scripts.folder_swap import swap_in_folder
+
 from .dicom import write_nm_dicom
 
 if TYPE_CHECKING:
@@ -85,13 +87,7 @@ def write_study(study: SimulatedStudy, out_dir: str | os.PathLike, study_id: str
         _save_png(study.pelvis, tmp / "pelvis.png")
         truth = dict(study.truth, study_id=study_id, patient_id=study_id)
         (tmp / "truth.json").write_text(json.dumps(truth, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-        if final.exists():
-            old = out / f"{TMP_PREFIX}old-{study_id}-{os.getpid()}"
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        swap_in_folder(tmp, final, backup=out / f"{TMP_PREFIX}old-{study_id}-{os.getpid()}")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
