@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scripts.folder_swap import swap_in_folder
+from custom_transforms.safe_files import swap_in_folder
 
 __all__ = ["BUNDLE_CONTENT", "CODE_PACKAGES", "export_bundle", "verify_bundle", "main"]
 

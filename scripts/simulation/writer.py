@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from scripts.folder_swap import swap_in_folder
+from custom_transforms.safe_files import swap_in_folder
 
 from .dicom import write_nm_dicom
 
