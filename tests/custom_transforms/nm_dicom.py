@@ -1,6 +1,11 @@
 # Copyright (c) 2026 Renogram parenchyma bundle contributors.
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
-"""Hand-built NM DICOM dynamic studies for the loader tests (plain pydicom; highdicom does not model NM)."""
+"""Hand-built NM DICOM dynamic studies for the loader tests (plain pydicom; highdicom does not model NM).
+
+Besides the standard layout, :func:`write_nm_dicom` writes the vendor variants the reader must accept (a
+``TimeSliceVector`` counting on across phases, no ``PhaseDelay``, ``PatientSize`` in cm, ``FrameTime`` only, several
+energy windows and detectors) and the contradictions it must refuse (explicit vectors of any content).
+"""
 
 from __future__ import annotations
 
@@ -18,9 +23,14 @@ NM_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
 
 
 class Phase:
-    """One acquisition phase: ``frames`` x ``duration_ms``, after ``delay_ms``, ``pause_ms`` between frames."""
+    """One acquisition phase: ``frames`` x ``duration_ms``, after ``delay_ms``, ``pause_ms`` between frames.
 
-    def __init__(self, frames: int, duration_ms: int, delay_ms: int = 0, pause_ms: int = 0, image_id: str = "") -> None:
+    ``delay_ms=None`` leaves ``PhaseDelay`` out of the phase item (a vendor variant; the standard says 0 then).
+    """
+
+    def __init__(
+        self, frames: int, duration_ms: int, delay_ms: int | None = 0, pause_ms: int = 0, image_id: str = ""
+    ) -> None:
         self.frames, self.duration_ms, self.delay_ms, self.pause_ms, self.image_id = (
             frames,
             duration_ms,
@@ -55,11 +65,29 @@ def write_nm_dicom(
     vectors: bool = True,
     number_of_frames: int | None = None,
     series_description: str = "",
+    time_slices: str | Sequence[int] = "per_phase",
+    phase_vector: Sequence[int] | None = None,
+    energy_windows: int = 1,
+    patient_size: str | float | None = None,
+    patient_weight: str | float | None = None,
 ) -> Path:
-    """Write ``frames`` (F, H, W) as an NM multi-frame file. With ``detector_views`` of length D, ``frames`` holds
-    D blocks (detector-major) of ``sum(phase frames)`` frames each. int16 frames give signed pixels."""
+    """Write ``frames`` (F, H, W) as an NM multi-frame file. int16 frames give signed pixels.
+
+    Frames nest as the standard's default order: ``energy_windows`` blocks (slowest), each of D detector blocks
+    (``detector_views`` of length D, else 1), each of ``sum(phase frames)`` frames in phase order.
+
+    Args:
+        time_slices: ``TimeSliceVector`` (with ``vectors``): ``"per_phase"`` restarts at 1 in each phase (the
+            standard), ``"cumulative"`` counts 1..N over the phases of each detector/energy window (a vendor
+            variant), ``"global"`` counts 1..F over the whole file, or an explicit per-frame list.
+        phase_vector: an explicit ``PhaseVector`` (with ``vectors``) instead of the one the phases imply.
+        energy_windows: ``NumberOfEnergyWindows``; ``EnergyWindowVector`` follows.
+        patient_size: ``PatientSize`` as written (metres by the standard; vendors write cm too), or absent.
+        patient_weight: ``PatientWeight`` (kg), or absent.
+    """
     frames = np.asarray(frames)
     n_det = len(detector_views) if detector_views else 1
+    n_ew = int(energy_windows)
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -77,6 +105,10 @@ def write_nm_dicom(
     if age is not None:
         ds.PatientAge = age
     ds.StudyDate = "20240101"
+    if patient_size is not None:
+        ds.PatientSize = str(patient_size)
+    if patient_weight is not None:
+        ds.PatientWeight = str(patient_weight)
     ds.SeriesDescription = series_description
     if charset == "ISO_IR 144":
         ds.Manufacturer = "Электрон"
@@ -95,7 +127,7 @@ def write_nm_dicom(
         ds.RescaleSlope = slope
     if intercept is not None:
         ds.RescaleIntercept = intercept
-    ds.NumberOfEnergyWindows = 1
+    ds.NumberOfEnergyWindows = n_ew
     ds.NumberOfDetectors = n_det
     if tracer:
         item = Dataset()
@@ -117,7 +149,8 @@ def write_nm_dicom(
             it = Dataset()
             it.ActualFrameDuration = ph.duration_ms
             it.NumberOfFramesInPhase = ph.frames
-            it.PhaseDelay = ph.delay_ms
+            if ph.delay_ms is not None:
+                it.PhaseDelay = ph.delay_ms
             it.PauseBetweenFrames = ph.pause_ms
             if ph.image_id:
                 it.ImageID = ph.image_id
@@ -125,11 +158,22 @@ def write_nm_dicom(
         ds.PhaseInformationSequence = DicomSequence(items)
         if vectors:
             per_det = sum(ph.frames for ph in phases)
+            blocks = n_ew * n_det
             ds.FrameIncrementPointer = [0x00540010, 0x00540020, 0x00540030, 0x00540100]
-            ds.EnergyWindowVector = [1] * (per_det * n_det)
-            ds.DetectorVector = [d + 1 for d in range(n_det) for _ in range(per_det)]
-            ds.PhaseVector = [i + 1 for _ in range(n_det) for i, ph in enumerate(phases) for _ in range(ph.frames)]
-            ds.TimeSliceVector = [k + 1 for _ in range(n_det) for ph in phases for k in range(ph.frames)]
+            ds.EnergyWindowVector = [e + 1 for e in range(n_ew) for _ in range(n_det * per_det)]
+            ds.DetectorVector = [d + 1 for _ in range(n_ew) for d in range(n_det) for _ in range(per_det)]
+            if phase_vector is not None:
+                ds.PhaseVector = list(phase_vector)
+            else:
+                ds.PhaseVector = [i + 1 for _ in range(blocks) for i, ph in enumerate(phases) for _ in range(ph.frames)]
+            if time_slices == "per_phase":
+                ds.TimeSliceVector = [k + 1 for _ in range(blocks) for ph in phases for k in range(ph.frames)]
+            elif time_slices == "cumulative":
+                ds.TimeSliceVector = [k + 1 for _ in range(blocks) for k in range(per_det)]
+            elif time_slices == "global":
+                ds.TimeSliceVector = list(range(1, blocks * per_det + 1))
+            else:
+                ds.TimeSliceVector = list(time_slices)
     if frame_time_ms is not None:
         ds.FrameTime = frame_time_ms
     ds.add_new(0x00390010, "LO", "TEST PRIVATE")
