@@ -14,7 +14,16 @@ Metadata keys returned by :func:`read_dynamic_study` (and carried in ``MetaTenso
 - ``pixel_spacing_mm``: ``[row, col]`` floats (NaN when the file does not say).
 - ``view``: ``"posterior"``, ``"anterior"`` or ``"unknown"``; ``detector``: 1-based detector number read (DICOM).
 - ``tracer``: radiopharmaceutical name or ``""``; ``patient_age_years``: float or NaN; ``patient_id``: str or ``""``.
+- ``patient_size_m``: the patient's height in metres (DICOM ``PatientSize``; a value over 3 is taken as cm and
+  converted) or NaN.
+- ``reader_notes``: one string, ``""`` for a file read exactly as the standard says, else ``"; "``-separated notes on
+  the vendor variants read (cumulative ``TimeSliceVector``, ``PatientSize`` in cm, ``FrameTime`` timing, no
+  ``PhaseDelay``), so that a reader's interpretation is on record.
 - ``filename_or_obj``: the path (str); ``format``: ``"dicom"``, ``"nifti"`` or ``"frames"``.
+
+Every reader refuses, with a :class:`~custom_transforms.errors.RenogramInputError` naming the file, pixel values that
+cannot be counts (:func:`check_counts`): NaN or infinite values, negative values after the rescale, a study whose every
+pixel is 0, and a study whose pixels are nearly constant in every frame.
 
 MONAI bookkeeping (set by :class:`LoadDynamicStudy` only): ``spatial_shape`` ``(H, W)``, ``original_channel_dim`` 0
 (the frame axis is MONAI's channel axis) and a 4x4 affine ``diag(row_mm, col_mm, 1, 1)``, the form MONAI's own 2D
@@ -49,6 +58,8 @@ __all__ = [
     "read_timing_sidecar",
     "parse_view",
     "parse_dicom_age",
+    "check_counts",
+    "FLAT_SPREAD",
 ]
 
 #: NM Image Storage and the retired NM Image Storage SOP classes.
@@ -58,6 +69,10 @@ FRAME_SUFFIXES = (".png", ".tif", ".tiff")
 _TIMING_NAMES = ("timing.json", "timing.csv")
 _POSTERIOR_WORDS = {"POSTERIOR", "POST", "POSTERO", "PA", "P"}
 _ANTERIOR_WORDS = {"ANTERIOR", "ANT", "ANTERO", "AP", "A"}
+#: a study is "nearly constant" when every frame's pixel values span at most this fraction of the frame's maximum.
+FLAT_SPREAD = 0.01
+#: ``PatientSize`` above this many metres is read as centimetres (no patient is 3 m tall; no child is 3 cm tall).
+_SIZE_CM_ABOVE = 3.0
 
 
 def read_dynamic_study(path: str | os.PathLike, view: str | int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -78,8 +93,8 @@ def read_dynamic_study(path: str | os.PathLike, view: str | int | None = None) -
         docstring.
 
     Raises:
-        RenogramInputError: the file is missing, unreadable, not a dynamic study, or its timing is missing or
-            inconsistent. The message starts with the path.
+        RenogramInputError: the file is missing, unreadable, not a dynamic study, its timing is missing or
+            inconsistent, or its pixel values are not counts (:func:`check_counts`). The message starts with the path.
     """
     p = Path(path)
     if not p.exists():
@@ -100,6 +115,50 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def check_counts(frames: np.ndarray, path: str | os.PathLike | None) -> None:
+    """Refuse pixel values that cannot be the counts of a gamma-camera study; every reader calls it.
+
+    Criteria, in this order (the first that applies is reported):
+
+    - NaN or infinite values: ``"holds NaN or infinite pixel values (N of M)"``.
+    - Negative values after the rescale: counts are never negative (``"holds negative counts after rescale ..."``).
+    - Every pixel 0: ``"holds no counts (every pixel is 0)"``.
+    - Nearly constant: in *every* frame, ``max - min <= FLAT_SPREAD * max`` (1 %; all-zero frames count as constant):
+      ``"pixel values are nearly constant (...): not a count image"``. This can never reject a real renogram: counts
+      are Poisson, so even a perfectly uniform source has a relative spread of about ``6 / sqrt(n)`` across a frame at
+      ``n`` counts per pixel, and a spread of 1 % would need more than 300 000 counts in every pixel of every frame,
+      beyond what a 16-bit pixel holds. Real studies hold at most a few hundred counts in their hottest pixel, and
+      their frames span from about 0 (outside the body or the detector's field) to that hottest pixel: a spread of
+      about 100 %. A frame with a few hot pixels is not constant, so a study is refused only when all frames are.
+
+    Args:
+        frames: ``(T, H, W)`` counts after the rescale.
+        path: the file named in the error.
+
+    Raises:
+        RenogramInputError: one of the criteria above.
+    """
+    arr = np.asarray(frames)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        raise RenogramInputError(path, f"holds NaN or infinite pixel values ({int((~finite).sum())} of {arr.size})")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0:
+        raise RenogramInputError(
+            path, f"holds negative counts after rescale (minimum {lo:g}); counts per pixel are never negative"
+        )
+    if hi == 0:
+        raise RenogramInputError(path, "holds no counts (every pixel is 0)")
+    flat2d = arr.reshape(arr.shape[0], -1)
+    frame_max, frame_min = flat2d.max(axis=1), flat2d.min(axis=1)
+    if np.all(frame_max - frame_min <= FLAT_SPREAD * frame_max):
+        raise RenogramInputError(
+            path,
+            f"pixel values are nearly constant ({lo:g}..{hi:g}; every frame spans at most {FLAT_SPREAD:.0%} of its "
+            "maximum): not a count image",
+        )
+
+
 # ----------------------------------------------------------------------------------------------------------- DICOM
 
 
@@ -109,9 +168,23 @@ def read_dicom_study(path: str | os.PathLike, view: str | int | None = None) -> 
     Timing comes from ``PhaseInformationSequence`` (per phase: ``NumberOfFramesInPhase``, ``ActualFrameDuration`` ms,
     ``PhaseDelay`` ms measured from the end of the previous phase, ``PauseBetweenFrames`` ms), mapped to frames through
     ``PhaseVector``/``TimeSliceVector`` when present. Without the sequence, ``FrameTime`` (ms, contiguous frames) is
-    used. Pixels are decoded by pydicom (signed or unsigned as ``PixelRepresentation`` says) and rescaled with
-    ``RescaleSlope``/``RescaleIntercept``. With several detectors (``DetectorVector``) the one whose view matches
-    ``view`` is kept; with several energy windows, window 1 is kept.
+    used, as one phase. Pixels are decoded by pydicom (signed or unsigned as ``PixelRepresentation`` says) and
+    rescaled with ``RescaleSlope``/``RescaleIntercept``. With several detectors (``DetectorVector``) the one whose view
+    matches ``view`` is kept; with several energy windows, window 1 is kept.
+
+    Vendor variants read (each noted in ``meta["reader_notes"]``), because the file says unambiguously which frame is
+    which:
+
+    - ``TimeSliceVector`` counting 1..N over all phases of each detector/energy window (cumulative) instead of
+      restarting at 1 in each phase (the standard). "Cumulative" restarts for each detector and energy window, since
+      they record the same time slices side by side; a vector counting on across detectors is refused.
+    - No ``PhaseDelay`` in a phase item: 0 ms (phases back to back).
+    - ``PatientSize`` in cm instead of metres (a value over 3): converted to metres.
+    - ``FrameTime`` only, no ``PhaseInformationSequence``.
+
+    Contradictions are refused: a ``PhaseVector`` that gives a phase (per detector/energy window) another number of
+    frames than its ``NumberOfFramesInPhase``; a ``TimeSliceVector`` with a value below 1, that is neither per-phase
+    nor cumulative, repeats a time slice within a phase, or does not increase within a phase in file order.
     """
     import pydicom
     from pydicom.errors import InvalidDicomError
@@ -149,18 +222,16 @@ def _dicom_to_study(ds: Any, p: Path, view: str | int | None) -> tuple[np.ndarra
 
     n_det = int(ds.get("NumberOfDetectors", 1) or 1)
     n_ew = int(ds.get("NumberOfEnergyWindows", 1) or 1)
-    starts, durs, phase, slice_idx = _dicom_frame_timing(ds, p, n_frames, n_det * n_ew)
     det_vec = _frame_vector(ds, "DetectorVector", n_frames, p, _default_vector(n_frames, n_ew, n_det, level=1))
     ew_vec = _frame_vector(ds, "EnergyWindowVector", n_frames, p, _default_vector(n_frames, n_ew, n_det, level=0))
+    notes: list[str] = []
+    starts, durs, phase, _ = _dicom_frame_timing(ds, p, n_frames, n_det * n_ew, (ew_vec, det_vec), notes)
 
     det_views = _detector_views(ds, n_det)
     detector = _choose_detector(p, det_views, view, sorted(set(det_vec.tolist())))
     keep = np.flatnonzero((det_vec == detector) & (ew_vec == ew_vec.min()))
     if keep.size < 2:
         raise RenogramInputError(p, f"detector {detector} holds {keep.size} frame(s); a dynamic study needs at least 2")
-    keys = list(zip(phase[keep].tolist(), slice_idx[keep].tolist(), strict=True))
-    if len(set(keys)) != len(keys):
-        raise RenogramInputError(p, "PhaseVector/TimeSliceVector repeat a (phase, time slice) pair within one detector")
     keep = keep[np.argsort(starts[keep], kind="stable")]
 
     try:
@@ -176,6 +247,7 @@ def _dicom_to_study(ds: Any, p: Path, view: str | int | None) -> tuple[np.ndarra
     frames = pixels[keep].astype(np.float32)
     if slope != 1.0 or intercept != 0.0:
         frames = frames * np.float32(slope) + np.float32(intercept)
+    check_counts(frames, p)
 
     spacing = [math.nan, math.nan]
     if ds.get("PixelSpacing") is not None and len(ds.PixelSpacing) == 2:
@@ -193,6 +265,8 @@ def _dicom_to_study(ds: Any, p: Path, view: str | int | None) -> tuple[np.ndarra
         "tracer": _dicom_tracer(ds),
         "patient_age_years": parse_dicom_age(ds),
         "patient_id": str(ds.get("PatientID", "") or "").strip(),
+        "patient_size_m": _patient_size_m(ds, notes),
+        "reader_notes": "; ".join(notes),
         "filename_or_obj": str(p),
         "format": "dicom",
     }
@@ -200,9 +274,18 @@ def _dicom_to_study(ds: Any, p: Path, view: str | int | None) -> tuple[np.ndarra
 
 
 def _dicom_frame_timing(
-    ds: Any, p: Path, n_frames: int, n_repeats: int
+    ds: Any, p: Path, n_frames: int, n_repeats: int, groups: tuple[np.ndarray, np.ndarray], notes: list[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Start (s), duration (s), 0-based phase and 0-based time slice of every frame in the file."""
+    """Start (s), duration (s), 0-based phase and 0-based time slice (within its phase) of every frame in the file.
+
+    Args:
+        ds: the dataset.
+        p: its path, for errors.
+        n_frames: ``NumberOfFrames``.
+        n_repeats: detectors x energy windows; each records every phase's frames once.
+        groups: ``(EnergyWindowVector, DetectorVector)``: frames of one (window, detector) pair form one time series.
+        notes: list the vendor variants read are appended to.
+    """
     phases = ds.get("PhaseInformationSequence")
     if phases:
         n_declared = ds.get("NumberOfPhases")
@@ -212,11 +295,14 @@ def _dicom_frame_timing(
             )
         counts, phase_starts, durations, steps = [], [], [], []
         t_ms = 0.0
+        no_delay = []
         for i, item in enumerate(phases, start=1):
             if item.get("NumberOfFramesInPhase") is None or item.get("ActualFrameDuration") is None:
                 raise RenogramInputError(p, f"phase {i} lacks NumberOfFramesInPhase or ActualFrameDuration")
             count = int(item.NumberOfFramesInPhase)
             dur_ms = float(item.ActualFrameDuration)
+            if item.get("PhaseDelay") is None or str(item.PhaseDelay).strip() == "":
+                no_delay.append(i)
             delay_ms = float(item.get("PhaseDelay", 0) or 0)
             pause_ms = float(item.get("PauseBetweenFrames", 0) or 0)
             if count < 1 or not dur_ms > 0 or delay_ms < 0 or pause_ms < 0:
@@ -231,34 +317,109 @@ def _dicom_frame_timing(
             durations.append(dur_ms)
             steps.append(dur_ms + pause_ms)
             t_ms += (count - 1) * (dur_ms + pause_ms) + dur_ms
+        if no_delay:
+            notes.append(f"no PhaseDelay in phase(s) {', '.join(map(str, no_delay))}: taken as 0 ms")
         if sum(counts) * n_repeats != n_frames:
             extra = f" x {n_repeats} detector/energy-window combinations" if n_repeats > 1 else ""
             raise RenogramInputError(
                 p, f"phase frame counts {counts} sum to {sum(counts)}{extra}, but NumberOfFrames is {n_frames}"
             )
-        default_phase = np.tile(np.repeat(np.arange(len(counts)), counts), n_repeats)
-        default_slice = np.tile(np.concatenate([np.arange(c) for c in counts]), n_repeats)
-        phase = _frame_vector(ds, "PhaseVector", n_frames, p, default_phase + 1) - 1
-        if phase.min() < 0 or phase.max() >= len(counts):
-            raise RenogramInputError(p, f"PhaseVector values must lie in 1..{len(counts)}")
-        slice_idx = _frame_vector(ds, "TimeSliceVector", n_frames, p, default_slice + 1) - 1
-        limits = np.asarray(counts)[phase]
-        if slice_idx.min() < 0 or np.any(slice_idx >= limits):
-            raise RenogramInputError(p, "TimeSliceVector exceeds NumberOfFramesInPhase of its phase")
-        starts_ms = np.asarray(phase_starts)[phase] + slice_idx * np.asarray(steps)[phase]
-        durs_ms = np.asarray(durations)[phase]
-        return np.round(starts_ms / 1000.0, 6), np.round(durs_ms / 1000.0, 6), phase, slice_idx
-    frame_time = ds.get("FrameTime")
-    if frame_time is not None and str(frame_time).strip() != "":
+    else:
+        frame_time = ds.get("FrameTime")
+        if frame_time is None or str(frame_time).strip() == "":
+            raise RenogramInputError(p, "no frame timing: neither PhaseInformationSequence nor FrameTime is present")
         dur_ms = float(frame_time)
         if not dur_ms > 0:
             raise RenogramInputError(p, f"FrameTime is {dur_ms} ms; it must be positive")
         if n_frames % n_repeats:
             raise RenogramInputError(p, f"NumberOfFrames {n_frames} is not a multiple of {n_repeats} detectors/windows")
-        slice_idx = np.tile(np.arange(n_frames // n_repeats), n_repeats)
-        starts_s = np.round(slice_idx * dur_ms / 1000.0, 6)
-        return starts_s, np.full(n_frames, round(dur_ms / 1000.0, 6)), np.zeros(n_frames, int), slice_idx
-    raise RenogramInputError(p, "no frame timing: neither PhaseInformationSequence nor FrameTime is present")
+        counts, phase_starts, durations, steps = [n_frames // n_repeats], [0.0], [dur_ms], [dur_ms]
+        notes.append("no PhaseInformationSequence: frames timed by FrameTime, back to back")
+    phase, slice_idx = _phase_and_slice(ds, p, n_frames, counts, groups, notes)
+    starts_ms = np.asarray(phase_starts)[phase] + slice_idx * np.asarray(steps)[phase]
+    durs_ms = np.asarray(durations)[phase]
+    return np.round(starts_ms / 1000.0, 6), np.round(durs_ms / 1000.0, 6), phase, slice_idx
+
+
+def _phase_and_slice(
+    ds: Any,
+    p: Path,
+    n_frames: int,
+    counts: list[int],
+    groups: tuple[np.ndarray, np.ndarray],
+    notes: list[str],
+) -> tuple[np.ndarray, np.ndarray]:
+    """0-based phase and 0-based time slice within the phase of every frame, from ``PhaseVector``/``TimeSliceVector``.
+
+    Without ``PhaseVector``, the frames of each detector/energy window run phase by phase in file order; without
+    ``TimeSliceVector``, time slices follow file order within each detector/energy window and phase.
+    ``TimeSliceVector`` may restart at 1 in each phase (the standard) or count 1..N over the phases of each
+    detector/energy window (cumulative); the one that fits every frame is used (with one phase they coincide).
+    """
+    n_phases = len(counts)
+    ew_vec, det_vec = groups
+    group_keys = sorted(set(zip(ew_vec.tolist(), det_vec.tolist(), strict=True)))
+    group_of = {key: g for g, key in enumerate(group_keys)}
+    group = np.asarray([group_of[key] for key in zip(ew_vec.tolist(), det_vec.tolist(), strict=True)], dtype=np.int64)
+    # defaults: the frames of each detector/energy window, in file order, run phase by phase
+    default_phase = np.zeros(n_frames, dtype=np.int64)
+    in_order = np.repeat(np.arange(n_phases), counts)
+    for g in range(len(group_keys)):
+        members = np.flatnonzero(group == g)
+        default_phase[members] = in_order[: members.size] if members.size <= in_order.size else -1
+    phase = _frame_vector(ds, "PhaseVector", n_frames, p, default_phase + 1) - 1
+    if phase.min() < 0 or phase.max() >= n_phases:
+        if ds.get("PhaseVector") is None:
+            raise RenogramInputError(p, f"a detector/energy window holds more than the {in_order.size} phase frames")
+        raise RenogramInputError(p, f"PhaseVector values must lie in 1..{n_phases}")
+
+    def where(g: int) -> str:
+        return f" of detector {group_keys[g][1]}, energy window {group_keys[g][0]}" if len(group_keys) > 1 else ""
+
+    for g in range(len(group_keys)):
+        found = np.bincount(phase[group == g], minlength=n_phases)
+        for k in range(n_phases):
+            if found[k] != counts[k]:
+                source = "PhaseVector gives" if ds.get("PhaseVector") is not None else "the file holds"
+                raise RenogramInputError(
+                    p,
+                    f"{source} phase {k + 1}{where(g)} {found[k]} frame(s), but its NumberOfFramesInPhase "
+                    f"is {counts[k]}",
+                )
+    if ds.get("TimeSliceVector") is None:  # time slices in file order within each detector/energy window and phase
+        slice_idx = np.zeros(n_frames, dtype=np.int64)
+        for g in range(len(group_keys)):
+            for k in range(n_phases):
+                members = np.flatnonzero((group == g) & (phase == k))
+                slice_idx[members] = np.arange(members.size)
+        return phase, slice_idx
+    raw = _frame_vector(ds, "TimeSliceVector", n_frames, p, np.ones(n_frames))
+    if raw.min() < 1:
+        raise RenogramInputError(p, f"TimeSliceVector holds {int(raw.min())}; time slices count from 1")
+    limits = np.asarray(counts)[phase]
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])[phase]
+    if np.all(raw <= limits):
+        slice_idx = raw - 1
+    elif np.all((raw > offsets) & (raw <= offsets + limits)):
+        slice_idx = raw - offsets - 1
+        notes.append("TimeSliceVector counts 1..N across the phases (cumulative), read as time slices per phase")
+    else:
+        scope = "each detector/energy window" if len(group_keys) > 1 else "the study"
+        raise RenogramInputError(
+            p,
+            "TimeSliceVector is neither per-phase (1..n in each phase) nor cumulative (1..N over the phases of "
+            f"{scope}); it does not say which frame is which",
+        )
+    for g in range(len(group_keys)):
+        for k in range(n_phases):
+            seq = slice_idx[(group == g) & (phase == k)]  # in file order
+            if np.unique(seq).size != seq.size:
+                raise RenogramInputError(p, f"TimeSliceVector repeats a time slice in phase {k + 1}{where(g)}")
+            if np.any(np.diff(seq) <= 0):
+                raise RenogramInputError(
+                    p, f"TimeSliceVector does not increase within phase {k + 1}{where(g)} (frames out of order)"
+                )
+    return phase, slice_idx
 
 
 def _default_vector(n_frames: int, n_ew: int, n_det: int, level: int) -> np.ndarray:
@@ -369,6 +530,24 @@ def parse_dicom_age(ds: Any) -> float:
     return math.nan
 
 
+def _patient_size_m(ds: Any, notes: list[str]) -> float:
+    """``PatientSize`` in metres (the standard's unit); a value over 3 is centimetres, converted (and noted)."""
+    text = str(ds.get("PatientSize", "") or "").strip()
+    if not text:
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if math.isfinite(value) and 0 < value <= _SIZE_CM_ABOVE:
+        return value
+    if math.isfinite(value) and _SIZE_CM_ABOVE < value <= 100 * _SIZE_CM_ABOVE:
+        notes.append(f"PatientSize {text} read as cm ({value / 100.0:.2f} m)")
+        return value / 100.0
+    notes.append(f"PatientSize {text!r} ignored (not a height in m or cm)")
+    return math.nan
+
+
 def _parse_da(value: Any) -> datetime.date | None:
     text = str(value or "").strip()
     try:
@@ -463,6 +642,8 @@ def _assemble(frames: np.ndarray, timing: dict[str, Any], path: Path, fmt: str, 
         "tracer": timing.get("tracer", ""),
         "patient_age_years": timing.get("patient_age_years", math.nan),
         "patient_id": timing.get("patient_id", ""),
+        "patient_size_m": math.nan,
+        "reader_notes": "",
         "filename_or_obj": str(path),
         "format": fmt,
     }
@@ -493,6 +674,7 @@ def read_nifti_study(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any
     if data.ndim != 3 or data.shape[2] < 2:
         raise RenogramInputError(p, f"NIfTI data shape {data.shape} is not 2D+t (columns, rows, frames>=2)")
     frames = np.ascontiguousarray(data.transpose(2, 1, 0))
+    check_counts(frames, p)
     stem = p.name[: -len(".nii.gz")] if p.name.lower().endswith(".nii.gz") else p.stem
     timing = read_timing_sidecar(p.with_name(stem + ".json"), frames.shape[0], p)
     zooms = img.header.get_zooms()
@@ -532,6 +714,7 @@ def read_frame_folder(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, An
             raise RenogramInputError(f, f"frame shape {arr.shape} differs from the first frame's {frames[0].shape}")
         frames.append(arr)
     stack = np.stack(frames).astype(np.float32)
+    check_counts(stack, p)
     timing_file = next((p / n for n in _TIMING_NAMES if (p / n).exists()), p / _TIMING_NAMES[0])
     timing = read_timing_sidecar(timing_file, stack.shape[0], p)
     return stack, _assemble(stack, timing, p, "frames", [math.nan, math.nan])

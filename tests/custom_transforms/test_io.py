@@ -102,12 +102,12 @@ class TestDicomTiming(unittest.TestCase):
 
     def test_signed_pixels_and_rescale(self):
         frames = ramp_frames(3).astype(np.int16)
-        frames[0, 0, 0] = -5
-        path = write_nm_dicom(self.dir / "s.dcm", frames, phases=[Phase(3, 1000)], slope=2.5, intercept=-1.0)
+        frames[0, 0, 0] = -5  # a signed stored value that the intercept brings to a non-negative count
+        path = write_nm_dicom(self.dir / "s.dcm", frames, phases=[Phase(3, 1000)], slope=2.5, intercept=20.0)
         out, _ = read_dynamic_study(path)
         self.assertEqual(out.dtype, np.float32)
-        self.assertEqual(out[0, 0, 0], -5 * 2.5 - 1.0)
-        np.testing.assert_allclose(out[:, 1, 1], np.arange(1, 4) * 2.5 - 1.0)
+        self.assertEqual(out[0, 0, 0], -5 * 2.5 + 20.0)
+        np.testing.assert_allclose(out[:, 1, 1], np.arange(1, 4) * 2.5 + 20.0)
 
     def test_cyrillic_charset_and_private_tags(self):
         path = write_nm_dicom(self.dir / "s.dcm", ramp_frames(3), phases=[Phase(3, 1000)], charset="ISO_IR 144")
