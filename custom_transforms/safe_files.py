@@ -133,7 +133,10 @@ class OutputOverlapError(ValueError):
 
 
 def check_output_separate(
-    out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None], out_option: str = "--out"
+    out: str | os.PathLike,
+    inputs: Iterable[str | os.PathLike | None],
+    out_option: str = "--out",
+    consequence: str = "it would be replaced",
 ) -> None:
     """Refuse an output that a command would delete or replace when it overlaps one of the inputs.
 
@@ -143,6 +146,7 @@ def check_output_separate(
         out: the output folder (it need not exist yet).
         inputs: input files or folders (``None`` entries are ignored).
         out_option: the option's name for the message. Defaults to ``"--out"``.
+        consequence: what would go wrong, for the message. Defaults to ``"it would be replaced"``.
 
     Raises:
         OutputOverlapError: ``out`` equals an input, is a folder above one, or lies inside an input folder.
@@ -161,7 +165,7 @@ def check_output_separate(
         else:
             continue
         raise OutputOverlapError(
-            f"{out}: {out_option} {how} {item}; it would be replaced, so choose a folder outside the inputs"
+            f"{out}: {out_option} {how} {item}; {consequence}, so choose a folder outside the inputs"
         )
 
 
