@@ -23,7 +23,8 @@ Input layouts (both may be mixed in one ``--studies`` folder):
   only), then ``<stem>_label.png``, ``labels/<stem>.png`` (for every fused image). Values 0/1, 0/1/2 or 0/255; any
   non-zero value is parenchyma.
 
-Output (``DATASET``, built in ``DATASET.tmp-XXXX`` and renamed at the end, so no half-written dataset is left):
+Output (``DATASET``, built in a hidden ``.DATASET.tmp-XXXX`` beside it and renamed at the end, so no half-written
+dataset is left; with ``--overwrite`` the old one is replaced only once the new one is complete):
 
 - ``images/<study_id>_f<k>.png``: RGB uint8 (``--colormap none``: 8-bit grayscale), ``--size`` pixels; rows are image
   rows top to bottom, columns left to right, as the DICOM stores them (posterior view: patient left on image left).
@@ -33,6 +34,15 @@ Output (``DATASET``, built in ``DATASET.tmp-XXXX`` and renamed at the end, so no
   "label_native", "study", "patient", "fused_index", ...}`` with paths relative to DATASET), the ``options`` used, the
   ``skipped`` studies with reasons, and the ``LoadImaged`` arguments that read the PNGs back.
 - ``splits.json``: study ids per split (patient-level), reusable with ``--splits``.
+- ``skipped.json``: the studies that could not be used, with the reason (``custom_transforms.safe_files.SkipList``
+  form: ``{"command", "inputs", "done", "skipped": [{"input", "reason"}]}``; an empty list when every study was
+  used). Studies left out on purpose because a frozen ``--splits`` does not list them are *excluded*, not skipped:
+  they stay in ``datalist.json``'s ``skipped`` list with that reason but are not in ``skipped.json``.
+
+Exit codes: 0 every study was used; 2 some studies were skipped (the dataset of the good ones is written, one line per
+skipped study on stderr), or the build failed (one line on stderr, nothing written): no usable study, a bad option,
+``--out`` not empty without ``--overwrite``, ``--out`` that is, contains or lies inside ``--studies`` or the
+``--splits`` file, ``--out`` that cannot be created or written, or the first bad study with ``--on-error stop``.
 
 Reading back in the array convention of the DICOM loader (``(C, H, W)``, rows first)::
 
@@ -58,7 +68,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,9 +75,22 @@ from typing import Any
 import numpy as np
 import torch
 
+from custom_transforms.safe_files import (
+    SKIPPED_FILE,
+    OutputOverlapError,
+    SkipList,
+    atomic_write_json,
+    atomic_write_text,
+    check_output_separate,
+    make_build_dir,
+    swap_in_folder,
+)
+
 __all__ = [
     "SPLIT_NAMES",
     "PNG_READ_ARGS",
+    "EXCLUDED_REASON",
+    "BuildError",
     "BuildOptions",
     "StudyRecord",
     "discover_studies",
@@ -81,6 +103,8 @@ SPLIT_NAMES = ("training", "validation", "test")
 #: ``LoadImaged``/``LoadImage`` keyword arguments that read the written PNGs as ``(C, H, W)``, rows first.
 PNG_READ_ARGS = {"reader": "PILReader", "reverse_indexing": False, "ensure_channel_first": True, "image_only": True}
 _STUDY_SUFFIXES = (".dcm", ".nii", ".nii.gz")
+#: reason recorded in ``datalist.json`` ``skipped`` for a study a frozen ``--splits`` leaves out (not a failure).
+EXCLUDED_REASON = "not in the frozen --splits"
 
 
 @dataclass
@@ -349,25 +373,51 @@ def _frozen_split(path: str) -> dict[str, str]:
 
 
 def _finalise(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Move the finished ``tmp`` dataset to ``out`` (replacing an old one only after the new one is in place)."""
-    old = None
+    """Move the finished ``tmp`` dataset to ``out`` (an old one is replaced only after the new one is in place)."""
     if out.exists():
         if out.is_dir() and not any(out.iterdir()):
             out.rmdir()
-        elif overwrite:
-            old = Path(tempfile.mkdtemp(prefix=out.name + ".old-", dir=out.parent))
-            old.rmdir()
-            out.rename(old)
-        else:
+        elif not overwrite:
             raise BuildError(f"{out}: exists and is not empty (use --overwrite)")
+    swap_in_folder(tmp, out)
+
+
+def _check_out(out: Path, studies: Path, opts: BuildOptions) -> None:
+    """Refuse, before anything is read or written, an ``--out`` that would destroy an input or cannot be a folder."""
     try:
-        tmp.rename(out)
-    except OSError:
-        if old is not None:
-            old.rename(out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        check_output_separate(out, [studies, opts.splits_file])
+    except OutputOverlapError as exc:
+        raise BuildError(str(exc)) from None
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise BuildError(f"{out}: --out is a file, not a folder")
+        if not opts.overwrite and any(out.iterdir()):
+            raise BuildError(f"{out}: exists and is not empty (use --overwrite)")
+        return
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise BuildError(f"{out}: --out cannot be created, {parent} is a file")
+            return
+
+
+def _make_parents(out: Path) -> list[Path]:
+    """Create the missing parent folders of ``out``; returns them, deepest first, to be removed if the build fails."""
+    made = []
+    for parent in out.parents:
+        if parent.exists():
+            break
+        made.append(parent)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def build_dataset(studies: str | os.PathLike, out: str | os.PathLike, opts: BuildOptions | None = None) -> dict:
@@ -381,34 +431,42 @@ def build_dataset(studies: str | os.PathLike, out: str | os.PathLike, opts: Buil
 
     opts = opts or BuildOptions()
     studies, out = Path(studies), Path(out)
-    if out.exists() and not opts.overwrite and (not out.is_dir() or any(out.iterdir())):
-        raise BuildError(f"{out}: exists and is not empty (use --overwrite)")
+    _check_out(out, studies, opts)
     if abs(sum(opts.split) - 1.0) > 1e-6 or min(opts.split) < 0 or len(opts.split) != 3:
         raise BuildError(f"--split needs three non-negative fractions summing to 1, got {list(opts.split)}")
     records = discover_studies(studies)
     frozen = _frozen_split(opts.splits_file) if opts.splits_file else None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
+    made: list[Path] = []
+    tmp = None
     try:
+        made = _make_parents(out)
+        tmp = make_build_dir(out)
         for sub in ("images", "labels", "labels_native"):
             (tmp / sub).mkdir()
         entries: list[dict[str, Any]] = []
         skipped: list[dict[str, str]] = []
+        failures = SkipList("prepare_dataset")
         iterator = records
         if opts.progress:
             from tqdm import tqdm
 
             iterator = tqdm(records, desc="prepare_dataset", unit="study", file=sys.stderr)
         for rec in iterator:
-            if frozen is not None and rec.study_id not in frozen:
-                skipped.append({"study": rec.study_id, "path": str(rec.path), "reason": "not in the frozen --splits"})
+            if frozen is not None and rec.study_id not in frozen:  # excluded on purpose: not a failure
+                skipped.append({"study": rec.study_id, "path": str(rec.path), "reason": EXCLUDED_REASON})
                 continue
+            failures.inputs += 1
             try:
                 entries.extend(_process_study(rec, tmp, opts))
-            except RenogramInputError as exc:
+            except (RenogramInputError, OSError) as exc:
+                if isinstance(exc, OSError):
+                    if exc.filename is not None and Path(os.fsdecode(exc.filename)).resolve().is_relative_to(tmp.resolve()):
+                        raise  # writing the output failed, not this study
+                    exc = RenogramInputError(rec.path, f"cannot be read ({exc.strerror or exc})")
                 if opts.on_error == "stop":
                     raise BuildError(str(exc)) from None
                 skipped.append({"study": rec.study_id, "path": str(rec.path), "reason": str(exc)})
+                failures.add(rec.path, str(exc))
         if not entries:
             raise BuildError(
                 f"{studies}: no usable study ({len(skipped)} skipped: {skipped[0]['reason'] if skipped else ''})"
@@ -444,14 +502,24 @@ def build_dataset(studies: str | os.PathLike, out: str | os.PathLike, opts: Buil
             "fractions": list(opts.split),
             "patients": study_patient,
         }
-        (tmp / "datalist.json").write_text(json.dumps(datalist, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        (tmp / "splits.json").write_text(json.dumps(splits, indent=2) + "\n", encoding="utf-8")
-        (tmp / "README.md").write_text(_dataset_readme(opts), encoding="utf-8")
+        atomic_write_json(tmp / "datalist.json", datalist)
+        atomic_write_json(tmp / "splits.json", splits)
+        atomic_write_text(tmp / "README.md", _dataset_readme(opts))
+        failures.write(tmp)
         _finalise(tmp, out, opts.overwrite)
+    except OSError as exc:  # the output side (reading inputs raises RenogramInputError): disk full, permissions
+        _cleanup(tmp, made)
+        raise BuildError(f"{out}: --out cannot be written ({exc.strerror or exc})") from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _cleanup(tmp, made)
         raise
     return datalist
+
+
+def _cleanup(tmp: Path | None, made: list[Path]) -> None:
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _remove_empty(made)
 
 
 def _patient_warnings(study_patient: dict[str, str]) -> list[str]:
@@ -493,9 +561,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Build a PNG dataset (fused pseudocolor images + binary parenchyma labels + datalist.json) "
         "from dynamic renal studies. Input layouts: <id>/study.dcm + parenchyma.png (simulator), or <stem>.dcm + "
         "<stem>_label.png / labels/<stem>.png (per fused image: <stem>_f<k>_label.png).",
+        epilog="Every good study is used; the bad ones are printed (one line each) and listed with the reason in "
+        "DATASET/skipped.json. Exit code 0: every study used; 2: some skipped (the dataset is written), or nothing "
+        "written (bad option, no usable study, --out not empty without --overwrite, --out overlapping --studies or "
+        "--splits, --out not writable, or --on-error stop at a bad study).",
     )
     p.add_argument("--studies", required=True, help="folder of studies (simulator or user layout)")
-    p.add_argument("--out", required=True, help="dataset folder to create (must be absent or empty unless --overwrite)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="dataset folder to create (absent or empty unless --overwrite; never the --studies folder, above it or "
+        "inside it)",
+    )
     p.add_argument("--size", type=int, nargs="+", default=[384], help="output size: S or H W (default 384)")
     p.add_argument("--colormap", default="jet", help="OpenCV colormap name, or 'none' for grayscale (default jet)")
     p.add_argument("--percentile", type=float, default=99.5, help="image percentile taken as full scale (default 99.5)")
@@ -522,15 +599,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", default=None, help="reuse a frozen splits.json (study ids per split)")
     p.add_argument("--view", default=None, type=_parse_view, help="posterior (default), anterior, or a detector number")
     p.add_argument(
-        "--on-error", choices=("skip", "stop"), default="skip", help="bad study: skip and report (default) or stop"
+        "--on-error",
+        choices=("skip", "stop"),
+        default="skip",
+        help="bad study: skip it, list it in DATASET/skipped.json and exit 2 at the end (default), or stop at the "
+        "first one (nothing written)",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing non-empty --out (once the new one is complete)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the exit code (0 done, 2 error, one line on stderr)."""
+    """Command-line entry point; returns the exit code.
+
+    0: every study was used. 2: some studies were skipped (the dataset of the others is written; one line per skipped
+    study on stderr, all in ``DATASET/skipped.json``), or the build failed (one line on stderr, nothing written).
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if len(args.size) not in (1, 2) or min(args.size) < 8:
@@ -570,15 +657,19 @@ def main(argv: list[str] | None = None) -> int:
     n_studies = len({e["study"] for name in SPLIT_NAMES for e in datalist[name]})
     n_patients = len({e["patient"] for name in SPLIT_NAMES for e in datalist[name]})
     per_split = ", ".join(f"{name} {len(datalist[name])}" for name in SPLIT_NAMES)
-    for s in datalist["skipped"]:
+    failed = [s for s in datalist["skipped"] if s["reason"] != EXCLUDED_REASON]
+    excluded = len(datalist["skipped"]) - len(failed)
+    for s in failed:
         print(f"prepare_dataset: skipped {s['reason']}", file=sys.stderr)
     for w in datalist["warnings"]:
         print(f"prepare_dataset: warning: {w}", file=sys.stderr)
     print(
-        f"prepare_dataset: {n_studies} studies used ({n_patients} patients), {len(datalist['skipped'])} skipped; "
-        f"images: {per_split} -> {args.out}"
+        f"prepare_dataset: {n_studies} studies used ({n_patients} patients), {len(failed)} skipped"
+        + (f" (listed in {Path(args.out) / SKIPPED_FILE})" if failed else "")
+        + (f", {excluded} not in the frozen --splits" if excluded else "")
+        + f"; images: {per_split} -> {args.out}"
     )
-    return 0
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":
