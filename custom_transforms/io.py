@@ -533,7 +533,7 @@ def parse_dicom_age(ds: Any) -> float:
 def _patient_size_m(ds: Any, notes: list[str]) -> float:
     """``PatientSize`` in metres (the standard's unit); a value over 3 is centimetres, converted (and noted)."""
     text = str(ds.get("PatientSize", "") or "").strip()
-    if not text:
+    if not text:  # absent, empty or 0 (the usual "not recorded")
         return math.nan
     try:
         value = float(text)
