@@ -1,17 +1,20 @@
 # Copyright (c) 2026 Renogram parenchyma bundle contributors.
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
-"""Parenchyma masks for dynamic studies from the project's MONAI bundle (``bundle/configs/inference.json``).
+"""Parenchyma masks for dynamic studies from the project's MONAI bundle (``bundle/configs/inference.json``), in process.
 
-The bundle's own inference workflow is run through :class:`monai.bundle.ConfigWorkflow` (no second copy of the
-preprocessing): the studies are linked into a temporary input folder, ``dataset_dir``/``output_dir``/``fused_index``
-are overridden, and the ``<name>_mask.png`` files it writes (0/1 on the study's native matrix) are read back.
+:class:`BundleSegmenter` reads the bundle's inference config with :class:`monai.bundle.ConfigParser` (no second copy
+of the preprocessing), builds ``network_def`` and loads ``<ckpt_dir>/model.pt`` once (after the bundle's own
+:func:`custom_transforms.bundle_support.check_checkpoint`), then segments each study in memory the way the bundle's
+evaluator does: the config's ``preprocessing`` on the study's own path (so a bad study is named in the error), a batch
+of one, the ``inferer`` in eval mode without gradients, and the config's ``activation``, ``invert``, ``discretize``
+and ``cast`` post-transforms. The mask is on the study's native matrix and equals, pixel for pixel, the
+``<name>_mask.png`` that ``python -m monai.bundle run --config_file bundle/configs/inference.json`` writes; no
+temporary folder, no PNG round trip.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,16 +23,115 @@ import numpy as np
 
 from custom_transforms.errors import RenogramInputError
 
-__all__ = ["MissingModelError", "segment_study", "segment_studies"]
+__all__ = ["MissingModelError", "BundleSegmenter", "POST_TRANSFORM_IDS", "segment_study", "segment_studies"]
+
+#: config ids of the post-transforms applied to the network output, in order (``cast`` is optional).
+POST_TRANSFORM_IDS = ("activation", "invert", "discretize", "cast")
 
 
 class MissingModelError(RenogramInputError):
     """The bundle has no inference config or no trained weights (the message suggests ``--mask``)."""
 
 
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    return ".nii.gz" if name.endswith(".nii.gz") else (path.suffix.lower() if path.suffix else ".dcm")
+def _study_error(exc: BaseException, study: Path) -> RenogramInputError:
+    """The :class:`RenogramInputError` inside a MONAI-wrapped exception chain, or one naming ``study`` with the
+    innermost message (MONAI's ``apply_transform`` re-raises every transform error as ``RuntimeError``)."""
+    seen: set[int] = set()
+    inner: BaseException = exc
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, RenogramInputError):
+            return cur
+        seen.add(id(cur))
+        inner = cur
+        cur = cur.__cause__ or cur.__context__
+    return RenogramInputError(study, f"cannot be segmented ({type(inner).__name__}: {inner})")
+
+
+class BundleSegmenter:
+    """Segment studies with the bundle's inference config and weights; the network is built and loaded once.
+
+    Args:
+        bundle_dir: bundle folder holding ``configs/inference.json`` and ``models/model.pt``. Defaults to ``bundle``.
+        fused_index: 0-based fused image the model segments. Defaults to 1 (the paper's 2nd fused image).
+        overrides: extra config overrides, as ``--id value`` pairs of ``monai.bundle run`` (e.g. ``network_def``,
+            ``image_size``, ``ckpt_dir``, ``device``).
+
+    Raises:
+        MissingModelError: no ``inference.json`` or no ``model.pt`` (in ``ckpt_dir``, by default ``models/``).
+        RenogramInputError: the weights do not fit ``network_def`` or cannot be read (the checkpoint is named).
+
+    Example::
+
+        seg = BundleSegmenter("bundle")
+        mask = seg("study.dcm")  # (H, W) uint8 0/1 on the study's matrix
+    """
+
+    def __init__(
+        self, bundle_dir: str | os.PathLike = "bundle", fused_index: int = 1, overrides: dict[str, Any] | None = None
+    ) -> None:
+        import torch
+        from monai.bundle import ConfigParser
+
+        from custom_transforms.bundle_support import check_checkpoint
+
+        root = Path(bundle_dir)
+        config = root / "configs" / "inference.json"
+        if not config.is_file():
+            raise MissingModelError(config, "bundle inference config not found; pass a mask file with --mask")
+        parser = ConfigParser()
+        parser.read_config(str(config))
+        parser.update({"bundle_root": str(root), "fused_index": int(fused_index), **(overrides or {})})
+        weights = Path(parser.get_parsed_content("ckpt_dir")) / "model.pt"
+        if not weights.is_file():
+            raise MissingModelError(
+                weights, "no trained model in the bundle (train it first, see the README); or pass a mask file with --mask"
+            )
+        self.bundle_dir = root
+        self.weights = weights
+        self.fused_index = int(fused_index)
+        self.device = torch.device(parser.get_parsed_content("device"))
+        network = parser.get_parsed_content("network_def").to(self.device)
+        check_checkpoint(weights, network)
+        # the checkpoint layouts MONAI's CheckpointLoader accepts with load_dict {"model": network}
+        state = torch.load(weights, map_location=self.device, weights_only=True)
+        if isinstance(state, dict) and isinstance(state.get("model"), dict):
+            state = state["model"]
+        network.load_state_dict(state, strict=True)
+        self.network = network.eval()
+        self.preprocessing = parser.get_parsed_content("preprocessing")
+        self.inferer = parser.get_parsed_content("inferer")
+        from monai.transforms import Compose
+
+        post = [parser.get_parsed_content(i) for i in POST_TRANSFORM_IDS if i != "cast" or i in parser]
+        self.postprocessing = Compose(post)
+
+    def __call__(self, study_path: str | os.PathLike) -> np.ndarray:
+        """Parenchyma mask ``(H, W)`` uint8 0/1 of one study on its native matrix.
+
+        Raises:
+            RenogramInputError: the study is missing or cannot be read or segmented (the user's path is named).
+        """
+        import torch
+        from monai.data import decollate_batch, list_data_collate
+        from monai.networks import eval_mode
+
+        path = Path(study_path)
+        if not path.exists():
+            raise RenogramInputError(path, "no such file")
+        try:
+            item = self.preprocessing({"image": os.fspath(path)})
+            batch = list_data_collate([item])  # what the config's DataLoader (batch_size 1) hands the evaluator
+            inputs = batch["image"].to(self.device)
+            with eval_mode(self.network), torch.no_grad():
+                pred = self.inferer(inputs, self.network)
+            out = decollate_batch({"image": inputs, "pred": pred}, detach=True)[0]
+            out = self.postprocessing(out)
+        except (ValueError, RuntimeError, OSError, KeyError, IndexError, TypeError) as exc:
+            raise _study_error(exc, path) from None
+        mask = out["pred"]
+        mask = mask.detach().cpu().numpy() if hasattr(mask, "detach") else np.asarray(mask)
+        return (mask[0] > 0).astype(np.uint8)
 
 
 def segment_studies(
@@ -38,10 +140,10 @@ def segment_studies(
     fused_index: int = 1,
     overrides: dict[str, Any] | None = None,
 ) -> list[np.ndarray]:
-    """Segment several studies in one bundle run.
+    """Segment several studies with one network (see :class:`BundleSegmenter`).
 
     Args:
-        study_paths: dynamic study files (DICOM, NIfTI).
+        study_paths: dynamic study files (DICOM, NIfTI) or frame folders.
         bundle_dir: bundle folder holding ``configs/inference.json`` and ``models/model.pt``. Defaults to ``bundle``.
         fused_index: 0-based fused image the model segments. Defaults to 1 (the paper's 2nd fused image).
         overrides: extra config overrides (e.g. ``network_def`` for a non-default network).
@@ -53,62 +155,12 @@ def segment_studies(
         MissingModelError: no ``inference.json`` or no ``models/model.pt`` in ``bundle_dir``.
         RenogramInputError: a study could not be segmented (named).
     """
-    from monai.bundle import ConfigWorkflow
-
-    root = Path(bundle_dir)
-    config = root / "configs" / "inference.json"
-    weights = root / "models" / "model.pt"
-    if not config.is_file():
-        raise MissingModelError(config, "bundle inference config not found; pass a mask file with --mask")
-    if not weights.is_file():
-        raise MissingModelError(
-            weights, "no trained model in the bundle (train it first, see the README); or pass a mask file with --mask"
-        )
     paths = [Path(p) for p in study_paths]
     for p in paths:
         if not p.exists():
             raise RenogramInputError(p, "no such file")
-    tmp = Path(tempfile.mkdtemp(prefix="renal_segment_"))
-    try:
-        inputs, outputs = tmp / "in", tmp / "out"
-        inputs.mkdir()
-        names = []
-        for i, p in enumerate(paths):
-            name = f"s{i:05d}"
-            target = inputs / f"{name}{_suffix(p)}"
-            try:
-                os.symlink(p.resolve(), target)
-            except OSError:
-                shutil.copy2(p, target)
-            names.append(name)
-        meta = root / "configs" / "metadata.json"
-        logging_conf = root / "configs" / "logging.conf"
-        wf = ConfigWorkflow(
-            config_file=str(config),
-            meta_file=str(meta) if meta.is_file() else None,
-            logging_file=str(logging_conf) if logging_conf.is_file() else None,
-            workflow_type="infer",
-            bundle_root=str(root),
-            dataset_dir=str(inputs),
-            output_dir=str(outputs),
-            fused_index=int(fused_index),
-            save_overlay=False,
-            **(overrides or {}),
-        )
-        wf.initialize()
-        wf.run()
-        wf.finalize()
-        from scripts.clinical.rois import read_mask
-
-        masks = []
-        for p, name in zip(paths, names, strict=True):
-            out = outputs / f"{name}_mask.png"
-            if not out.is_file():
-                raise RenogramInputError(p, f"the bundle wrote no mask for this study (expected {out.name})")
-            masks.append((read_mask(out) > 0).astype(np.uint8))
-        return masks
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    segmenter = BundleSegmenter(bundle_dir, fused_index, overrides)
+    return [segmenter(p) for p in paths]
 
 
 def segment_study(
@@ -117,5 +169,5 @@ def segment_study(
     fused_index: int = 1,
     overrides: dict[str, Any] | None = None,
 ) -> np.ndarray:
-    """Parenchyma mask ``(H, W)`` uint8 0/1 of one study from the bundle's model (see :func:`segment_studies`)."""
+    """Parenchyma mask ``(H, W)`` uint8 0/1 of one study from the bundle's model (see :class:`BundleSegmenter`)."""
     return segment_studies([study_path], bundle_dir, fused_index, overrides)[0]
