@@ -11,7 +11,7 @@ parenchyma, raw kidney, background per pixel, smoothed kidney, blood pool per pi
 ``report.png``: the display image with the ROI outlines (whole kidney solid, parenchyma thin, background dotted,
 heart dashed; patient sides labelled), the two background-corrected renogram curves with Tmax marks and the DRF
 window shaded, and a table of the indices against their normal ranges (abnormal red, borderline orange).
-All three files are written to temporary names first and renamed together at the end.
+All three files are written to temporary names (or a new folder is built aside) and renamed together at the end.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from custom_transforms.safe_files import apply_umask, make_build_dir, swap_in_folder
 from scripts.clinical.analysis import NORMAL_RANGES, RenalAnalysis
 
 __all__ = ["REPORT_FILES", "write_report", "render_report_png", "write_curves_csv"]
@@ -201,33 +203,48 @@ def _flag_of(name: str, value: float | None) -> str:
     return flag_value(name, value)
 
 
+def _write_files(result: RenalAnalysis, paths: dict[str, str]) -> None:
+    report = dict(result.report)
+    report["files"] = {name: name for name in REPORT_FILES}
+    with open(paths["report.json"], "w") as fh:
+        json.dump(report, fh, indent=2, allow_nan=False)
+    write_curves_csv(result, paths["curves.csv"])
+    render_report_png(result, paths["report.png"])
+
+
 def write_report(result: RenalAnalysis, out_dir: str | os.PathLike) -> dict[str, str]:
     """Write ``report.json``, ``curves.csv`` and ``report.png`` into ``out_dir`` (created if needed).
 
-    Each file is written under a temporary name in ``out_dir`` and the three are renamed into place only after all
-    succeeded, so a failure leaves earlier reports untouched and no partial file behind.
+    A new ``out_dir`` is built beside its final name and renamed into place when complete
+    (:func:`custom_transforms.safe_files.make_build_dir`), so a failure leaves no folder behind. In an existing
+    ``out_dir`` each file is written under a temporary name and the three are renamed into place only after all
+    succeeded, so a failure leaves earlier reports untouched and no partial file behind. Files get the permissions
+    the umask gives (not ``tempfile``'s ``0600``).
 
     Returns:
         ``{"report.json": path, "curves.csv": path, "report.png": path}``.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    final = {name: str(out / name) for name in REPORT_FILES}
+    if not out.exists():
+        build = make_build_dir(out)
+        try:
+            _write_files(result, {name: str(build / name) for name in REPORT_FILES})
+            swap_in_folder(build, out)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+        return final
     tmp: dict[str, str] = {}
     try:
         for name in REPORT_FILES:
             fd, p = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
             os.close(fd)
+            apply_umask(p, folder=False)
             tmp[name] = p
-        report = dict(result.report)
-        report["files"] = {name: name for name in REPORT_FILES}
-        with open(tmp["report.json"], "w") as fh:
-            json.dump(report, fh, indent=2, allow_nan=False)
-        write_curves_csv(result, tmp["curves.csv"])
-        render_report_png(result, tmp["report.png"])
-        final = {}
+        _write_files(result, tmp)
         for name, p in tmp.items():
             os.replace(p, out / name)
-            final[name] = str(out / name)
         tmp.clear()
         return final
     finally:
