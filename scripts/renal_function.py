@@ -1,6 +1,6 @@
 # Copyright (c) 2026 Renogram parenchyma bundle contributors.
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
-"""Clinical renogram report of one dynamic renal study: curves, split function, Tmax, T1/2, 20-min/max, NORA.
+"""Clinical renogram report of dynamic renal studies: curves, split function, Tmax, T1/2, 20-min/max, NORA.
 
 Usage::
 
@@ -8,23 +8,43 @@ Usage::
     python -m scripts.renal_function STUDY.dcm --out REPORT_DIR --mask parenchyma.png # use a mask file instead
     python -m scripts.renal_function STUDY.dcm --out R --mask kidney.png --mask-kind kidney --drf-window 60,150 \\
         --background crescent
+    python -m scripts.renal_function STUDIES/ --out REPORTS                           # every study in a folder
+    python -m scripts.renal_function a.dcm b.dcm STUDIES/ --out REPORTS --on-error stop
 
-Writes ``REPORT_DIR/report.json``, ``curves.csv`` and ``report.png`` (see :mod:`scripts.clinical.report`). Errors
-(unreadable study or mask, no kidney, study shorter than the DRF window, frames without timing) print one line on
-stderr naming the file and the reason and exit with code 2; nothing is left half-written.
+One study: writes ``REPORT_DIR/report.json``, ``curves.csv`` and ``report.png`` (see :mod:`scripts.clinical.report`).
+Several studies, or a folder (its ``*.dcm``, ``*.nii``, ``*.nii.gz`` files, ``<id>/study.dcm`` sub-folders as the
+simulator writes them, and frame folders with ``timing.json``): one process segments them all with one network and
+writes ``REPORTS/<study_id>/report.*`` per study plus ``REPORTS/skipped.json`` (``{"command", "inputs", "done",
+"skipped": [{"input", "reason"}]}``), with a progress bar on stderr (off with ``--quiet``). ``--mask`` takes a single
+study.
+
+Errors (unreadable study or mask, no kidney, study shorter than the DRF window, frames without timing) print one line
+``renal_function: error: <file>: <reason>`` on stderr naming the user's file; nothing is left half-written (a report
+folder appears complete or not at all) and the inputs are never changed. Exit codes: 0 all reports written; 2 bad
+input or options (in folder mode: after every good study has its report, when any study was skipped; with
+``--on-error stop`` at the first bad study). ``--out`` may not be, contain or lie inside an input.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
-from scripts.clinical.analysis import AnalysisSettings, analyse_study
+from custom_transforms.errors import RenogramInputError
+from custom_transforms.safe_files import SKIPPED_FILE, SkipList, check_output_separate
+from scripts.clinical.analysis import AnalysisSettings, RenalAnalysis, analyse_study
 from scripts.clinical.report import write_report
 from scripts.clinical.rois import BACKGROUND_METHODS
+from scripts.clinical.segment import MissingModelError
+from scripts.clinical.studies import find_studies, is_study_folder, unique_study_ids
 
 __all__ = ["main", "parse_args", "parse_window"]
+
+PROG = "renal_function"
 
 
 def parse_window(text: str) -> tuple[float, float]:
@@ -38,13 +58,28 @@ def parse_window(text: str) -> tuple[float, float]:
     return a, b
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Option defaults shown, the epilog (outputs, errors, exit codes) kept as written."""
+
+
+def _is_batch(paths: list[str]) -> bool:
+    """Several inputs, or one folder of studies (a folder of frames is one study)."""
+    return len(paths) > 1 or is_study_folder(paths[0])
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
     ap = argparse.ArgumentParser(prog="python -m scripts.renal_function", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("study", help="dynamic study: NM DICOM, NIfTI 2D+t or folder of frames")
-    ap.add_argument("--out", required=True, help="output folder for report.json, curves.csv, report.png")
-    ap.add_argument("--mask", help="mask file (PNG/TIFF/.npy, native matrix) instead of running the bundle's model")
+                                 epilog=re.sub(r":\w+:`([^`]+)`", r"\1", "\n\n".join(__doc__.split("\n\n")[3:])).replace("``", ""),
+                                 formatter_class=_HelpFormatter)
+    ap.add_argument("study", nargs="+", metavar="STUDY_OR_FOLDER",
+                    help="dynamic study (NM DICOM, NIfTI 2D+t, folder of frames with timing.json) or a folder of "
+                    "studies (*.dcm, *.nii[.gz], <id>/study.dcm); several may be given")
+    ap.add_argument("--out", required=True,
+                    help="output folder: report.json, curves.csv, report.png for one study; <study_id>/report.* and "
+                    f"{SKIPPED_FILE} for several studies or a folder")
+    ap.add_argument("--mask", help="mask file (PNG/TIFF/.npy, native matrix) instead of running the bundle's model "
+                    "(single study only)")
     ap.add_argument("--mask-kind", choices=("parenchyma", "kidney"), default="parenchyma",
                     help="parenchyma: the hilum/pelvis is filled in to make the whole-kidney ROI; kidney: used as is")
     ap.add_argument("--labels", choices=("auto", "labels", "binary"), default="auto",
@@ -61,42 +96,173 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--fused-index", type=int, default=1,
                     help="0-based fused image (7 frames after the first minute) segmented by the model and shown")
     ap.add_argument("--bundle-dir", default="bundle", help="MONAI bundle used when no --mask is given")
+    ap.add_argument("--on-error", choices=("skip", "stop"), default="skip",
+                    help=f"a bad study among several: skip it and list it in {SKIPPED_FILE} (exit 2 at the end), or "
+                    "stop at the first one (exit 2)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar (several studies)")
     args = ap.parse_args(argv)
     if args.ring_gap < 0 or args.ring_width < 1:
         ap.error("--ring-gap must be >= 0 and --ring-width >= 1")
     if args.fused_index < 0:
         ap.error("--fused-index must be >= 0")
+    args.batch = _is_batch(args.study)
+    if args.mask and args.batch:
+        ap.error("--mask takes a single study; for several studies the bundle's model segments each one")
     return args
 
 
+def _error(message: Any) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an ``--out`` that cannot become a folder (it is a file, or lies under one) before any work is done."""
+    if out.exists():
+        if not out.is_dir():
+            raise RenogramInputError(out, "--out exists and is not a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise RenogramInputError(out, "--out is not writable")
+        return
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RenogramInputError(out, f"--out cannot be created: {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RenogramInputError(out, f"--out cannot be created: {parent} is not writable")
+
+
+def _named(exc: BaseException, study: Path) -> str:
+    """The error line's text: a :class:`RenogramInputError` names its file already (the model's in-memory mask is
+    named by its study); anything else gets the study."""
+    if isinstance(exc, RenogramInputError):
+        if exc.path in ("array", "<array>"):
+            return f"{study}: {exc.problem} (mask from the bundle's model)"
+        return str(exc)
+    return f"{study}: {exc}"
+
+
+def _analyse(study: Path, args: argparse.Namespace, settings: AnalysisSettings, segmenter: Any) -> RenalAnalysis:
+    if args.mask:
+        return analyse_study(study, args.mask, settings, fused_index=args.fused_index)
+    if not study.exists():
+        raise RenogramInputError(study, "no such file")
+    mask = segmenter()(study)
+    if not mask.any():
+        raise RenogramInputError(
+            study, "the bundle's model found no kidney in this study (empty mask); check the study or pass --mask"
+        )
+    result = analyse_study(study, mask, settings, fused_index=args.fused_index)
+    result.report["settings"]["mask_source"] = f"model ({segmenter().weights})"
+    return result
+
+
+def _summary_line(result: RenalAnalysis, report_png: str, prefix: str = "") -> list[str]:
+    rep = result.report
+    drf = rep["drf_percent"]["integral"]
+    lines = [f"{prefix}DRF (integral) left {drf['left']} % / right {drf['right']} %; report: {report_png}"]
+    return lines + [f"warning: {prefix}{w}" for w in rep["warnings"]]
+
+
+def _collect(paths: list[str], skip: SkipList) -> list[Path]:
+    """The studies named by the positional arguments (folders expanded); unusable arguments go into ``skip``."""
+    studies: list[Path] = []
+    for item in paths:
+        p = Path(item)
+        if is_study_folder(p):
+            try:
+                studies.extend(find_studies(p))
+            except RenogramInputError as exc:
+                skip.add(p, str(exc))
+        else:
+            studies.append(p)  # a file or frame folder; a missing one is reported when its turn comes
+    return studies
+
+
+def _run_batch(args: argparse.Namespace, settings: AnalysisSettings, segmenter: Any) -> int:
+    from tqdm import tqdm
+
+    out = Path(args.out)
+    skip = SkipList(PROG)
+    studies = _collect(args.study, skip)
+    skip.inputs = len(studies) + len(skip)
+    if not studies:  # nothing to do: one line per argument, nothing written
+        for entry in skip.entries:
+            _error(entry["reason"])
+        return 2
+    for entry in skip.entries:
+        _error(entry["reason"])
+        if args.on_error == "stop":
+            return 2
+    ids = unique_study_ids(studies, reserved=(SKIPPED_FILE,))
+    done = 0
+    bar = tqdm(list(zip(ids, studies, strict=True)), desc=PROG, unit="study", file=sys.stderr, disable=args.quiet)
+    for sid, study in bar:
+        try:
+            result = _analyse(study, args, settings, segmenter)
+            files = write_report(result, out / sid)
+        except MissingModelError as exc:  # no model: no study can be segmented
+            bar.close()
+            _error(exc)
+            return 2
+        except (ValueError, OSError) as exc:  # RenogramInputError is a ValueError and names the file
+            line = _named(exc, study)
+            skip.add(study, line)
+            tqdm.write(f"{PROG}: error: {line}", file=sys.stderr)
+            if args.on_error == "stop":
+                break
+            continue
+        done += 1
+        for line in _summary_line(result, files["report.png"], prefix=f"{sid}: "):
+            tqdm.write(line, file=sys.stdout)
+    bar.close()
+    out.mkdir(parents=True, exist_ok=True)
+    listed = skip.write(out)
+    print(f"{done} report(s) in {out}; {len(skip)} skipped (see {listed})")
+    return 2 if len(skip) else 0
+
+
+class _LazySegmenter:
+    """Builds :class:`scripts.clinical.segment.BundleSegmenter` on first use (never, with ``--mask``), then keeps it."""
+
+    def __init__(self, bundle_dir: str, fused_index: int) -> None:
+        self.bundle_dir, self.fused_index, self._seg = bundle_dir, fused_index, None
+
+    def __call__(self) -> Any:
+        if self._seg is None:
+            from scripts.clinical.segment import BundleSegmenter
+
+            self._seg = BundleSegmenter(self.bundle_dir, fused_index=self.fused_index)
+        return self._seg
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command; returns the exit code (0 ok, 2 bad input)."""
+    """Run the command; returns the exit code (0 ok, 2 bad input or any study skipped)."""
     args = parse_args(argv)
     settings = AnalysisSettings(
         drf_window_s=args.drf_window, patlak_window_s=args.patlak_window, background=args.background,
         ring_gap_px=args.ring_gap, ring_width_px=args.ring_width, mask_kind=args.mask_kind, label_mode=args.labels,
     )
+    out = Path(args.out)
     try:
-        if args.mask:
-            mask = args.mask
-        else:
-            from scripts.clinical.segment import segment_study
-
-            mask = segment_study(args.study, bundle_dir=args.bundle_dir, fused_index=args.fused_index)
-        result = analyse_study(args.study, mask, settings, fused_index=args.fused_index)
-        if not args.mask:
-            result.report["settings"]["mask_source"] = f"model ({Path(args.bundle_dir) / 'models' / 'model.pt'})"
-        files = write_report(result, args.out)
-    except (ValueError, OSError) as exc:  # RenogramInputError is a ValueError and names the file
-        print(f"renal_function: error: {exc}", file=sys.stderr)
+        check_output_separate(out, [*args.study, args.mask])
+        _check_out(out)
+    except ValueError as exc:
+        _error(exc)
         return 2
-    rep = result.report
-    drf = rep["drf_percent"]["integral"]
-    print(f"DRF (integral) left {drf['left']} % / right {drf['right']} %; report: {files['report.png']}")
-    for w in rep["warnings"]:
-        print(f"warning: {w}")
+    segmenter = _LazySegmenter(args.bundle_dir, args.fused_index)
+    if args.batch:
+        return _run_batch(args, settings, segmenter)
+    study = Path(args.study[0])
+    try:
+        result = _analyse(study, args, settings, segmenter)
+        files = write_report(result, out)
+    except (ValueError, OSError) as exc:  # RenogramInputError is a ValueError and names the file
+        _error(_named(exc, study))
+        return 2
+    for line in _summary_line(result, files["report.png"]):
+        print(line)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
