@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-__all__ = ["Phase", "write_nm_dicom", "ramp_frames"]
+__all__ = ["Phase", "PHANTOM_PHASES", "write_nm_dicom", "ramp_frames", "phantom_study"]
 
 NM_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
 
@@ -45,6 +45,29 @@ def ramp_frames(n_frames: int, shape: tuple[int, int] = (8, 8), dtype=np.uint16)
     base = np.arange(1, n_frames + 1, dtype=np.int64)[:, None, None] * np.ones((1, *shape), dtype=np.int64)
     base[:, :, -1] += 1000  # last column brighter: a left/right marker
     return base.astype(dtype)
+
+
+#: the phantom's protocol: 30 x 2 s, then 21 x 20 s (3 fused images of 7 frames after the first minute).
+PHANTOM_PHASES = (Phase(30, 2000), Phase(21, 20000))
+
+
+def phantom_study(seed: int = 0, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """A tiny renogram for end-to-end tests: two elliptic kidneys whose uptake peaks at 3 min, on a Poisson background.
+
+    Returns:
+        ``(frames, label)``: ``(51, size, size)`` uint16 counts for :data:`PHANTOM_PHASES` and the ``(size, size)``
+        uint8 0/1 kidney mask.
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    label = np.zeros((size, size), np.uint8)
+    for cx in (size * 0.3, size * 0.7):
+        label[((yy - size / 2) / (size * 0.22)) ** 2 + ((xx - cx) / (size * 0.1)) ** 2 <= 1] = 1
+    durations = np.repeat([ph.duration_ms / 1000.0 for ph in PHANTOM_PHASES], [ph.frames for ph in PHANTOM_PHASES])
+    mid = np.cumsum(durations) - durations / 2
+    uptake = (mid / 180.0) * np.exp(1 - mid / 180.0)
+    rate = 0.5 + label[None] * 20.0 * uptake[:, None, None]  # counts per 5 s
+    return rng.poisson(rate * durations[:, None, None] / 5.0).astype(np.uint16), label
 
 
 def write_nm_dicom(
