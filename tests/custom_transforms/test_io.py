@@ -39,6 +39,8 @@ class TestRealStudy(unittest.TestCase):
         self.assertEqual(img.meta["view"], "posterior")  # from ImageID='PA' in the phase items
         self.assertEqual(img.meta["tracer"], "MAG3")
         self.assertAlmostEqual(img.meta["patient_age_years"], 30.0)
+        self.assertAlmostEqual(img.meta["patient_size_m"], 1.61)  # the file says PatientSize 161 (cm, not metres)
+        self.assertEqual(img.meta["reader_notes"], "PatientSize 161 read as cm (1.61 m)")
         self.assertEqual(float(img.max()), 341.0)  # hottest pixel, per the file's LargestPixelValueInSeries
         self.assertEqual(img.meta["original_channel_dim"], 0)
         np.testing.assert_allclose(img.affine.diagonal().numpy(), [4.28571, 4.28571, 1, 1], atol=1e-5)
