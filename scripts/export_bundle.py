@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from custom_transforms.safe_files import swap_in_folder
+from custom_transforms.safe_files import OutputOverlapError, check_output_separate, make_build_dir, swap_in_folder
 
 __all__ = ["BUNDLE_CONTENT", "CODE_PACKAGES", "export_bundle", "verify_bundle", "main"]
 
@@ -47,7 +47,8 @@ def export_bundle(out_dir: str | os.PathLike, bundle_dir: str | os.PathLike | No
     """Copy the bundle and its code packages into ``out_dir`` atomically.
 
     Args:
-        out_dir: destination folder; it must not exist (or be empty) unless ``overwrite`` is True.
+        out_dir: destination folder; it must not exist (or be empty) unless ``overwrite`` is True. It may never be,
+            contain or lie inside the source bundle or the repository's code packages it copies.
         bundle_dir: source bundle folder. Defaults to the repository's ``bundle/``.
         overwrite: replace an existing non-empty ``out_dir``. Defaults to False.
 
@@ -55,18 +56,25 @@ def export_bundle(out_dir: str | os.PathLike, bundle_dir: str | os.PathLike | No
         The destination path.
 
     Raises:
-        FileExistsError: ``out_dir`` holds files and ``overwrite`` is False.
+        FileExistsError: ``out_dir`` holds files and ``overwrite`` is False, or is a file.
         FileNotFoundError: the source bundle lacks ``configs/``.
+        OutputOverlapError: ``out_dir`` overlaps the source bundle or a copied code package (a ``ValueError``).
     """
     src = Path(bundle_dir) if bundle_dir is not None else REPO_ROOT / "bundle"
     out = Path(out_dir).resolve()
     if not (src / "configs").is_dir():
         raise FileNotFoundError(f"{src}: not a bundle folder (no configs/)")
+    inputs = [src, *(REPO_ROOT / package for package in CODE_PACKAGES)]
+    check_output_separate(out_dir, inputs, consequence="the export would replace what it copies")
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out}: exists and is a file, not a folder")
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise FileExistsError(f"{out}: cannot be created, {above} is a file")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out}: exists and is not empty (use --overwrite to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
     # build next to the destination, then swap in: a failed export never leaves a half-written bundle
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = make_build_dir(out)
     try:
         for item in BUNDLE_CONTENT:
             path = src / item
@@ -76,7 +84,7 @@ def export_bundle(out_dir: str | os.PathLike, bundle_dir: str | os.PathLike | No
                 shutil.copy2(path, tmp / item)
         for package in CODE_PACKAGES:
             shutil.copytree(REPO_ROOT / package, tmp / package, ignore=_IGNORE)
-        swap_in_folder(tmp, out, backup=out.with_name(f".{out.name}.old-{os.getpid()}"))
+        swap_in_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -96,34 +104,44 @@ def verify_bundle(bundle: str | os.PathLike, schemas: list[str | os.PathLike] | 
     schemas = [Path(s) for s in schemas] if schemas else list(DEFAULT_SCHEMAS)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(bundle)
-    checks = [
-        ["verify_net_in_out", "--net_id", "network_def", "--meta_file", "configs/metadata.json",
-         "--config_file", "configs/inference.json", "--bundle_root", str(bundle)],
-    ]
-    if (bundle / "models" / "model.pt").is_file():
-        ts_path = Path(tempfile.mkdtemp()) / "model.ts"
-        checks.append(["ckpt_export", "network_def", "--filepath", str(ts_path), "--ckpt_file", "models/model.pt",
-                       "--meta_file", "configs/metadata.json", "--config_file", "configs/inference.json",
-                       "--bundle_root", str(bundle)])
-    for schema in reversed(schemas):
-        if not schema.is_file():
-            print(f"warning: {schema} not found; skipping verify_metadata against it", file=sys.stderr)
-            continue
-        # with the file already present MONAI skips the download, so this works offline
-        tmp_schema = Path(tempfile.mkdtemp()) / schema.name
-        shutil.copy2(schema, tmp_schema)
-        checks.insert(0, ["verify_metadata", "--meta_file", "configs/metadata.json", "--filepath", str(tmp_schema)])
-    for check in checks:
-        proc = subprocess.run([sys.executable, "-m", "monai.bundle", *check], cwd=bundle, env=env,
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{bundle}: monai.bundle {check[0]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-        print(f"{check[0]}{' ' + Path(check[-1]).name if check[0] == 'verify_metadata' else ''}: ok")
+    with tempfile.TemporaryDirectory(prefix="renogram_verify_") as scratch:  # TorchScript file, schema copies
+        checks = [
+            ["verify_net_in_out", "--net_id", "network_def", "--meta_file", "configs/metadata.json",
+             "--config_file", "configs/inference.json", "--bundle_root", str(bundle)],
+        ]
+        if (bundle / "models" / "model.pt").is_file():
+            checks.append(["ckpt_export", "network_def", "--filepath", str(Path(scratch) / "model.ts"),
+                           "--ckpt_file", "models/model.pt", "--meta_file", "configs/metadata.json",
+                           "--config_file", "configs/inference.json", "--bundle_root", str(bundle)])
+        for i, schema in enumerate(reversed(schemas)):
+            if not schema.is_file():
+                print(f"warning: {schema} not found; skipping verify_metadata against it", file=sys.stderr)
+                continue
+            # with the file already present MONAI skips the download, so this works offline
+            tmp_schema = Path(scratch) / f"schema{i}" / schema.name
+            tmp_schema.parent.mkdir()
+            shutil.copy2(schema, tmp_schema)
+            checks.insert(0, ["verify_metadata", "--meta_file", "configs/metadata.json", "--filepath", str(tmp_schema)])
+        for check in checks:
+            proc = subprocess.run([sys.executable, "-m", "monai.bundle", *check], cwd=bundle, env=env,
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(
+                    f"{bundle}: monai.bundle {check[0]} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+                )
+            print(f"{check[0]}{' ' + Path(check[-1]).name if check[0] == 'verify_metadata' else ''}: ok")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.export_bundle", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="destination folder of the self-contained bundle")
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.export_bundle",
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit code 0: exported; 2: nothing written (one line on stderr): --out not empty without --overwrite, "
+        "--out is a file or under one or not writable, --out is, contains or lies inside the source bundle or the "
+        "repository's custom_transforms/ or networks/, or a failed --verify check.",
+    )
+    parser.add_argument("--out", required=True,
+                        help="destination folder of the self-contained bundle (never inside or above what it copies)")
     parser.add_argument("--bundle", default=None, help="source bundle folder (default: the repository's bundle/)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing non-empty destination")
     parser.add_argument("--verify", action="store_true", help="run verify_metadata, verify_net_in_out and ckpt_export (TorchScript) on the export")
@@ -135,7 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         out = export_bundle(args.out, args.bundle, overwrite=args.overwrite)
         if args.verify:
             verify_bundle(out, args.schema)
-    except (FileExistsError, FileNotFoundError, RuntimeError, OSError) as err:
+    except OSError as err:
+        if err.errno is not None:  # the system's (e.g. a read-only folder): name the folder, not a temporary path
+            err = f"{args.out}: cannot write the export ({err.strerror or err})"
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (OutputOverlapError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"exported bundle: {out}")
