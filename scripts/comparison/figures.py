@@ -3,12 +3,13 @@
 """The comparison's figures: mask outlines on the same test images (the paper's Figure 6) and validation curves.
 
 Images are ``(H, W, 3)`` uint8 pseudocolor on the network's input grid (rows top to bottom); masks ``(H, W)`` 0/1 on
-the same grid. Figures are written to a temporary file and renamed into place.
+the same grid. Figures are written atomically (:func:`custom_transforms.safe_files.atomic_write_bytes`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from custom_transforms.safe_files import atomic_write_bytes  # noqa: E402
+
 __all__ = ["MaskPanel", "plot_curves", "plot_mask_grid", "read_progress"]
 
 #: one column of the mask grid: title and per-image masks (None draws the ground-truth column)
@@ -27,10 +30,12 @@ MaskPanel = tuple[str, "np.ndarray | None"]
 
 
 def _save(fig: plt.Figure, out: Path) -> None:
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, out)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format=Path(out).suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    atomic_write_bytes(out, buf.getvalue())
 
 
 def plot_mask_grid(

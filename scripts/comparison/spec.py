@@ -26,9 +26,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from custom_transforms.safe_files import atomic_write_text
 
 __all__ = [
     "DONE_FILE",
@@ -120,21 +121,9 @@ class RunSpec:
         return d
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    """``atomic_write_text`` of indented JSON (NaN written as ``NaN``, as Python's json does)."""
+    """:func:`custom_transforms.safe_files.atomic_write_text` of indented JSON (NaN written as ``NaN``, as Python's
+    json does; other objects through ``str``), so the run files keep their form."""
     atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 

@@ -19,6 +19,7 @@ one run only). Outputs are listed in :mod:`.spec`; ``done.json`` is written by t
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import math
@@ -32,6 +33,8 @@ import numpy as np
 import torch
 from ignite.handlers import Checkpoint
 from monai.bundle import ConfigParser, ConfigWorkflow
+
+from custom_transforms.safe_files import atomic_write_bytes
 
 from .handlers import EpochProgressLog, EpochTimeBudget
 from .spec import SPEC_FILE, RunSpec, atomic_write_json
@@ -197,10 +200,10 @@ def predict_figure_masks(wf: ConfigWorkflow, ckpt: Path, k: int, out: Path) -> N
             images.append(np.clip(np.moveaxis(rgb, 0, -1) * 255.0 + 0.5, 0, 255).astype(np.uint8))
             labels.append((np.asarray(d["label"])[0] > 0.5).astype(np.uint8))
             preds.append(pred)
-    tmp = out.with_name(out.stem + ".tmp.npz")
     arrays = {"names": names, "images": images, "labels": labels, "preds": preds}
-    np.savez_compressed(tmp, **{k: np.array(v) for k, v in arrays.items()})
-    os.replace(tmp, out)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{k: np.array(v) for k, v in arrays.items()})
+    atomic_write_bytes(out, buf.getvalue())
 
 
 def evaluate_run(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
