@@ -16,7 +16,10 @@ best checkpoint with ``evaluate.json`` on the test split, measures parameters / 
 - ``RESULTS/runs/<network>__<aug|noaug>__seed<k>/``: one folder per run (layout: ``scripts.comparison.spec``).
 
 Runs with a ``done.json`` marker are skipped, so an interrupted comparison is resumed by running the same command
-again; unfinished runs are retrained from scratch. Each run trains in its own process
+again; unfinished runs (a ``spec.json`` but no ``done.json``) are deleted and retrained from scratch. A
+``runs/<name>`` folder without ``spec.json`` was not written by a comparison and is never deleted: the command
+refuses it, as it refuses an ``--out`` that is, contains or lies inside ``--dataset`` or ``--bundle`` (exit code 2,
+one line on stderr, before anything is trained). Each run trains in its own process
 (``python -m scripts.comparison.worker``), logging to ``runs/<run>/worker.log``.
 """
 
@@ -35,6 +38,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from custom_transforms.safe_files import OutputOverlapError, check_output_separate
 
 __all__ = ["ComparisonError", "Plan", "main", "make_plan", "run_comparison", "train_and_evaluate"]
 
@@ -192,6 +197,14 @@ def make_plan(args: argparse.Namespace) -> Plan:
             raise ComparisonError(f"{bundle / 'configs' / cfg}: bundle config not found (--bundle)")
     dataset = Path(args.dataset).resolve()
     _check_dataset(dataset)
+    try:  # unfinished runs under --out are deleted and retrained: never let that reach an input
+        check_output_separate(args.out, [args.dataset, bundle], consequence="its run folders would be replaced")
+    except OutputOverlapError as exc:
+        raise ComparisonError(str(exc)) from None
+    out = Path(args.out)
+    above = next((p for p in (out, *out.parents) if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ComparisonError(f"{args.out}: --out cannot be a results folder, {above} is a file")
     if args.epochs is not None and args.epochs < 1:
         raise ComparisonError(f"--epochs must be >= 1, got {args.epochs}")
     if args.minutes is not None and not args.minutes > 0:
@@ -270,6 +283,8 @@ def train_and_evaluate(spec: Any, run_dir: Path, retrain: bool = False, quiet: b
         _log(quiet, f"{spec.name}: finished earlier, skipped")
         return {"name": spec.name, "status": "skipped", **done}
     if run_dir.exists():
+        if _foreign_run_folder(run_dir):
+            raise ComparisonError(f"{run_dir}: not a comparison run folder (no {SPEC_FILE}), so it is not replaced")
         shutil.rmtree(run_dir)  # unfinished (or --retrain): start again from scratch
     run_dir.mkdir(parents=True)
     atomic_write_json(run_dir / SPEC_FILE, spec.to_dict())
@@ -487,10 +502,32 @@ def _figure(plan: Plan, finished: list) -> None:
     plot_mask_grid(plan.out / "figure.png", names, images, labels, panels)
 
 
+def _foreign_run_folder(run_dir: Path) -> bool:
+    """True when ``run_dir`` exists but was not made by a comparison (no ``spec.json``, not empty)."""
+    from scripts.comparison.spec import SPEC_FILE
+
+    if not (run_dir.exists() or run_dir.is_symlink()) or (run_dir / SPEC_FILE).is_file():
+        return False
+    return not run_dir.is_dir() or any(run_dir.iterdir())
+
+
+def _check_run_folders(plan: Plan) -> None:
+    """Refuse, before anything is trained, a ``runs/<name>`` that this command would delete but did not write."""
+    for spec in plan.specs:
+        run_dir = plan.out / "runs" / spec.name
+        if _foreign_run_folder(run_dir):
+            raise ComparisonError(
+                f"{run_dir}: not a comparison run folder (no spec.json), so it is not replaced; move it or use "
+                "another --out"
+            )
+
+
 def run_comparison(plan: Plan, args: argparse.Namespace, command: str) -> int:
     """Run every spec (resuming), benchmark the networks, write the outputs; returns 0, or 1 if a run failed."""
     from scripts.comparison.costs import benchmark_networks_cached
 
+    if not args.report_only:
+        _check_run_folders(plan)
     t0 = time.perf_counter()
     (plan.out / "runs").mkdir(parents=True, exist_ok=True)
     records = []
