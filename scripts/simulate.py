@@ -15,7 +15,10 @@ row per complete study folder in OUT). A study depends only on (seed, index) and
 leaves only complete study folders (stale temp folders are removed on the next run).
 
 Existing study folders with the same id are kept and skipped (so an interrupted run can be resumed with the same
-command); ``--overwrite`` regenerates them instead. Options given as comma lists (protocol, matrix, tracer) are drawn
+command); ``--overwrite`` regenerates them instead. Nothing else in OUT is touched, but ``OUT/studies.csv`` is
+rewritten, so an OUT whose ``studies.csv`` was not written by the simulator (e.g. a folder of your own studies with
+its ``study_id,patient_id`` table) is refused (exit code 2, one line on stderr), as is an OUT that is a file or
+cannot be written. Options given as comma lists (protocol, matrix, tracer) are drawn
 per study with equal probability.
 """
 
@@ -24,10 +27,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import multiprocessing as mp
-import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ from scripts.simulation import (
     write_studies_csv,
     write_study,
 )
-from scripts.simulation.writer import TMP_PREFIX, is_complete_study
+from custom_transforms.safe_files import make_build_dir
+from scripts.simulation.writer import TMP_PREFIX, foreign_studies_csv, is_complete_study
 
 __all__ = ["main", "parse_args", "simulate_one"]
 
@@ -170,16 +172,15 @@ def _worker(job: tuple[int, dict[str, Any]]) -> str:
 def _check_writable(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=TMP_PREFIX + "probe-", dir=out)
-        os.close(fd)
-        os.unlink(probe)
+        make_build_dir(out / (TMP_PREFIX.lstrip(".") + "probe")).rmdir()  # hidden ``.sim-tmp-probe.tmp-*``
     except OSError as exc:
         raise OSError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
 
 
 def _remove_stale_temp(out: Path) -> None:
+    """Remove what an interrupted run left: ``.sim-tmp-*`` study folders and a ``.studies.csv.*.tmp`` table."""
     for p in out.iterdir():
-        if p.name.startswith(TMP_PREFIX):
+        if p.name.startswith(TMP_PREFIX) or (p.name.startswith(".studies.csv.") and p.name.endswith(".tmp")):
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
@@ -190,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if out.exists() and not out.is_dir():
             raise OSError(f"{out}: exists and is not a folder")
+        foreign = foreign_studies_csv(out)
+        if foreign is not None:  # it is rewritten at the end of every run
+            raise OSError(f"{foreign}: not a table written by scripts.simulate, it would be replaced; use another --out")
         _check_writable(out)
         _remove_stale_temp(out)
     except OSError as exc:

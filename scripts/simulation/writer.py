@@ -5,12 +5,14 @@
 ``OUT/<study_id>/`` holds ``study.dcm`` (NM DICOM), ``parenchyma.png``, ``kidney.png``, ``pelvis.png`` (uint8 label
 maps, see :data:`scripts.simulation.LABEL_CONVENTION`) and ``truth.json``. Each study is written into a hidden
 ``OUT/.sim-tmp-<study_id>-<pid>`` folder and renamed into place with ``os.replace``, so a study folder always holds
-all its files. ``OUT/studies.csv`` (one row per study folder found in OUT) is written to a temp file and renamed.
+all its files. ``OUT/studies.csv`` (one row per study folder found in OUT) is written atomically
+(:func:`custom_transforms.safe_files.atomic_write_text`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from custom_transforms.safe_files import swap_in_folder
+from custom_transforms.safe_files import atomic_write_text, swap_in_folder
 
 from .dicom import write_nm_dicom
 
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from .study import SimulatedStudy
 
 __all__ = ["STUDY_FILES", "TMP_PREFIX", "CSV_COLUMNS", "study_id_for", "write_study", "write_studies_csv",
-           "is_complete_study"]
+           "is_complete_study", "foreign_studies_csv"]
 
 STUDY_FILES = ("study.dcm", "parenchyma.png", "kidney.png", "pelvis.png", "truth.json")
 TMP_PREFIX = ".sim-tmp-"
@@ -145,14 +147,26 @@ def write_studies_csv(out_dir: str | os.PathLike) -> Path:
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{folder / 'truth.json'}: not a readable simulator truth file ({exc!r})") from None
     path = out / "studies.csv"
-    tmp = out / f"{TMP_PREFIX}studies-{os.getpid()}.csv"
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
     return path
+
+
+def foreign_studies_csv(out_dir: str | os.PathLike) -> Path | None:
+    """``out_dir/studies.csv`` when it exists and was not written by the simulator (no seed/index columns), else None.
+
+    :func:`write_studies_csv` rewrites that file from the study folders, so a user's own table (e.g. the
+    ``study_id,patient_id`` list that ``scripts.prepare_dataset`` reads) would be lost.
+    """
+    path = Path(out_dir) / "studies.csv"
+    if not path.is_file():
+        return None
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError):
+        return path
+    return None if {"study_id", "patient_id", "seed", "index"} <= set(header) else path  # tolerant to new columns
