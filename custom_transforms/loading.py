@@ -44,9 +44,10 @@ class LoadDynamicStudy(Transform):
     Axes: ``T`` frames (MONAI's channel axis, ``original_channel_dim`` = 0), ``H`` image rows top to bottom, ``W``
     image columns left to right, as stored. Units: counts per frame after the file's rescale slope/intercept.
     ``.meta`` carries ``frame_start_s`` and ``frame_duration_s`` (seconds), ``frame_phase``, ``pixel_spacing_mm``
-    (``[row, col]``), ``view``, ``detector``, ``tracer``, ``patient_age_years``, ``patient_id``, ``filename_or_obj``,
-    ``format``, ``spatial_shape`` (``(H, W)``) and ``original_channel_dim``. See
-    :func:`custom_transforms.io.read_dynamic_study` for the formats.
+    (``[row, col]``), ``view``, ``detector``, ``tracer``, ``patient_age_years``, ``patient_id``, ``patient_size_m``,
+    ``reader_notes``, ``filename_or_obj``, ``format``, ``spatial_shape`` (``(H, W)``) and ``original_channel_dim``. See
+    :func:`custom_transforms.io.read_dynamic_study` for the formats and the vendor variants read, and
+    :func:`custom_transforms.io.check_counts` for the pixel values refused (NaN, negative, all 0, nearly constant).
 
     Args:
         view: ``"posterior"``, ``"anterior"`` or a 1-based detector number for files holding several views;
