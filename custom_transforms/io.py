@@ -94,7 +94,8 @@ def read_dynamic_study(path: str | os.PathLike, view: str | int | None = None) -
 
     Raises:
         RenogramInputError: the file is missing, unreadable, not a dynamic study, its timing is missing or
-            inconsistent, or its pixel values are not counts (:func:`check_counts`). The message starts with the path.
+            inconsistent, or its pixel values are not counts (:func:`check_counts`: NaN or infinite, negative, all 0,
+            or every frame spanning at most 1 % of its maximum). The message starts with the path.
     """
     p = Path(path)
     if not p.exists():
