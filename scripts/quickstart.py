@@ -16,6 +16,10 @@ Usage::
 
     python -m scripts.quickstart                      # everything under outputs/quickstart/
     python -m scripts.quickstart --epochs 1 --studies 12 --out /tmp/qs
+
+``--out`` holds only outputs (``dataset/``, ``models/`` and ``inference_inputs/`` are replaced on every run), so it
+may not be, contain or lie inside ``--studies-dir`` or the repository's ``bundle/``: that is refused before anything
+runs (exit code 2, one line on stderr). A failed step stops the quick start with its log's tail (exit code 1).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from custom_transforms.safe_files import OutputOverlapError, check_output_separate
 
 __all__ = ["main"]
 
@@ -83,9 +89,17 @@ def main(argv: list[str] | None = None) -> int:
 
     out = (REPO_ROOT / args.out).resolve()
     studies = (REPO_ROOT / args.studies_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    log = out / "quickstart.log"
-    log.write_text("", encoding="utf-8")
+    try:  # out/models, out/dataset and out/inference_inputs are replaced: never let that reach an input
+        check_output_separate(out, [studies, BUNDLE], consequence="its dataset, models and inputs would be replaced")
+        out.mkdir(parents=True, exist_ok=True)
+        log = out / "quickstart.log"
+        log.write_text("", encoding="utf-8")
+    except OutputOverlapError as exc:
+        print(f"quickstart: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"quickstart: error: {args.out}: --out cannot be written ({exc.strerror or exc})", file=sys.stderr)
+        return 2
     py = sys.executable
     t0 = time.monotonic()
 
