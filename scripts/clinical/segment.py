@@ -33,19 +33,17 @@ class MissingModelError(RenogramInputError):
     """The bundle has no inference config or no trained weights (the message suggests ``--mask``)."""
 
 
-def _study_error(exc: BaseException, study: Path) -> RenogramInputError:
-    """The :class:`RenogramInputError` inside a MONAI-wrapped exception chain, or one naming ``study`` with the
-    innermost message (MONAI's ``apply_transform`` re-raises every transform error as ``RuntimeError``)."""
+def _input_error(exc: BaseException) -> RenogramInputError | None:
+    """The :class:`RenogramInputError` on the cause chain of ``exc`` (MONAI's ``apply_transform`` re-raises every
+    transform error as ``RuntimeError``), or None when the failure is not about the input."""
     seen: set[int] = set()
-    inner: BaseException = exc
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         if isinstance(cur, RenogramInputError):
             return cur
         seen.add(id(cur))
-        inner = cur
         cur = cur.__cause__ or cur.__context__
-    return RenogramInputError(study, f"cannot be segmented ({type(inner).__name__}: {inner})")
+    return None
 
 
 class BundleSegmenter:
@@ -85,7 +83,8 @@ class BundleSegmenter:
         weights = Path(parser.get_parsed_content("ckpt_dir")) / "model.pt"
         if not weights.is_file():
             raise MissingModelError(
-                weights, "no trained model in the bundle (train it first, see the README); or pass a mask file with --mask"
+                weights,
+                "no trained model in the bundle (train it first, see the README); or pass a mask file with --mask",
             )
         self.bundle_dir = root
         self.weights = weights
@@ -110,7 +109,8 @@ class BundleSegmenter:
         """Parenchyma mask ``(H, W)`` uint8 0/1 of one study on its native matrix.
 
         Raises:
-            RenogramInputError: the study is missing or cannot be read or segmented (the user's path is named).
+            RenogramInputError: the study is missing or cannot be read (the user's path is named); other errors are
+                not input faults and propagate.
         """
         import torch
         from monai.data import decollate_batch, list_data_collate
@@ -127,8 +127,11 @@ class BundleSegmenter:
                 pred = self.inferer(inputs, self.network)
             out = decollate_batch({"image": inputs, "pred": pred}, detach=True)[0]
             out = self.postprocessing(out)
-        except (ValueError, RuntimeError, OSError, KeyError, IndexError, TypeError) as exc:
-            raise _study_error(exc, path) from None
+        except Exception as exc:  # a bad study is a RenogramInputError naming it; anything else is a bug: re-raised
+            err = _input_error(exc)
+            if err is None:
+                raise
+            raise err from None
         mask = out["pred"]
         mask = mask.detach().cpu().numpy() if hasattr(mask, "detach") else np.asarray(mask)
         return (mask[0] > 0).astype(np.uint8)
