@@ -62,6 +62,12 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
     """Option defaults shown, the epilog (outputs, errors, exit codes) kept as written."""
 
 
+def _epilog() -> str:
+    """The module docstring's paragraphs on outputs, errors and exit codes, without reST markup."""
+    text = "\n\n".join(__doc__.split("\n\n")[3:])
+    return re.sub(r":\w+:`([^`]+)`", r"\1", text).replace("``", "")
+
+
 def _is_batch(paths: list[str]) -> bool:
     """Several inputs, or one folder of studies (a folder of frames is one study)."""
     return len(paths) > 1 or is_study_folder(paths[0])
@@ -70,8 +76,7 @@ def _is_batch(paths: list[str]) -> bool:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
     ap = argparse.ArgumentParser(prog="python -m scripts.renal_function", description=__doc__.split("\n\n")[0],
-                                 epilog=re.sub(r":\w+:`([^`]+)`", r"\1", "\n\n".join(__doc__.split("\n\n")[3:])).replace("``", ""),
-                                 formatter_class=_HelpFormatter)
+                                 epilog=_epilog(), formatter_class=_HelpFormatter)
     ap.add_argument("study", nargs="+", metavar="STUDY_OR_FOLDER",
                     help="dynamic study (NM DICOM, NIfTI 2D+t, folder of frames with timing.json) or a folder of "
                     "studies (*.dcm, *.nii[.gz], <id>/study.dcm); several may be given")
@@ -245,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     out = Path(args.out)
     try:
-        check_output_separate(out, [*args.study, args.mask])
+        check_output_separate(out, [*args.study, args.mask], consequence="the reports would be written among the inputs")
         _check_out(out)
     except ValueError as exc:
         _error(exc)
