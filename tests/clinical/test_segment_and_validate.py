@@ -1,22 +1,28 @@
 # Copyright (c) 2026 Renogram parenchyma bundle contributors.
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
-"""Bundle segmentation plumbing (tiny random network) and the validation command on two simulated studies."""
+"""Bundle segmentation in process (tiny networks; masks equal to the bundle run's) and the validation command on two
+simulated studies."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 import cv2
 import numpy as np
 
 from custom_transforms.errors import RenogramInputError
-from scripts.clinical.segment import MissingModelError, segment_studies, segment_study
+from scripts.clinical.segment import BundleSegmenter, MissingModelError, segment_studies, segment_study
+from tests.clinical.renal_fixtures import THRESHOLD_NET, make_tiny_bundle, truncated_copy
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE_CONFIGS = REPO / "bundle" / "configs"
@@ -78,6 +84,62 @@ class TestSegmentStudy(unittest.TestCase):
             segment_study(self.study, empty)
         with self.assertRaisesRegex(RenogramInputError, "missing.dcm: no such file"):
             segment_study(self.tmp / "missing.dcm", self.bundle)
+
+
+@unittest.skipUnless(HAVE_SIMULATOR and (BUNDLE_CONFIGS / "inference.json").is_file(), "simulator or bundle missing")
+class TestInProcessSegmentation(unittest.TestCase):
+    """The in-process masks equal the ``<name>_mask.png`` of ``python -m monai.bundle run`` on the same config."""
+
+    #: the threshold network on a 96x96 grid: a 64x64 study is resized up and the mask inverted back (Invertd)
+    OVERRIDES = {"network_def": THRESHOLD_NET, "image_size": [96, 96], "device": "cpu"}
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.tmp = Path(tempfile.mkdtemp(prefix="renal_inproc_"))
+        cls.inputs = cls.tmp / "inputs"
+        cls.inputs.mkdir()
+        for i, pathology in enumerate(("normal", "obstructed", "absent")):
+            shutil.copy(_simulate(cls.tmp / "studies", i, pathology) / "study.dcm", cls.inputs / f"case{i}.dcm")
+        cls.bundle = make_tiny_bundle(cls.tmp / "bundle")
+        cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file",
+               str(cls.bundle / "configs" / "inference.json"), "--bundle_root", str(cls.bundle), "--dataset_dir",
+               str(cls.inputs), "--output_dir", str(cls.tmp / "bundle_run"), "--save_overlay", "false"]
+        for key, value in cls.OVERRIDES.items():
+            cmd += [f"--{key}", json.dumps(value) if not isinstance(value, str) else value]
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        cls.bundle_run = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_masks_equal_the_bundle_run_pixel_for_pixel(self):
+        self.assertEqual(self.bundle_run.returncode, 0, self.bundle_run.stderr[-3000:])
+        studies = sorted(self.inputs.glob("*.dcm"))
+        masks = segment_studies(studies, self.bundle, overrides=self.OVERRIDES)
+        for study, mask in zip(studies, masks, strict=True):
+            expected = cv2.imread(str(self.tmp / "bundle_run" / f"{study.stem}_mask.png"), cv2.IMREAD_UNCHANGED)
+            self.assertEqual((mask.shape, mask.dtype), (expected.shape, np.uint8))
+            np.testing.assert_array_equal(mask, expected, err_msg=study.name)
+        self.assertTrue(any(m.any() for m in masks) and not all(m.all() for m in masks), "trivial masks")
+
+    def test_no_temporary_folder(self):
+        with mock.patch("tempfile.mkdtemp", side_effect=AssertionError("no temporary folder expected")):
+            mask = segment_study(self.inputs / "case0.dcm", self.bundle, overrides=self.OVERRIDES)
+        self.assertEqual(mask.shape, (64, 64))
+
+    def test_bad_study_is_named_by_the_users_path(self):
+        bad = truncated_copy(self.inputs / "case0.dcm", self.tmp / "bad.dcm")
+        segmenter = BundleSegmenter(self.bundle, overrides=self.OVERRIDES)
+        with self.assertRaises(RenogramInputError) as ctx:
+            segmenter(bad)
+        self.assertTrue(str(ctx.exception).startswith(f"{bad}: pixel data cannot be decoded"), str(ctx.exception))
+        # the segmenter is still usable after a bad study
+        self.assertEqual(segmenter(self.inputs / "case1.dcm").shape, (64, 64))
+
+    def test_weights_that_do_not_fit_are_named(self):
+        with self.assertRaisesRegex(RenogramInputError, r"model.pt: weights do not fit network_def"):
+            BundleSegmenter(self.bundle, overrides={"network_def": TINY_NET, "image_size": [64, 64]})
 
 
 @unittest.skipUnless(HAVE_SIMULATOR, "simulator missing")
