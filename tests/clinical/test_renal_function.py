@@ -8,7 +8,9 @@ import contextlib
 import csv
 import io
 import json
+import os
 import shutil
+import stat
 import tempfile
 import unittest
 from pathlib import Path
@@ -192,10 +194,6 @@ class TestRealStudy(unittest.TestCase):
             self.assertTrue((Path(tmp) / "r" / "report.png").stat().st_size > 10000)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 @unittest.skipUnless(HAVE_SIMULATOR, "scripts.simulation not available")
 class TestModelPath(unittest.TestCase):
     def test_without_mask_the_bundle_segmentation_is_used(self):
@@ -204,10 +202,93 @@ class TestModelPath(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             study = simulate(Path(tmp), "s", "normal")
             binary = (cv2.imread(str(study / "parenchyma.png"), cv2.IMREAD_UNCHANGED) > 0).astype(np.uint8)
-            with mock.patch("scripts.clinical.segment.segment_study", return_value=binary) as seg:
+            with mock.patch("scripts.clinical.segment.BundleSegmenter") as seg:
+                seg.return_value.return_value = binary
+                seg.return_value.weights = Path("bundle/models/model.pt")
                 rc, _, err = run_cli(study / "study.dcm", "--out", Path(tmp) / "r", "--fused-index", "2")
             self.assertEqual(rc, 0, err)
             self.assertEqual(seg.call_args.kwargs["fused_index"], 2)
+            seg.return_value.assert_called_once_with(study / "study.dcm")
             rep = json.loads((Path(tmp) / "r" / "report.json").read_text())
             self.assertTrue(rep["settings"]["mask_source"].startswith("model"))
             self.assertTrue(rep["kidneys"]["left"]["found"] and rep["kidneys"]["right"]["found"])
+
+
+@unittest.skipUnless(HAVE_SIMULATOR, "scripts.simulation not available")
+class TestSeveralStudies(unittest.TestCase):
+    """Several studies or a folder: one process, one network, ``OUT/<study_id>/report.*`` and ``OUT/skipped.json``."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        from tests.clinical.renal_fixtures import make_tiny_bundle
+        from tests.clinical.renal_fixtures import simulate as simulate_tiny
+
+        cls.tmp = Path(tempfile.mkdtemp(prefix="renal_batch_"))
+        cls.studies = cls.tmp / "studies"  # the simulator's layout: <id>/study.dcm
+        for i, name in enumerate(("sim_a", "sim_b")):
+            simulate_tiny(cls.studies, name, i)
+        cls.bundle = make_tiny_bundle(cls.tmp / "bundle")
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_folder_in_simulator_layout(self):
+        out = self.tmp / "folder"
+        rc, stdout, err = run_cli(self.studies, "--out", out, "--bundle-dir", self.bundle, "--quiet")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(err, "")
+        self.assertEqual(sorted(p.name for p in out.iterdir()), ["sim_a", "sim_b", "skipped.json"])
+        for sid in ("sim_a", "sim_b"):
+            self.assertEqual(sorted(p.name for p in (out / sid).iterdir()), ["curves.csv", "report.json", "report.png"])
+            rep = json.loads((out / sid / "report.json").read_text())
+            self.assertEqual(rep["study"]["file"], str(self.studies / sid / "study.dcm"))
+            self.assertIn(f"{sid}: DRF (integral)", stdout)
+        self.assertEqual(json.loads((out / "skipped.json").read_text()),
+                         {"command": "renal_function", "inputs": 2, "done": 2, "skipped": []})
+
+    def test_reports_equal_the_single_study_report(self):
+        single = self.tmp / "single"
+        rc, _, err = run_cli(self.studies / "sim_a" / "study.dcm", "--out", single, "--bundle-dir", self.bundle)
+        self.assertEqual(rc, 0, err)
+        batch = self.tmp / "batch"
+        rc, _, err = run_cli(self.studies / "sim_b" / "study.dcm", self.studies / "sim_a" / "study.dcm", "--out",
+                             batch, "--bundle-dir", self.bundle, "--quiet")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads((batch / "sim_a" / "report.json").read_text()),
+                         json.loads((single / "report.json").read_text()))
+        self.assertEqual((batch / "sim_a" / "curves.csv").read_bytes(), (single / "curves.csv").read_bytes())
+
+    def test_same_file_names_get_their_own_folders(self):
+        src = self.tmp / "same_names"
+        for sub in ("x", "y"):
+            (src / sub).mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.studies / "sim_a" / "study.dcm", src / sub / "scan.dcm")
+        out = self.tmp / "same_out"
+        rc, _, err = run_cli(src / "x" / "scan.dcm", src / "y" / "scan.dcm", "--out", out, "--bundle-dir",
+                             self.bundle, "--quiet")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue((out / "scan" / "report.json").is_file() and (out / "scan-2" / "report.json").is_file())
+
+    def test_mask_takes_a_single_study(self):
+        rc, _, err = run_cli(self.studies, "--out", self.tmp / "m", "--mask", self.studies / "sim_a" / "parenchyma.png")
+        self.assertEqual(rc, 2)
+        self.assertIn("--mask takes a single study", err)
+        self.assertFalse((self.tmp / "m").exists())
+
+    def test_report_files_get_umask_permissions(self):
+        out = self.tmp / "perm"
+        old = os.umask(0o022)
+        try:
+            for _ in ("new folder", "existing folder"):
+                rc, _, err = run_cli(self.studies / "sim_a" / "study.dcm", "--out", out, "--bundle-dir", self.bundle)
+                self.assertEqual(rc, 0, err)
+                self.assertEqual(stat.S_IMODE(out.stat().st_mode), 0o755)
+                for name in ("report.json", "curves.csv", "report.png"):
+                    self.assertEqual(stat.S_IMODE((out / name).stat().st_mode), 0o644, name)
+        finally:
+            os.umask(old)
+
+
+if __name__ == "__main__":
+    unittest.main()
