@@ -460,7 +460,8 @@ def build_dataset(studies: str | os.PathLike, out: str | os.PathLike, opts: Buil
                 entries.extend(_process_study(rec, tmp, opts))
             except (RenogramInputError, OSError) as exc:
                 if isinstance(exc, OSError):
-                    if exc.filename is not None and Path(os.fsdecode(exc.filename)).resolve().is_relative_to(tmp.resolve()):
+                    target = Path(os.fsdecode(exc.filename)).resolve() if exc.filename is not None else None
+                    if target is not None and target.is_relative_to(tmp.resolve()):
                         raise  # writing the output failed, not this study
                     exc = RenogramInputError(rec.path, f"cannot be read ({exc.strerror or exc})")
                 if opts.on_error == "stop":

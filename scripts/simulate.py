@@ -193,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             raise OSError(f"{out}: exists and is not a folder")
         foreign = foreign_studies_csv(out)
         if foreign is not None:  # it is rewritten at the end of every run
-            raise OSError(f"{foreign}: not a table written by scripts.simulate, it would be replaced; use another --out")
+            raise OSError(f"{foreign}: not a table written by scripts.simulate, it would be replaced; use another "
+                          "--out")
         _check_writable(out)
         _remove_stale_temp(out)
     except OSError as exc:

@@ -20,6 +20,9 @@ Every study folder ``STUDIES/<id>/`` (``study.dcm`` + ``parenchyma.png``, ``kidn
 - ``model``: predicted parenchyma masks (binary, split into sides by position), when ``--use-model`` or
   ``--predictions`` is given.
 
+``OUT`` may not be, contain or lie inside ``--studies`` or ``--predictions`` (refused with one line on stderr, exit code
+2, before anything is written).
+
 Writes ``OUT/per_study.csv`` (one row per study and mask source), ``OUT/summary.json`` and prints a markdown table:
 median / 90th percentile / max |DRF error| (percentage points of the left DRF; integral and Patlak), Tmax error of
 kidneys whose truth pathology is ``normal`` (median, 90th percentile, share within 1 min) and T1/2 error where both
@@ -32,14 +35,19 @@ import argparse
 import csv
 import json
 import math
-import os
+import io
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from custom_transforms.safe_files import (
+    OutputOverlapError,
+    atomic_write_bytes,
+    atomic_write_text,
+    check_output_separate,
+)
 from scripts.clinical.analysis import AnalysisSettings, analyse_study
 from scripts.clinical.rois import read_mask
 
@@ -162,17 +170,6 @@ def markdown_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _write_atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
     ap = argparse.ArgumentParser(prog="python -m scripts.validate_renal_function", description=__doc__.split("\n\n")[0])
@@ -196,6 +193,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the validation; returns the exit code."""
     args = parse_args(argv)
+    try:
+        check_output_separate(args.out, [args.studies, args.predictions],
+                              consequence="the results would be written into the input")
+    except OutputOverlapError as exc:
+        print(f"validate_renal_function: error: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.simulate > 0:
             from scripts import simulate
@@ -224,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 for d, m in zip(todo, segment_studies([d / "study.dcm" for d in todo], args.bundle_dir,
                                                       args.fused_index), strict=True):
-                    _write_atomic(pred_dir / f"{d.name}.png", lambda p, m=m: cv2.imwrite(p, m))
+                    ok, png = cv2.imencode(".png", m)
+                    if not ok:
+                        raise OSError(f"{pred_dir / (d.name + '.png')}: the predicted mask cannot be encoded as PNG")
+                    atomic_write_bytes(pred_dir / f"{d.name}.png", png.tobytes())
             args.predictions = pred_dir
         if args.predictions is not None:
             for d in dirs:
@@ -248,18 +254,22 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         fields += [k for k in r if k not in fields]
 
-    def write_csv(p: str) -> None:
-        with open(p, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=fields)
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()})
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=fields)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()})
 
     summary = summarise(rows)
     meta = {"studies_dir": str(args.studies), "n_studies": len(dirs), "seed": args.seed if args.simulate else None,
             "predictions": str(args.predictions) if args.predictions else None, "summary": summary}
-    _write_atomic(args.out / "per_study.csv", write_csv)
-    _write_atomic(args.out / "summary.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2)))
+    try:
+        atomic_write_text(args.out / "per_study.csv", buf.getvalue())
+        atomic_write_text(args.out / "summary.json", json.dumps(meta, indent=2))
+    except OSError as exc:
+        print(f"validate_renal_function: error: {args.out}: --out cannot be written ({exc.strerror or exc})",
+              file=sys.stderr)
+        return 2
     print(markdown_table(summary))
     return 0
 
