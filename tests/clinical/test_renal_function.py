@@ -213,6 +213,19 @@ class TestModelPath(unittest.TestCase):
             self.assertTrue(rep["settings"]["mask_source"].startswith("model"))
             self.assertTrue(rep["kidneys"]["left"]["found"] and rep["kidneys"]["right"]["found"])
 
+    def test_empty_model_mask_names_the_study(self):
+        from unittest import mock
+
+        with tempfile.TemporaryDirectory() as tmp:
+            study = simulate(Path(tmp), "s", "normal")
+            with mock.patch("scripts.clinical.segment.BundleSegmenter") as seg:
+                seg.return_value.return_value = np.zeros((64, 64), np.uint8)
+                rc, _, err = run_cli(study / "study.dcm", "--out", Path(tmp) / "r")
+            self.assertEqual(rc, 2)
+            self.assertEqual(err, f"renal_function: error: {study / 'study.dcm'}: the bundle's model found no kidney in "
+                             "this study (empty mask); check the study or pass --mask\n")
+            self.assertFalse((Path(tmp) / "r").exists())
+
 
 @unittest.skipUnless(HAVE_SIMULATOR, "scripts.simulation not available")
 class TestSeveralStudies(unittest.TestCase):
@@ -246,6 +259,16 @@ class TestSeveralStudies(unittest.TestCase):
             self.assertIn(f"{sid}: DRF (integral)", stdout)
         self.assertEqual(json.loads((out / "skipped.json").read_text()),
                          {"command": "renal_function", "inputs": 2, "done": 2, "skipped": []})
+
+    def test_network_built_once_for_a_folder(self):
+        from unittest import mock
+
+        from scripts.clinical import segment
+
+        with mock.patch.object(segment, "BundleSegmenter", wraps=segment.BundleSegmenter) as seg:
+            rc, _, err = run_cli(self.studies, "--out", self.tmp / "once", "--bundle-dir", self.bundle, "--quiet")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(seg.call_count, 1)
 
     def test_reports_equal_the_single_study_report(self):
         single = self.tmp / "single"
