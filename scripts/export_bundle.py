@@ -18,18 +18,43 @@ bundle's custom code, hence this script.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
-from custom_transforms.safe_files import OutputOverlapError, check_output_separate, make_build_dir, swap_in_folder
-
-__all__ = ["BUNDLE_CONTENT", "CODE_PACKAGES", "export_bundle", "verify_bundle", "main"]
+__all__ = ["BUNDLE_CONTENT", "CODE_PACKAGES", "export_bundle", "load_safe_files", "verify_bundle", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_safe_files() -> ModuleType:
+    """:mod:`custom_transforms.safe_files`, also under a bare interpreter without torch and MONAI.
+
+    ``python3.11 -m scripts.monailabel_app`` runs before any virtual environment exists and exports the bundle from
+    there. The package's ``__init__`` imports MONAI, but ``safe_files`` needs only the standard library, so it is then
+    loaded from its file on its own.
+    """
+    try:
+        from custom_transforms import safe_files
+
+        return safe_files
+    except ImportError:
+        name = "_renogram_safe_files"
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "custom_transforms" / "safe_files.py")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        return sys.modules[name]
+
+
+_safe_files = load_safe_files()
+OutputOverlapError = _safe_files.OutputOverlapError
 #: bundle items copied (relative to ``bundle/``); missing optional ones are skipped.
 BUNDLE_CONTENT = ("configs", "docs", "models", "LICENSE")
 #: top-level packages the configs import, copied into the export's root.
@@ -65,7 +90,7 @@ def export_bundle(out_dir: str | os.PathLike, bundle_dir: str | os.PathLike | No
     if not (src / "configs").is_dir():
         raise FileNotFoundError(f"{src}: not a bundle folder (no configs/)")
     inputs = [src, *(REPO_ROOT / package for package in CODE_PACKAGES)]
-    check_output_separate(out_dir, inputs, consequence="the export would replace what it copies")
+    _safe_files.check_output_separate(out_dir, inputs, consequence="the export would replace what it copies")
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is a file, not a folder")
     above = next((p for p in out.parents if p.exists()), None)
@@ -74,7 +99,7 @@ def export_bundle(out_dir: str | os.PathLike, bundle_dir: str | os.PathLike | No
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out}: exists and is not empty (use --overwrite to replace it)")
     # build next to the destination, then swap in: a failed export never leaves a half-written bundle
-    tmp = make_build_dir(out)
+    tmp = _safe_files.make_build_dir(out)
     try:
         for item in BUNDLE_CONTENT:
             path = src / item
@@ -84,7 +109,7 @@ def export_bundle(out_dir: str | os.PathLike, bundle_dir: str | os.PathLike | No
                 shutil.copy2(path, tmp / item)
         for package in CODE_PACKAGES:
             shutil.copytree(REPO_ROOT / package, tmp / package, ignore=_IGNORE)
-        swap_in_folder(tmp, out)
+        _safe_files.swap_in_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -20,6 +20,8 @@ weights at start-up and fails offline. ``DIR`` holds the fused PNG images (image
 labels saved from a client land in ``DIR/labels/final/<id>.png``. Training from the client updates
 ``<workspace>/monaibundle/model/<name>/models/model.pt``, never the repository's bundle; a later ``start`` refreshes
 the configs and code but keeps those weights (``--replace-weights`` moves them aside and serves the bundle's).
+A workspace whose ``monaibundle/`` is, contains or lies inside ``DIR`` or the source bundle is refused (exit code 2,
+one line on stderr) before anything is installed or replaced.
 
 MONAI Label has the app download and the server; what it lacks (and this module adds) is the separate environment, the
 bundle export into the app and the offline settings.
@@ -29,11 +31,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +46,7 @@ __all__ = [
     "DEFAULT_WORKSPACE",
     "OFFLINE_CONF",
     "REQUIREMENTS",
+    "check_workspace",
     "prepare_app",
     "server_command",
     "server_env",
@@ -121,10 +124,15 @@ def setup_venv(
     _run([str(py), "-m", "pip", "install", *q, "-r", str(requirements)], f"{venv}: installing {requirements.name}")
     # the full app import (about 30 s) catches a broken set, e.g. pydicom 3 under monailabel 0.8.5
     _run([str(py), "-c", "import monailabel.app"], f"{venv}: importing monailabel.app after the install")
-    tmp = stamp.with_suffix(".tmp")
-    tmp.write_text(digest + "\n")
-    os.replace(tmp, stamp)
+    _safe_files().atomic_write_text(stamp, digest + "\n")
     return py
+
+
+def _safe_files():
+    """:mod:`custom_transforms.safe_files` (loaded on its own under a bare interpreter; see ``load_safe_files``)."""
+    from scripts.export_bundle import load_safe_files
+
+    return load_safe_files()
 
 
 def _run(cmd: Sequence[str], what: str, **kwargs) -> None:
@@ -160,10 +168,26 @@ def write_random_weights(bundle: str | os.PathLike, seed: int = 0) -> Path:
     net = parser.get_parsed_content("network_def")
     out = bundle / "models" / "model.pt"
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".pt.tmp")
-    torch.save(net.state_dict(), tmp)
-    os.replace(tmp, out)
+    buf = io.BytesIO()
+    torch.save(net.state_dict(), buf)
+    _safe_files().atomic_write_bytes(out, buf.getvalue())
     return out
+
+
+def check_workspace(
+    workspace: str | os.PathLike, studies: str | os.PathLike | None = None, bundle_dir: str | os.PathLike | None = None
+) -> None:
+    """Refuse a workspace whose app folder (``<workspace>/monaibundle``, replaced when incomplete, its model folder
+    replaced on every ``start``) is, contains or lies inside the studies folder or the source bundle.
+
+    Raises:
+        ValueError: the overlap (``OutputOverlapError``), naming both folders.
+    """
+    app = Path(workspace).expanduser().resolve() / "monaibundle"
+    source = Path(bundle_dir) if bundle_dir is not None else REPO_ROOT / "bundle"
+    _safe_files().check_output_separate(
+        app, [studies, source], "--workspace", consequence="starting the app would replace it"
+    )
 
 
 def prepare_app(
@@ -173,6 +197,7 @@ def prepare_app(
     bundle_dir: str | os.PathLike | None = None,
     random_weights: bool = False,
     replace_weights: bool = False,
+    studies: str | os.PathLike | None = None,
 ) -> Path:
     """Copy MONAI Label's ``monaibundle`` sample app into ``workspace`` and export the bundle into it as model ``name``.
 
@@ -186,12 +211,14 @@ def prepare_app(
         replace_weights: when the app already holds ``models/`` for ``name`` (e.g. trained through MONAI Label),
             move it to ``model/<name>.models-<time>/`` and serve the bundle's weights. By default the app's weights are
             kept and only configs and code are refreshed. Defaults to False.
+        studies: the datastore folder, checked with :func:`check_workspace` like the source bundle. Defaults to None.
 
     Returns:
         The app folder ``<workspace>/monaibundle``.
 
     Raises:
-        ValueError: ``name`` would change MONAI Label's task type or is not a plain folder name.
+        ValueError: ``name`` would change MONAI Label's task type or is not a plain folder name, or the app folder
+            overlaps ``studies`` or the source bundle (:func:`check_workspace`).
         FileNotFoundError: the export has no ``models/model.pt`` and ``random_weights`` is False.
         RuntimeError: the app download failed.
     """
@@ -200,6 +227,7 @@ def prepare_app(
     if not name or "/" in name or name.startswith(".") or any(p in name.lower() for p in _FORBIDDEN_NAME_PARTS):
         raise ValueError(f"model name {name!r}: must be a plain folder name without {', '.join(_FORBIDDEN_NAME_PARTS)}")
     source = Path(bundle_dir) if bundle_dir is not None else REPO_ROOT / "bundle"
+    check_workspace(workspace, studies, bundle_dir)
     workspace = Path(workspace).expanduser().resolve()
     app = workspace / "monaibundle"
     model = app / "model" / name
@@ -216,7 +244,7 @@ def prepare_app(
               str(workspace)], f"{workspace}: copying MONAI Label's monaibundle app", capture_output=True)
     kept = None
     if (model / "models" / "model.pt").is_file():  # weights trained through MONAI Label: never silently discarded
-        kept = Path(tempfile.mkdtemp(prefix=f".{name}-models-", dir=app / "model"))
+        kept = _safe_files().make_build_dir(app / "model" / f"{name}-models")  # hidden, beside the model folder
         os.replace(model / "models", kept / "models")
     try:
         export_bundle(model, source, overwrite=True)
@@ -317,8 +345,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             if not args.studies.is_dir():
                 raise FileNotFoundError(f"{args.studies}: studies folder not found")
+            check_workspace(args.workspace, args.studies, args.bundle)  # before the (slow) environment set-up
             py = setup_venv(args.venv, python=args.python)
-            app = prepare_app(args.workspace, py, args.name, args.bundle, args.random_weights, args.replace_weights)
+            app = prepare_app(args.workspace, py, args.name, args.bundle, args.random_weights, args.replace_weights,
+                              studies=args.studies)
             cmd = server_command(py, app, args.studies.resolve(), args.name, args.host, args.port)
             print(" ".join(cmd), flush=True)
             os.execve(cmd[0], cmd, server_env())
