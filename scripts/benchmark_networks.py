@@ -40,7 +40,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -365,11 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("Target checks (transformer_unet):", json.dumps(record["target_checks"], indent=1))
     if args.json:
+        from custom_transforms.safe_files import atomic_write_text
+
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=args.json.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh, indent=2)
-        os.replace(tmp, args.json)
+        atomic_write_text(args.json, json.dumps(record, indent=2))
     return 0
 
 

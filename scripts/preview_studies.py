@@ -17,10 +17,10 @@ row only. Written as ``OUT/<study_id>.png`` (default OUT: ``SIM_DIR/previews``).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -133,16 +133,14 @@ def render_preview(
         ax.legend(fontsize=7, ncol=5)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    out_png = Path(out_png)
-    fd, tmp = tempfile.mkstemp(suffix=".png", prefix=".preview-", dir=out_png.parent)
-    os.close(fd)
+    from custom_transforms.safe_files import atomic_write_bytes  # the package imports MONAI: only when writing
+
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp)
-        os.replace(tmp, out_png)
+        fig.savefig(buf, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_bytes(out_png, buf.getvalue())
 
 
 def _study_title(truth: dict) -> str:
