@@ -83,7 +83,9 @@ class TestTrainEvaluateInfer(unittest.TestCase):
         self.assertTrue((models / "checkpoint_final.pt").is_file())
         self.assertEqual(sorted(models.glob("checkpoint_epoch=*.pt")), [])
         ckpt = _state_dict_file(models / "checkpoint_final.pt")
-        self.assertEqual({"model", "optimizer", "trainer", "best_model_saver"}, set(ckpt))
+        self.assertEqual(
+            {"model", "optimizer", "trainer", "best_model_saver", "early_stopping", "best_metrics", "settings"}, set(ckpt)
+        )
         self.assertEqual(ckpt["trainer"]["iteration"] // ckpt["trainer"]["epoch_length"], 1)  # epochs done
 
     def test_validation_metrics_and_tensorboard(self):
@@ -356,9 +358,10 @@ class TestBadInput(unittest.TestCase):
         wf = make_workflow(["train.json"], "train", bundle_root=str(self.tmp / "root_init3"),
                            dataset_dir=str(self.dataset), initial_weights=str(start), resume=False,
                            **dict(other, max_epochs=1))
-        with self.assertRaises(Exception) as ctx:
+        with self.assertRaises(SystemExit) as ctx:  # one line on stderr and exit status 2, not a traceback
             wf.initialize()
-        text = error_text(ctx.exception)
+        self.assertEqual(ctx.exception.code, 2)
+        text = str(ctx.exception)
         self.assertIn(str(start), text)
         self.assertIn("do not fit network_def", text)
 
