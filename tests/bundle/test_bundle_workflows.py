@@ -407,19 +407,61 @@ class TestDynamicStudyInput(unittest.TestCase):
         self.assertEqual(np.asarray(Image.open(self.tmp / "out" / "fused_x_mask.png")).shape, (96, 96))
 
 
+class TestMultiGpuConfig(unittest.TestCase):
+    """``multi_gpu_train.json`` holds only what differs from ``train.json``, so the two cannot drift apart."""
+
+    def _parse(self, configs):
+        from monai.bundle import ConfigParser
+
+        parser = ConfigParser()
+        parser.read_config([str(CONFIGS / c) for c in configs])
+        return parser
+
+    def test_every_train_step_is_in_the_merged_multi_gpu_config(self):
+        single = self._parse(["train.json"])
+        merged = self._parse(["train.json", "multi_gpu_train.json"])
+        for run_list in ("initialize", "run", "finalize"):
+            self.assertEqual(merged[run_list], single[run_list], run_list)
+        self.assertIn("@initialize_steps#initial_weights", merged["initialize"])
+        self.assertIn("@initialize_steps#resume", merged["initialize"])
+        for steps in ("initialize_steps", "finalize_steps"):
+            self.assertEqual(set(merged[steps]), set(single[steps]), steps)
+            for name, step in single[steps].items():
+                # the multi-GPU file may replace a named step, never drop one
+                self.assertIn(f"@{steps}#{name}", merged[steps.split("_")[0]], name)
+                if name not in ("process_group", "device", "progress_bar"):
+                    self.assertEqual(merged[steps][name], step, name)
+
+    def test_multi_gpu_file_overrides_single_ids_only(self):
+        raw = json.loads((CONFIGS / "multi_gpu_train.json").read_text())
+        for run_list in ("initialize", "run", "finalize", "training"):
+            self.assertNotIn(run_list, raw)  # a copied list is what lost the initial_weights step
+        self.assertFalse([k for k in raw if k.startswith(("initialize_steps#", "finalize_steps#"))
+                          and k.split("#", 1)[1] not in ("process_group", "device", "progress_bar")])
+
+
 @pytest.mark.slow
 class TestMultiProcessTraining(unittest.TestCase):
-    def test_two_process_gloo_run_trains_one_epoch(self):
+    def test_two_process_gloo_run_trains_one_epoch_from_initial_weights(self):
+        from monai.networks.nets import UNet
+
         tmp = Path(tempfile.mkdtemp(prefix="bundle_ddp_"))
         self.addCleanup(shutil.rmtree, tmp, True)
         dataset = make_png_dataset(tmp / "dataset")
+        net = TINY_OVERRIDES["network_def"]
+        torch.manual_seed(123)
+        start = UNet(spatial_dims=2, in_channels=3, out_channels=1, channels=net["channels"], strides=net["strides"],
+                     num_res_units=0).state_dict()
+        torch.save(start, tmp / "start.pt")
         torchrun = Path(sys.executable).with_name("torchrun")
         cmd = [str(torchrun), "--nproc_per_node", "2", "-m", "monai.bundle", "run",
                "--config_file", f"['{CONFIGS / 'train.json'}','{CONFIGS / 'multi_gpu_train.json'}']",
                "--meta_file", str(CONFIGS / "metadata.json"), "--logging_file", str(CONFIGS / "logging.conf"),
                "--bundle_root", str(tmp), "--dataset_dir", str(dataset), "--max_epochs", "1",
                "--image_size", "[64,64]", "--batch_size", "2", "--num_workers", "0",
-               "--network_def", json.dumps(TINY_OVERRIDES["network_def"])]
+               "--network_def", json.dumps(net),
+               # learning rate 0: the trained weights must be exactly the initial ones, if they were loaded
+               "--initial_weights", str(tmp / "start.pt"), "--learning_rate", "0.0"]
         env = {"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1",
                "HOME": str(tmp)}
         proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -427,6 +469,9 @@ class TestMultiProcessTraining(unittest.TestCase):
         self.assertIn("val_mean_dice", proc.stdout + proc.stderr)
         sd = _state_dict_file(tmp / "models" / "model.pt")
         self.assertFalse(any(k.startswith("module.") for k in sd))  # DDP wrapper not saved
+        self.assertEqual(set(sd), set(start))
+        for key, value in start.items():  # --initial_weights reached the network under torchrun
+            torch.testing.assert_close(sd[key], value)
         trainer = _state_dict_file(tmp / "models" / "checkpoint_final.pt")["trainer"]
         self.assertEqual(trainer["iteration"] // trainer["epoch_length"], 1)
 
