@@ -39,8 +39,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from custom_transforms.safe_files import OutputOverlapError, check_output_separate
-
 __all__ = ["ComparisonError", "Plan", "main", "make_plan", "run_comparison", "train_and_evaluate"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -181,6 +179,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     """
     import networks as registry
 
+    from custom_transforms.safe_files import OutputOverlapError, check_output_separate
     from scripts.comparison.spec import RunSpec
 
     if args.report_only and args.retrain:

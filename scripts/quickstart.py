@@ -33,8 +33,6 @@ import sys
 import time
 from pathlib import Path
 
-from custom_transforms.safe_files import OutputOverlapError, check_output_separate
-
 __all__ = ["main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.studies <= 0 or args.epochs <= 0 or args.infer_limit <= 0:
         parser.error("--studies, --epochs and --infer-limit must be positive")
+
+    from custom_transforms.safe_files import OutputOverlapError, check_output_separate
 
     out = (REPO_ROOT / args.out).resolve()
     studies = (REPO_ROOT / args.studies_dir).resolve()
