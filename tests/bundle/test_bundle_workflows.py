@@ -83,9 +83,8 @@ class TestTrainEvaluateInfer(unittest.TestCase):
         self.assertTrue((models / "checkpoint_final.pt").is_file())
         self.assertEqual(sorted(models.glob("checkpoint_epoch=*.pt")), [])
         ckpt = _state_dict_file(models / "checkpoint_final.pt")
-        self.assertEqual(
-            {"model", "optimizer", "trainer", "best_model_saver", "early_stopping", "best_metrics", "settings"}, set(ckpt)
-        )
+        saved = {"model", "optimizer", "trainer", "best_model_saver", "early_stopping", "best_metrics", "settings"}
+        self.assertEqual(saved, set(ckpt))
         self.assertEqual(ckpt["trainer"]["iteration"] // ckpt["trainer"]["epoch_length"], 1)  # epochs done
 
     def test_validation_metrics_and_tensorboard(self):

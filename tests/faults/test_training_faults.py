@@ -115,7 +115,8 @@ class TestTrainingFaults(unittest.TestCase):
         other = make_png_dataset(self.tmp / "other_dataset_files", n_train=6)
         before = tree_checksum(other)
         code, stderr = self.train(root, dataset=other)
-        assert_fault(self, code, stderr, 2, "dataset was '4 training + 2 validation items", root / "models" / CHECKPOINT)
+        fragment = "dataset was '4 training + 2 validation items"
+        assert_fault(self, code, stderr, 2, fragment, root / "models" / CHECKPOINT)
         self.assertEqual(tree_checksum(other), before)
 
     def test_resume_with_other_initial_weights_refused(self):
