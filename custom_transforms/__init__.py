@@ -8,44 +8,45 @@ Axes: dynamic frames ``(T, H, W)`` (frames as channels), fused images ``(N, H, W
 
 from __future__ import annotations
 
-from custom_transforms.array import (
-    FRAME_META_KEYS,
-    FUSED_META_KEYS,
-    DropEarlyFrames,
-    FrameFusion,
-    Pseudocolor,
-    SelectFusedImages,
-    colormap_lut,
-)
-from custom_transforms.dictionary import (
-    DropEarlyFramesD,
-    DropEarlyFramesd,
-    DropEarlyFramesDict,
-    FrameFusionD,
-    FrameFusiond,
-    FrameFusionDict,
-    PseudocolorD,
-    Pseudocolord,
-    PseudocolorDict,
-    SelectFusedImagesD,
-    SelectFusedImagesd,
-    SelectFusedImagesDict,
-)
-from custom_transforms.errors import RenogramInputError
-from custom_transforms.io import read_dynamic_study
-from custom_transforms.loading import (
-    LoadDynamicStudy,
-    LoadDynamicStudyD,
-    LoadDynamicStudyd,
-    LoadDynamicStudyDict,
-    study_affine,
-)
-from custom_transforms.pipeline import (
-    DEFAULT_SPATIAL_SIZE,
-    dynamic_study_transforms,
-    fused_image_pipeline,
-    fused_image_transforms,
-)
+import importlib
+from typing import Any
+
+# Public names and the submodule each lives in. They are imported on first use (PEP 562), so that importing a
+# light submodule (e.g. ``custom_transforms.safe_files``, needed before any virtual environment with torch exists)
+# does not import torch and MONAI.
+_EXPORTS = {
+    "FRAME_META_KEYS": "array",
+    "FUSED_META_KEYS": "array",
+    "DropEarlyFrames": "array",
+    "FrameFusion": "array",
+    "Pseudocolor": "array",
+    "SelectFusedImages": "array",
+    "colormap_lut": "array",
+    "DropEarlyFramesD": "dictionary",
+    "DropEarlyFramesd": "dictionary",
+    "DropEarlyFramesDict": "dictionary",
+    "FrameFusionD": "dictionary",
+    "FrameFusiond": "dictionary",
+    "FrameFusionDict": "dictionary",
+    "PseudocolorD": "dictionary",
+    "Pseudocolord": "dictionary",
+    "PseudocolorDict": "dictionary",
+    "SelectFusedImagesD": "dictionary",
+    "SelectFusedImagesd": "dictionary",
+    "SelectFusedImagesDict": "dictionary",
+    "RenogramInputError": "errors",
+    "read_dynamic_study": "io",
+    "LoadDynamicStudy": "loading",
+    "LoadDynamicStudyD": "loading",
+    "LoadDynamicStudyd": "loading",
+    "LoadDynamicStudyDict": "loading",
+    "study_affine": "loading",
+    "DEFAULT_SPATIAL_SIZE": "pipeline",
+    "dynamic_study_transforms": "pipeline",
+    "fused_image_pipeline": "pipeline",
+    "fused_image_transforms": "pipeline",
+}
+
 
 __all__ = [
     "DEFAULT_SPATIAL_SIZE",
@@ -79,3 +80,15 @@ __all__ = [
     "fused_image_transforms",
     "fused_image_pipeline",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"custom_transforms.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'custom_transforms' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -18,43 +18,23 @@ bundle's custom code, hence this script.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from types import ModuleType
 
-__all__ = ["BUNDLE_CONTENT", "CODE_PACKAGES", "export_bundle", "load_safe_files", "verify_bundle", "main"]
+# safe_files needs only the standard library (the package imports its torch modules lazily), so this command also
+# runs under a bare interpreter, as `python3.11 -m scripts.monailabel_app` does before any venv exists
+from custom_transforms import safe_files as _safe_files
+from custom_transforms.safe_files import OutputOverlapError
+
+__all__ = ["BUNDLE_CONTENT", "CODE_PACKAGES", "export_bundle", "verify_bundle", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_safe_files() -> ModuleType:
-    """:mod:`custom_transforms.safe_files`, also under a bare interpreter without torch and MONAI.
-
-    ``python3.11 -m scripts.monailabel_app`` runs before any virtual environment exists and exports the bundle from
-    there. The package's ``__init__`` imports MONAI, but ``safe_files`` needs only the standard library, so it is then
-    loaded from its file on its own.
-    """
-    try:
-        from custom_transforms import safe_files
-
-        return safe_files
-    except ImportError:
-        name = "_renogram_safe_files"
-        if name not in sys.modules:
-            spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "custom_transforms" / "safe_files.py")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
-        return sys.modules[name]
-
-
-_safe_files = load_safe_files()
-OutputOverlapError = _safe_files.OutputOverlapError
 #: bundle items copied (relative to ``bundle/``); missing optional ones are skipped.
 BUNDLE_CONTENT = ("configs", "docs", "models", "LICENSE")
 #: top-level packages the configs import, copied into the export's root.

@@ -40,6 +40,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+# safe_files needs only the standard library: this command runs under a bare interpreter before its venv exists
+from custom_transforms import safe_files
+
 __all__ = [
     "DEFAULT_MODEL_NAME",
     "DEFAULT_VENV",
@@ -124,15 +127,8 @@ def setup_venv(
     _run([str(py), "-m", "pip", "install", *q, "-r", str(requirements)], f"{venv}: installing {requirements.name}")
     # the full app import (about 30 s) catches a broken set, e.g. pydicom 3 under monailabel 0.8.5
     _run([str(py), "-c", "import monailabel.app"], f"{venv}: importing monailabel.app after the install")
-    _safe_files().atomic_write_text(stamp, digest + "\n")
+    safe_files.atomic_write_text(stamp, digest + "\n")
     return py
-
-
-def _safe_files():
-    """:mod:`custom_transforms.safe_files` (loaded on its own under a bare interpreter; see ``load_safe_files``)."""
-    from scripts.export_bundle import load_safe_files
-
-    return load_safe_files()
 
 
 def _run(cmd: Sequence[str], what: str, **kwargs) -> None:
@@ -170,7 +166,7 @@ def write_random_weights(bundle: str | os.PathLike, seed: int = 0) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save(net.state_dict(), buf)
-    _safe_files().atomic_write_bytes(out, buf.getvalue())
+    safe_files.atomic_write_bytes(out, buf.getvalue())
     return out
 
 
@@ -185,7 +181,7 @@ def check_workspace(
     """
     app = Path(workspace).expanduser().resolve() / "monaibundle"
     source = Path(bundle_dir) if bundle_dir is not None else REPO_ROOT / "bundle"
-    _safe_files().check_output_separate(
+    safe_files.check_output_separate(
         app, [studies, source], "--workspace", consequence="starting the app would replace it"
     )
 
@@ -244,7 +240,7 @@ def prepare_app(
               str(workspace)], f"{workspace}: copying MONAI Label's monaibundle app", capture_output=True)
     kept = None
     if (model / "models" / "model.pt").is_file():  # weights trained through MONAI Label: never silently discarded
-        kept = _safe_files().make_build_dir(app / "model" / f"{name}-models")  # hidden, beside the model folder
+        kept = safe_files.make_build_dir(app / "model" / f"{name}-models")  # hidden, beside the model folder
         os.replace(model / "models", kept / "models")
     try:
         export_bundle(model, source, overwrite=True)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
@@ -120,6 +122,21 @@ class TestCheckOutputSeparate(unittest.TestCase):
     def test_siblings_and_name_prefixes_are_fine(self):
         check_output_separate(self.root / "data" / "dataset", [self.studies])
         check_output_separate(self.root / "data" / "studies2", [self.studies])  # a prefix is not a parent
+
+
+class TestLightImport(unittest.TestCase):
+    def test_no_torch_needed(self):
+        """``python3.11 -m scripts.monailabel_app`` runs before any venv with torch exists and exports the bundle with
+        safe_files: importing them must not import torch or MONAI (the package loads its transforms lazily)."""
+        code = (
+            "import sys; import custom_transforms.safe_files, scripts.export_bundle, scripts.monailabel_app; "
+            "heavy = sorted(m for m in ('torch', 'monai', 'numpy') if m in sys.modules); print(heavy); "
+            "from custom_transforms import FrameFusiond, RenogramInputError; print(FrameFusiond.__name__)"
+        )
+        root = Path(__file__).resolve().parents[2]
+        proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout.split(), ["[]", "FrameFusiond"])  # public names still resolve on first use
 
 
 class TestSkipList(unittest.TestCase):
