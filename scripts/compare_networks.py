@@ -197,7 +197,11 @@ def make_plan(args: argparse.Namespace) -> Plan:
     dataset = Path(args.dataset).resolve()
     _check_dataset(dataset)
     try:  # unfinished runs under --out are deleted and retrained: never let that reach an input
-        check_output_separate(args.out, [args.dataset, bundle], consequence="its run folders would be replaced")
+        # the bundle's inputs are its configs and weights: results may go under bundle/docs/results
+        check_output_separate(
+            args.out, [args.dataset, Path(bundle) / "configs", Path(bundle) / "models"],
+            consequence="its run folders would be replaced",
+        )
     except OutputOverlapError as exc:
         raise ComparisonError(str(exc)) from None
     out = Path(args.out)

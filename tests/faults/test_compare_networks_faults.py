@@ -34,8 +34,9 @@ OVERLAP_CASES = [
     ("out_is_the_dataset", "ds", "bundle", "ds", "--out is the input", "ds"),
     ("out_inside_the_dataset", "ds", "bundle", "ds/images/results", "--out lies inside the input", "ds"),
     ("out_contains_the_dataset", "top/ds", "bundle", "top", "--out contains the input", "top/ds"),
-    ("out_is_the_bundle", "ds", "bundle", "bundle", "--out is the input", "bundle"),
-    ("out_inside_the_bundle", "ds", "bundle", "bundle/docs/results", "--out lies inside the input", "bundle"),
+    # the bundle's inputs are its configs and weights (results may be written under bundle/docs/results)
+    ("out_is_the_bundle", "ds", "bundle", "bundle", "--out contains the input", "bundle/configs"),
+    ("out_inside_the_configs", "ds", "bundle", "bundle/configs/results", "--out lies inside the input", "bundle/configs"),
 ]
 
 
