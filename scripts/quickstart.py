@@ -39,15 +39,22 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = REPO_ROOT / "bundle"
 
 
-def _run(cmd: list[str], log: Path) -> None:
-    """Run one step, echo it, append its output to ``log``; stop the quick start if it fails."""
+def _run(cmd: list[str], log: Path, skip_list: Path | None = None) -> None:
+    """Run one step, echo it, append its output to ``log``; stop the quick start if it fails.
+
+    A step that processes a folder exits 2 when it skipped some inputs but wrote the others; with ``skip_list`` (the
+    step's ``skipped.json``) present, the quick start goes on with the good ones and says how many were skipped.
+    """
     print("$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
     start = time.monotonic()
     with open(log, "a", encoding="utf-8") as out:
         out.write("$ " + " ".join(shlex.quote(c) for c in cmd) + "\n")
         out.flush()
         proc = subprocess.run(cmd, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
+    if proc.returncode == 2 and skip_list is not None and skip_list.is_file():
+        skipped = json.loads(skip_list.read_text(encoding="utf-8")).get("skipped", [])
+        print(f"  warning: {len(skipped)} input(s) skipped, reasons in {skip_list}", flush=True)
+    elif proc.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:]
         print("\n".join(tail), file=sys.stderr)
         raise SystemExit(f"error: step failed (exit {proc.returncode}); full log: {log}")
@@ -113,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     print("[2/6] paper preprocessing -> PNG dataset", flush=True)
     dataset = out / "dataset"
     _run([py, "-m", "scripts.prepare_dataset", "--studies", str(studies), "--out", str(dataset),
-          "--seed", str(args.seed), "--overwrite", "--quiet"], log)
+          "--seed", str(args.seed), "--overwrite", "--quiet"], log, skip_list=dataset / "skipped.json")
 
     print(f"[3/6] training ({args.epochs} epochs, demo budget)", flush=True)
     models = out / "models"

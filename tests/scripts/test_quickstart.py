@@ -32,6 +32,20 @@ class TestQuickstart(unittest.TestCase):
         self.assertIn("--epochs", proc.stderr)
         self.assertFalse((self.tmp / "o").exists())
 
+    def test_a_step_that_skipped_some_inputs_does_not_stop_the_quick_start(self):
+        from scripts import quickstart
+
+        skip_list = self.tmp / "skipped.json"
+        partial = [sys.executable, "-c", f"import json, sys; open({str(skip_list)!r}, 'w').write(json.dumps("
+                   "{'skipped': [{'input': 'a.dcm', 'reason': 'a.dcm: truncated'}]})); sys.exit(2)"]
+        log = self.tmp / "log.txt"
+        quickstart._run(partial, log, skip_list=skip_list)  # exit 2 with its skip list: go on with the good inputs
+        with self.assertRaises(SystemExit):
+            quickstart._run(partial, log)  # a step that gave no skip list failed
+        skip_list.unlink()
+        with self.assertRaises(SystemExit):
+            quickstart._run([sys.executable, "-c", "import sys; sys.exit(2)"], log, skip_list=skip_list)
+
     @pytest.mark.slow  # simulates 10 studies, trains one epoch, evaluates, infers and reports (~1-2 min on 2 cores)
     def test_tiny_run_writes_every_output(self):
         out, sim = self.tmp / "out", self.tmp / "sim"
