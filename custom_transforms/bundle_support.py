@@ -164,19 +164,29 @@ def latest_epoch_checkpoint(ckpt_dir: str | os.PathLike) -> str:
     return best
 
 
-def check_checkpoint(path: str | os.PathLike, network: torch.nn.Module, net_id: str = "network_def") -> None:
+def check_checkpoint(
+    path: str | os.PathLike, network: torch.nn.Module, net_id: str = "network_def", missing_hint: str | None = None
+) -> None:
     """Check before a run that ``path`` holds weights that load strictly into ``network``; say which file and why not.
 
     MONAI's ``CheckpointLoader`` reports a mismatch as a bare ``load_state_dict`` error that names neither the file nor
     the config id. Accepts a plain ``state_dict`` or ``{"model": state_dict}``; a ``DistributedDataParallel`` wrapper
     is looked through.
 
+    Args:
+        path: the checkpoint file.
+        network: the network it must fit.
+        net_id: the config id named in messages. Defaults to ``"network_def"``.
+        missing_hint: what to tell the user when the file does not exist. Defaults to "train the bundle first, or
+            pass --ckpt_dir" (the inference/evaluation case).
+
     Raises:
         RenogramInputError: the file is missing, unreadable, or its keys/shapes differ from ``net_id``'s.
     """
     p = Path(path)
     if not p.is_file():
-        raise RenogramInputError(p, f"no trained weights for {net_id} (train the bundle first, or pass --ckpt_dir)")
+        hint = missing_hint or "train the bundle first, or pass --ckpt_dir"
+        raise RenogramInputError(p, f"no trained weights for {net_id} ({hint})")
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for truncated or foreign files

@@ -139,6 +139,13 @@ class TestTrainingFaults(unittest.TestCase):
         self.assertFalse((root / "eval_new").exists())
         self.assertFalse((root / "models").exists())
 
+    def test_missing_initial_weights_named_with_the_option(self):
+        root = self.tmp / "missing_start"
+        weights = self.tmp / "no_such_weights.pt"
+        code, stderr = self.train(root, resume=False, initial_weights=str(weights))
+        assert_fault(self, code, stderr, 2, "no such file: check --initial_weights", weights)
+        self.assertFalse((root / "models").exists())
+
     def test_the_command_line_gets_one_line_and_exit_2(self):
         root = self.resumable("cli")
         models = tree_checksum(root / "models")
