@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from ignite.engine import Engine, Events
 
-from custom_transforms.bundle_support import EPOCH_CHECKPOINT_PATTERN
+from custom_transforms.checkpoints import EPOCH_CHECKPOINT_PATTERN
 from custom_transforms.errors import RenogramInputError
 
 __all__ = [

@@ -30,7 +30,8 @@ image and fails that request.
 
 Folder-level faults (no inputs, an output folder overlapping the inputs, unusable weights) are raised by the config's
 helpers as :class:`RenogramInputError`/:class:`~custom_transforms.safe_files.OutputOverlapError`;
-:func:`exit_on_bad_input` turns them into the same one line and exit status 2 instead of a traceback.
+:func:`custom_transforms.errors.exit_on_bad_input` turns them into the same one line and exit status 2 instead of a
+traceback.
 """
 
 from __future__ import annotations
@@ -45,68 +46,25 @@ from typing import Any
 from monai.data import Dataset
 from monai.data.utils import list_data_collate
 
-from custom_transforms.errors import RenogramInputError
-from custom_transforms.safe_files import OutputOverlapError, SkipList
+from custom_transforms.errors import BadInputExit, input_error
+from custom_transforms.safe_files import SkipList
 
 __all__ = [
     "SKIPPED_KEY",
-    "BAD_INPUT_EXIT_CODE",
-    "BadInputExit",
-    "input_error",
     "is_skip_marker",
     "SkipBadInputsDataset",
     "collate_skipping",
     "SkipBadInputs",
-    "exit_on_bad_input",
 ]
 
 #: key of a skip marker (a dataset item) and of the list of markers in a collated batch.
 SKIPPED_KEY = "skipped_input"
-#: exit status of a run that skipped or refused bad input (the project's commands use 2 for bad input).
-BAD_INPUT_EXIT_CODE = 2
 
 logger = logging.getLogger(__name__)
 
 
-class BadInputExit(SystemExit):
-    """Exit status 2 after bad input; the one-line ``message`` has been printed on stderr already.
-
-    A :class:`SystemExit` (``python -m monai.bundle run`` and ``fire`` let it through without a traceback, and
-    MONAI's config expressions do not wrap it); in-process callers can catch it and read ``message`` and ``skipped``.
-
-    Args:
-        message: the line printed on stderr.
-        skipped: the ``skipped.json`` content, when a folder run wrote one. Defaults to None.
-    """
-
-    def __init__(self, message: str, skipped: dict[str, Any] | None = None) -> None:
-        super().__init__(BAD_INPUT_EXIT_CODE)
-        self.message = message
-        self.skipped = skipped
-
-    def __str__(self) -> str:
-        return self.message
-
-
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def input_error(exc: BaseException) -> RenogramInputError | None:
-    """The :class:`RenogramInputError` behind ``exc`` (MONAI's ``Compose`` wraps transform errors in RuntimeErrors).
-
-    Returns:
-        The first :class:`RenogramInputError` on the ``__cause__``/``__context__`` chain of ``exc`` (``exc`` itself
-        included), or None when the failure is not about the input.
-    """
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        if isinstance(cur, RenogramInputError):
-            return cur
-        seen.add(id(cur))
-        cur = cur.__cause__ or cur.__context__
-    return None
 
 
 def is_skip_marker(item: Any) -> bool:
@@ -264,21 +222,3 @@ class SkipBadInputs:
             return content
         _say(message)
         raise BadInputExit(message, content)
-
-
-def exit_on_bad_input(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call ``func(*args, **kwargs)``; bad input becomes one line on stderr and exit status 2, not a traceback.
-
-    For the config's folder-level checks (``bundle_support.find_inputs``, ``bundle_support.check_checkpoint``):
-    inside a config expression MONAI would wrap their error in a ``RuntimeError`` with a long traceback.
-
-    Raises:
-        BadInputExit: ``func`` raised :class:`RenogramInputError` or
-            :class:`~custom_transforms.safe_files.OutputOverlapError`; the line is the error's message.
-    """
-    try:
-        return func(*args, **kwargs)
-    except (RenogramInputError, OutputOverlapError) as exc:
-        message = str(exc)
-    _say(message)
-    raise BadInputExit(message)

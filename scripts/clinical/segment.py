@@ -4,7 +4,7 @@
 
 :class:`BundleSegmenter` reads the bundle's inference config with :class:`monai.bundle.ConfigParser` (no second copy
 of the preprocessing), builds ``network_def`` and loads ``<ckpt_dir>/model.pt`` once (after the bundle's own
-:func:`custom_transforms.bundle_support.check_checkpoint`), then segments each study in memory the way the bundle's
+:func:`custom_transforms.checkpoints.check_checkpoint`), then segments each study in memory the way the bundle's
 evaluator does: the config's ``preprocessing`` on the study's own path (so a bad study is named in the error), a batch
 of one, the ``inferer`` in eval mode without gradients, and the config's ``activation``, ``invert``, ``discretize``
 and ``cast`` post-transforms. The mask is on the study's native matrix and equals, pixel for pixel, the
@@ -71,7 +71,7 @@ class BundleSegmenter:
         import torch
         from monai.bundle import ConfigParser
 
-        from custom_transforms.bundle_support import check_checkpoint
+        from custom_transforms.checkpoints import check_checkpoint
 
         root = Path(bundle_dir)
         config = root / "configs" / "inference.json"

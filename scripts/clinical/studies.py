@@ -5,8 +5,8 @@
 A folder's studies are its ``*.dcm``, ``*.nii`` and ``*.nii.gz`` files, its sub-folders in the simulator's layout
 (``<id>/study.dcm``) and its frame folders (sub-folders holding ``timing.json`` or ``timing.csv``); hidden entries
 (a name starting with ``.``, such as the simulator's ``.sim-tmp-*`` folders being written) are not studies. The
-study suffixes are :data:`custom_transforms.bundle_support.STUDY_SUFFIXES`, the ones the bundle's
-:func:`~custom_transforms.bundle_support.find_inputs` reads (fused PNG images are not dynamic studies, so they are
+study suffixes are :data:`custom_transforms.datalists.STUDY_SUFFIXES`, the ones the bundle's
+:func:`~custom_transforms.datalists.find_inputs` reads (fused PNG images are not dynamic studies, so they are
 left out here).
 """
 
@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from custom_transforms.bundle_support import STUDY_SUFFIXES
+from custom_transforms.datalists import STUDY_SUFFIXES
 from custom_transforms.errors import RenogramInputError
 
 __all__ = ["SIMULATOR_STUDY_FILE", "TIMING_FILES", "is_frame_folder", "is_study_folder", "find_studies",

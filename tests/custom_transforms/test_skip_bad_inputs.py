@@ -17,17 +17,8 @@ from monai.data import DataLoader
 from monai.transforms import Compose, Lambdad
 from parameterized import parameterized
 
-from custom_transforms.errors import RenogramInputError
-from custom_transforms.safe_files import OutputOverlapError
-from custom_transforms.skip_bad_inputs import (
-    SKIPPED_KEY,
-    BadInputExit,
-    SkipBadInputs,
-    SkipBadInputsDataset,
-    collate_skipping,
-    exit_on_bad_input,
-    input_error,
-)
+from custom_transforms.errors import BadInputExit, RenogramInputError, input_error
+from custom_transforms.skip_bad_inputs import SKIPPED_KEY, SkipBadInputs, SkipBadInputsDataset, collate_skipping
 
 
 def _load(path: str) -> torch.Tensor:
@@ -131,26 +122,6 @@ class TestSkipBadInputs(unittest.TestCase):
 
     def test_stop_on_error_false_string(self):
         self.assertFalse(SkipBadInputs([], stop_on_error="false").stop_on_error)
-
-
-class TestExitOnBadInput(unittest.TestCase):
-    @parameterized.expand([
-        ["input_error", RenogramInputError("/in", "dataset_dir holds no input")],
-        ["overlap", OutputOverlapError("/in: --output_dir is the input /in")],
-    ])
-    def test_bad_input_is_one_line_and_exit_2(self, _, exc):
-        def fail():
-            raise exc
-
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err), self.assertRaises(BadInputExit) as ctx:
-            exit_on_bad_input(fail)
-        self.assertEqual((ctx.exception.code, err.getvalue()), (2, f"{exc}\n"))
-
-    def test_value_and_other_errors_pass_through(self):
-        self.assertEqual(exit_on_bad_input(lambda a, b=0: a + b, 1, b=2), 3)
-        with self.assertRaises(KeyError):
-            exit_on_bad_input({}.__getitem__, "x")
 
 
 if __name__ == "__main__":
