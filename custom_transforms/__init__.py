@@ -3,7 +3,10 @@
 """MONAI transforms for dynamic renal scintigraphy: loading, dropping early frames, frame fusion, pseudocolor.
 
 Axes: dynamic frames ``(T, H, W)`` (frames as channels), fused images ``(N, H, W)``, network input ``(3, H, W)`` RGB in
-[0, 1]. Times in seconds from acquisition start, pixel spacing in mm. See :mod:`custom_transforms.array`.
+[0, 1]. Times in seconds from acquisition start, pixel spacing in mm. Modules, each importing only those above it:
+``errors`` -> ``io`` (the study readers and the one reading of frame timing) -> ``loading`` (``LoadDynamicStudy``) ->
+``array`` / ``dictionary`` (the steps) -> ``pipeline`` (the study -> network input chain, defined once) ->
+``renogram_image`` (the bundle's loader: a fused image file or a study through the chain).
 """
 
 from __future__ import annotations
@@ -36,15 +39,32 @@ _EXPORTS = {
     "SelectFusedImagesDict": "dictionary",
     "RenogramInputError": "errors",
     "read_dynamic_study": "io",
+    "frame_timing": "io",
     "LoadDynamicStudy": "loading",
     "LoadDynamicStudyD": "loading",
     "LoadDynamicStudyd": "loading",
     "LoadDynamicStudyDict": "loading",
     "study_affine": "loading",
     "DEFAULT_SPATIAL_SIZE": "pipeline",
+    "CHAIN_IDS": "pipeline",
+    "CHAIN_DEFAULTS": "pipeline",
+    "StudyFusion": "pipeline",
+    "StudyFusiond": "pipeline",
+    "StudyFusionD": "pipeline",
+    "StudyFusionDict": "pipeline",
+    "FusedImageInput": "pipeline",
+    "FusedImageInputd": "pipeline",
+    "FusedImageInputD": "pipeline",
+    "FusedImageInputDict": "pipeline",
+    "FusedImageChain": "pipeline",
+    "bundle_overrides": "pipeline",
     "dynamic_study_transforms": "pipeline",
     "fused_image_pipeline": "pipeline",
     "fused_image_transforms": "pipeline",
+    "LoadRenogramImage": "renogram_image",
+    "LoadRenogramImaged": "renogram_image",
+    "LoadRenogramImageD": "renogram_image",
+    "LoadRenogramImageDict": "renogram_image",
 }
 
 
@@ -54,6 +74,7 @@ __all__ = [
     "FUSED_META_KEYS",
     "RenogramInputError",
     "read_dynamic_study",
+    "frame_timing",
     "study_affine",
     "colormap_lut",
     "LoadDynamicStudy",
@@ -76,9 +97,25 @@ __all__ = [
     "Pseudocolord",
     "PseudocolorD",
     "PseudocolorDict",
+    "CHAIN_IDS",
+    "CHAIN_DEFAULTS",
+    "StudyFusion",
+    "StudyFusiond",
+    "StudyFusionD",
+    "StudyFusionDict",
+    "FusedImageInput",
+    "FusedImageInputd",
+    "FusedImageInputD",
+    "FusedImageInputDict",
+    "FusedImageChain",
+    "LoadRenogramImage",
+    "LoadRenogramImaged",
+    "LoadRenogramImageD",
+    "LoadRenogramImageDict",
     "dynamic_study_transforms",
     "fused_image_transforms",
     "fused_image_pipeline",
+    "bundle_overrides",
 ]
 
 

@@ -26,12 +26,11 @@ from monai.utils import TransformBackends
 from monai.utils.type_conversion import convert_to_dst_type
 
 from custom_transforms.errors import RenogramInputError
-from custom_transforms.loading import LoadDynamicStudy
+from custom_transforms.io import frame_timing
 
 __all__ = [
     "FRAME_META_KEYS",
     "FUSED_META_KEYS",
-    "LoadDynamicStudy",
     "DropEarlyFrames",
     "FrameFusion",
     "SelectFusedImages",
@@ -79,6 +78,7 @@ def _check_ndim(img: NdarrayOrTensor, name: str, what: str) -> None:
 
 
 def _timing(img: Any, starts: Sequence[float] | None, durations: Sequence[float] | None, name: str, need: bool):
+    """The frames' timing (call arguments, else the reader's meta) through :func:`custom_transforms.io.frame_timing`."""
     meta = _meta(img)
     starts = meta.get("frame_start_s") if starts is None else starts
     durations = meta.get("frame_duration_s") if durations is None else durations
@@ -88,13 +88,7 @@ def _timing(img: Any, starts: Sequence[float] | None, durations: Sequence[float]
                 _source(img), f"{name} needs frame_start_s and frame_duration_s (MetaTensor meta or call arguments)"
             )
         return None, None
-    s = np.asarray(starts, dtype=np.float64).reshape(-1)
-    d = np.asarray(durations, dtype=np.float64).reshape(-1)
-    if s.size != img.shape[0] or d.size != img.shape[0]:
-        raise RenogramInputError(
-            _source(img), f"{name}: timing lists have {s.size}/{d.size} entries for {img.shape[0]} frames"
-        )
-    return s, d
+    return frame_timing({"frame_start_s": starts, "frame_duration_s": durations}, int(img.shape[0]), _source(img))
 
 
 class DropEarlyFrames(Transform):

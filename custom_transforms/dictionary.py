@@ -4,7 +4,8 @@
 
 Each ``Food`` composes the array transform ``Foo``, takes ``keys`` and ``allow_missing_keys``, and applies the same
 transform to every key. Aliases ``FooD = FooDict = Food`` follow MONAI. Axes and units are those of the array
-transforms: ``(T, H, W)`` frames in, ``(N, H, W)`` fused images, ``(3, H, W)`` RGB in [0, 1].
+transforms: ``(T, H, W)`` frames in, ``(N, H, W)`` fused images, ``(3, H, W)`` RGB in [0, 1]. The loader's own
+dictionary form is :class:`custom_transforms.loading.LoadDynamicStudyd`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,8 @@ from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
 from custom_transforms.array import DropEarlyFrames, FrameFusion, Pseudocolor, SelectFusedImages
-from custom_transforms.loading import LoadDynamicStudyd
 
 __all__ = [
-    "LoadDynamicStudyd",
-    "LoadDynamicStudyD",
-    "LoadDynamicStudyDict",
     "DropEarlyFramesd",
     "DropEarlyFramesD",
     "DropEarlyFramesDict",
@@ -138,7 +135,6 @@ class Pseudocolord(_Wrapper):
         self.transform = Pseudocolor(colormap=colormap, percentile=percentile)
 
 
-LoadDynamicStudyD = LoadDynamicStudyDict = LoadDynamicStudyd
 DropEarlyFramesD = DropEarlyFramesDict = DropEarlyFramesd
 FrameFusionD = FrameFusionDict = FrameFusiond
 SelectFusedImagesD = SelectFusedImagesDict = SelectFusedImagesd

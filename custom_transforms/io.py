@@ -25,9 +25,11 @@ Every reader refuses, with a :class:`~custom_transforms.errors.RenogramInputErro
 cannot be counts (:func:`check_counts`): NaN or infinite values, negative values after the rescale, a study whose every
 pixel is 0, and a study whose pixels are nearly constant in every frame.
 
-MONAI bookkeeping (set by :class:`LoadDynamicStudy` only): ``spatial_shape`` ``(H, W)``, ``original_channel_dim`` 0
-(the frame axis is MONAI's channel axis) and a 4x4 affine ``diag(row_mm, col_mm, 1, 1)``, the form MONAI's own 2D
-``LoadImage`` uses, so ``Resized`` + ``Invertd`` work downstream.
+:func:`frame_timing` is the one reading of ``frame_start_s``/``frame_duration_s`` for everything downstream.
+
+MONAI bookkeeping (set by :class:`custom_transforms.loading.LoadDynamicStudy` only): ``spatial_shape`` ``(H, W)``,
+``original_channel_dim`` 0 (the frame axis is MONAI's channel axis) and a 4x4 affine ``diag(row_mm, col_mm, 1, 1)``,
+the form MONAI's own 2D ``LoadImage`` uses, so ``Resized`` + ``Invertd`` work downstream. This module imports no MONAI.
 
 Why own code: MONAI's ``PydicomReader`` stacks frames but does not interpret NM ``PhaseInformationSequence`` timing,
 detector/view vectors or ``PatientAge``; this module does exactly that on top of pydicom, nibabel and OpenCV.
@@ -40,7 +42,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,7 @@ __all__ = [
     "FRAME_SUFFIXES",
     "NM_SOP_CLASS_UIDS",
     "read_dynamic_study",
+    "frame_timing",
     "read_dicom_study",
     "read_nifti_study",
     "read_frame_folder",
@@ -107,13 +110,41 @@ def read_dynamic_study(path: str | os.PathLike, view: str | int | None = None) -
     return read_dicom_study(p, view=view)
 
 
-def __getattr__(name: str) -> Any:
-    """``custom_transforms.io.LoadDynamicStudy[d]`` resolve to :mod:`custom_transforms.loading` (lazy: no cycle)."""
-    if name in ("LoadDynamicStudy", "LoadDynamicStudyd"):
-        from custom_transforms import loading
+def frame_timing(
+    meta: Mapping[str, Any], n_frames: int, source: str | os.PathLike | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame starts and durations (s) of a read study, from its metadata, validated: the one reading of study timing.
 
-        return getattr(loading, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    Every consumer of a study's timing (the array transforms, the renogram analysis, the previews) takes it from the
+    ``frame_start_s`` / ``frame_duration_s`` lists :func:`read_dynamic_study` returns, through this function.
+
+    Args:
+        meta: the reader's metadata (or a MetaTensor's ``.meta``) with ``frame_start_s`` and ``frame_duration_s``.
+        n_frames: frames the timing must describe.
+        source: the file named in errors.
+
+    Returns:
+        ``(starts, durations)``: float64 arrays of length ``n_frames``, seconds.
+
+    Raises:
+        RenogramInputError: timing missing, of the wrong length, non-finite, non-positive durations, or decreasing
+            starts; the message names the file.
+    """
+    starts, durs = meta.get("frame_start_s"), meta.get("frame_duration_s")
+    if starts is None or durs is None:
+        raise RenogramInputError(source, "frames have no timing (frame_start_s/frame_duration_s missing)")
+    starts, durs = np.asarray(starts, np.float64).reshape(-1), np.asarray(durs, np.float64).reshape(-1)
+    if starts.size != n_frames or durs.size != n_frames:
+        raise RenogramInputError(
+            source, f"timing lists {starts.size} starts and {durs.size} durations for {n_frames} frames"
+        )
+    if not (np.all(np.isfinite(starts)) and np.all(np.isfinite(durs))):
+        raise RenogramInputError(source, "frame timing contains NaN or infinite values")
+    if np.any(durs <= 0):
+        raise RenogramInputError(source, "frame durations must be positive")
+    if np.any(np.diff(starts) < 0):
+        raise RenogramInputError(source, "frame start times are not in increasing order")
+    return starts, durs
 
 
 def check_counts(frames: np.ndarray, path: str | os.PathLike | None) -> None:

@@ -23,7 +23,6 @@ from monai.utils import TransformBackends
 from custom_transforms.io import read_dynamic_study
 
 __all__ = [
-    "read_dynamic_study",
     "study_affine",
     "LoadDynamicStudy",
     "LoadDynamicStudyd",

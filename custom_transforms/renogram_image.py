@@ -6,9 +6,10 @@ The bundle's datalists (and MONAI Label's datastore) name either
 
 - a **fused image** (``.png``, ``.jpg``/``.jpeg``, ``.tif``/``.tiff``, ``.bmp``): the paper's dataset form, as written
   by ``scripts.prepare_dataset``; it is read as stored, rows first, and scaled to [0, 1]; or
-- a **dynamic study** (NM DICOM, ``.nii``/``.nii.gz`` 2D+t, or a folder of frames): the paper's preprocessing runs
-  here -- load, drop the first ``min_start_s`` seconds, sum ``group_size`` frames per fused image, keep fused image
-  ``fused_index``, pseudocolor.
+- a **dynamic study** (NM DICOM, ``.nii``/``.nii.gz`` 2D+t, a folder of frames, or the ``(T, H, W)`` MetaTensor
+  :class:`~custom_transforms.LoadDynamicStudy` returns): the chain of :mod:`custom_transforms.pipeline` runs here
+  (:class:`~custom_transforms.pipeline.FusedImageChain`: drop the first ``min_start_s`` seconds, fuse ``group_size``
+  frames or ``window_s`` windows, keep fused image ``fused_index``, pseudocolor), with the same parameters.
 
 Both give a ``(C, H, W)`` float32 :class:`~monai.data.MetaTensor` in [0, 1] on the file's **native** matrix, with
 ``H`` the image rows top to bottom and ``W`` the columns left to right (no transposition: MONAI's ``PILReader``
@@ -23,7 +24,7 @@ resize to the network grid is left to the bundle's ``Resized`` so that ``Invertd
 
 Why own code: MONAI's ``LoadImage`` reads image files (transposed by default, RGBA and palette images kept as they
 are) but has no notion of a dynamic renogram; this module only dispatches and normalises channels, the study
-transforms come from :mod:`custom_transforms`.
+transforms come from :mod:`custom_transforms.pipeline`.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 
-from custom_transforms.array import DropEarlyFrames, FrameFusion, Pseudocolor, SelectFusedImages
 from custom_transforms.errors import RenogramInputError
-from custom_transforms.loading import LoadDynamicStudy, study_affine
+from custom_transforms.loading import study_affine
+from custom_transforms.pipeline import FusedImageChain
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -112,9 +113,11 @@ def _read_image_file(path: Path) -> np.ndarray:
 class LoadRenogramImage(Transform):
     """Load a fused image file or a dynamic study as the network input ``(C, H, W)`` float32 in [0, 1], native size.
 
-    Dispatch by path (see the module docstring): a 2D image file (``IMAGE_SUFFIXES``) is read as stored; anything
-    else (DICOM, NIfTI 2D+t, a folder of frames) runs load -> drop the first ``min_start_s`` s -> fuse
-    ``group_size`` frames -> select fused image ``fused_index`` -> pseudocolor ``colormap``.
+    Dispatch (see the module docstring): a 2D image file (``IMAGE_SUFFIXES``) is read as stored; anything else (DICOM,
+    NIfTI 2D+t, a folder of frames, or already-loaded ``(T, H, W)`` frames) runs the chain
+    :class:`~custom_transforms.pipeline.FusedImageChain` with this transform's parameters: drop the first
+    ``min_start_s`` s -> fuse ``group_size`` frames (or ``window_s`` windows; ``drop_partial``) -> select fused image
+    ``fused_index`` -> pseudocolor ``colormap`` at ``percentile``. Loaded frames are not modified.
 
     Channels (``channels``):
 
@@ -127,21 +130,25 @@ class LoadRenogramImage(Transform):
     Args:
         channels: output channels, 1 or 3. Defaults to 3.
         fused_index: 0-based fused image taken from a study. Defaults to 1 (the paper's 2nd fused image).
-        colormap: OpenCV colormap for studies when ``channels=3``, or None. Defaults to ``"jet"``.
+        colormap: OpenCV colormap for studies when ``channels=3``, or None (``"none"``). Defaults to ``"jet"``.
         min_start_s: seconds dropped from the start of a study. Defaults to 60.0.
         group_size: frames summed per fused image. Defaults to 7.
         percentile: pseudocolor full-scale percentile. Defaults to 99.5.
         view: view/detector read from a multi-detector study (see :class:`custom_transforms.LoadDynamicStudy`).
             Defaults to None (posterior).
+        window_s: fuse fixed time windows of this many seconds instead of ``group_size`` frames. Defaults to None.
+        drop_partial: drop a partial last group/window. Defaults to True.
 
     Raises:
         RenogramInputError: missing, unreadable or unsuitable input; the message starts with the path.
         ValueError: ``channels`` not 1 or 3.
+        TypeError: an array that is not a loaded study.
 
     Examples::
 
         >>> LoadRenogramImage()("images/s001_f1.png").shape        # (3, 384, 384) as written by prepare_dataset
         >>> LoadRenogramImage(fused_index=2)("s001/study.dcm").shape  # (3, 128, 128) on a 128x128 study
+        >>> LoadRenogramImage()(LoadDynamicStudy()("s001/study.dcm")).shape  # the same from loaded frames
     """
 
     backend = [TransformBackends.TORCH]
@@ -155,43 +162,48 @@ class LoadRenogramImage(Transform):
         group_size: int = 7,
         percentile: float = 99.5,
         view: str | int | None = None,
+        window_s: float | None = None,
+        drop_partial: bool = True,
     ) -> None:
         if int(channels) not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels}")
         self.channels = int(channels)
         self.fused_index = int(fused_index)
-        self.study_transforms = [
-            LoadDynamicStudy(view=view),
-            DropEarlyFrames(min_start_s=min_start_s),
-            FrameFusion(group_size=group_size),
-            SelectFusedImages(indices=(self.fused_index,)),
-            Pseudocolor(colormap=colormap if self.channels == 3 else None, percentile=percentile),
-        ]
+        self.chain = FusedImageChain(
+            view=view,
+            min_start_s=min_start_s,
+            group_size=group_size,
+            window_s=window_s,
+            drop_partial=drop_partial,
+            fused_index=fused_index,
+            colormap=colormap if self.channels == 3 else None,
+            percentile=percentile,
+        )
 
-    def __call__(self, path: str | os.PathLike) -> MetaTensor:
-        """Args: path to an image file, a study file or a frame folder. Returns ``(C, H, W)`` MetaTensor."""
+    def __call__(self, path: str | os.PathLike | MetaTensor, fused_index: int | None = None) -> MetaTensor:
+        """Args: path to an image file, a study file or a frame folder, or loaded ``(T, H, W)`` frames;
+        fused_index: this call's fused image for a study instead of the configured one.
+        Returns ``(C, H, W)`` MetaTensor."""
         if isinstance(path, MetaTensor | torch.Tensor | np.ndarray):
-            raise TypeError("LoadRenogramImage takes a file or folder path, not an array")
-        p = Path(path)
-        if is_fused_image_file(p):
-            hwc = _read_image_file(p)
+            img = self.chain(path, fused_index)  # a loaded study, or TypeError
+            source = str(path.meta.get("filename_or_obj", ""))
+        elif is_fused_image_file(path):
+            hwc = _read_image_file(Path(path))
             chw = torch.from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1)))
-            spacing = [math.nan, math.nan]
-            affine = study_affine(spacing)
-            fmt, index = "image", -1
+            return self._wrap(chw, str(Path(path)), [math.nan, math.nan], "image", -1)
         else:
-            if not p.exists():
-                raise RenogramInputError(p, "no such study file or folder")
-            img: Any = str(p)
-            for t in self.study_transforms:
-                img = t(img)
-            chw = img.as_tensor().to(torch.float32) if isinstance(img, MetaTensor) else torch.as_tensor(img)
-            spacing = [float(v) for v in img.meta.get("pixel_spacing_mm", [math.nan, math.nan])]
-            affine = study_affine(spacing)
-            fmt, index = str(img.meta.get("format", "dicom")), self.fused_index
+            img = self.chain(os.fspath(path), fused_index)
+            source = str(Path(path))
+        chw = img.as_tensor().to(torch.float32)
+        spacing = [float(v) for v in img.meta.get("pixel_spacing_mm", [math.nan, math.nan])]
+        index = self.fused_index if fused_index is None else int(fused_index)
+        return self._wrap(chw, source, spacing, str(img.meta.get("format", "dicom")), index)
+
+    def _wrap(self, chw: torch.Tensor, source: str, spacing: list[float], fmt: str, index: int) -> MetaTensor:
         chw = self._to_channels(chw)
+        affine = study_affine(spacing)
         meta = {
-            "filename_or_obj": str(p),
+            "filename_or_obj": source,
             "spatial_shape": np.asarray(chw.shape[1:]),
             "original_channel_dim": 0,
             "original_affine": affine.clone(),
@@ -211,10 +223,10 @@ class LoadRenogramImage(Transform):
 
 
 class LoadRenogramImaged(MapTransform):
-    """Dictionary-based wrapper of :py:class:`LoadRenogramImage`: replaces each key's path by ``(C, H, W)``.
+    """Dictionary-based wrapper of :py:class:`LoadRenogramImage`: replaces each key's input by ``(C, H, W)``.
 
     Args:
-        keys: keys whose values are image-file or study paths. Usually ``"image"``.
+        keys: keys whose values are image-file or study paths, or loaded studies. Usually ``"image"``.
         channels: as in :py:class:`LoadRenogramImage`. Defaults to 3.
         fused_index: as in :py:class:`LoadRenogramImage`. Defaults to 1. A datalist item's own ``fused_index``
             (written by ``scripts.prepare_dataset``) overrides it for studies when ``use_item_fused_index`` is True.
@@ -225,6 +237,8 @@ class LoadRenogramImaged(MapTransform):
         view: as in :py:class:`LoadRenogramImage`. Defaults to None.
         use_item_fused_index: take ``data["fused_index"]`` when present. Defaults to True.
         allow_missing_keys: do not raise when a key is absent. Defaults to False.
+        window_s: as in :py:class:`LoadRenogramImage`. Defaults to None.
+        drop_partial: as in :py:class:`LoadRenogramImage`. Defaults to True.
     """
 
     backend = LoadRenogramImage.backend
@@ -241,34 +255,22 @@ class LoadRenogramImaged(MapTransform):
         view: str | int | None = None,
         use_item_fused_index: bool = True,
         allow_missing_keys: bool = False,
+        window_s: float | None = None,
+        drop_partial: bool = True,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self._kwargs = {
-            "channels": channels,
-            "colormap": colormap,
-            "min_start_s": min_start_s,
-            "group_size": group_size,
-            "percentile": percentile,
-            "view": view,
-        }
-        self.loader = LoadRenogramImage(fused_index=fused_index, **self._kwargs)
+        self.loader = LoadRenogramImage(
+            channels, fused_index, colormap, min_start_s, group_size, percentile, view, window_s, drop_partial
+        )
         self.use_item_fused_index = use_item_fused_index
-        self._by_index: dict[int, LoadRenogramImage] = {int(fused_index): self.loader}
-
-    def _loader_for(self, d: Mapping[Hashable, Any]) -> LoadRenogramImage:
-        index = d.get("fused_index") if self.use_item_fused_index else None
-        if index is None or isinstance(index, str | bytes):
-            return self.loader
-        index = int(index)
-        if index not in self._by_index:
-            self._by_index[index] = LoadRenogramImage(fused_index=index, **self._kwargs)
-        return self._by_index[index]
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
-        loader = self._loader_for(d)
+        index = d.get("fused_index") if self.use_item_fused_index else None
+        if isinstance(index, str | bytes):
+            index = None
         for key in self.key_iterator(d):
-            d[key] = loader(d[key])
+            d[key] = self.loader(d[key], None if index is None else int(index))
         return d
 
 

@@ -299,7 +299,7 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
 
     data = _apply(
         dynamic_study_transforms(
-            "image", True, opts.view, opts.min_start_s, opts.group_size, opts.window_s, opts.drop_partial
+            "image", opts.view, opts.min_start_s, opts.group_size, opts.window_s, opts.drop_partial
         ),
         {"image": str(rec.path)},
     )
