@@ -35,19 +35,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REFERENCE_NAME", "build", "count_gflops", "host_record", "interleaved_latency", "main", "measure", "time_forward"]
+from scripts.benchmarking.host import host_record
+from scripts.benchmarking.network_costs import REFERENCE_NAME, interleaved_latency, measure
 
-#: benchmark-only reference for the speed target (the issue's MONAI UNet, literal: num_res_units=0)
-REFERENCE_NAME = "unet_target_ref"
+__all__ = ["TARGETS", "main"]
+
 TARGETS = {"max_gflops": 20.0, "max_latency_vs_unet_ref": 2.0, "max_latency_vs_unetr": 0.2}
 
 
@@ -55,140 +52,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line on stderr, exit 2 (house CLI rule)
         sys.stderr.write(f"benchmark_networks: error: {message}\n")
         raise SystemExit(2)
-
-
-def build(name: str, size: int, in_channels: int, out_channels: int) -> Any:
-    """A registered network (or the reference UNet) at its default configuration, in eval mode."""
-    import networks
-
-    if name == REFERENCE_NAME:
-        net = networks.monai_unet(in_channels, out_channels, size, num_res_units=0)
-    else:
-        net = networks.create_network(name, in_channels=in_channels, out_channels=out_channels, img_size=size)
-    return net.eval()
-
-
-def count_gflops(net: Any, x: Any) -> float:
-    """Forward GFLOPs of ``net(x)`` (per batch), counting CPU fused attention with torch's SDPA formula."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
-
-    def _flash_cpu(q, k, v, *args, out_shape=None, **kwargs):  # shapes in (the counter's shape_wrapper)
-        return sdpa_flop_count(q, k, v)
-
-    mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _flash_cpu}
-    with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
-        net(x)
-    return counter.get_total_flops() / 1e9
-
-
-def time_forward(net: Any, x: Any, repeats: int, warmup: int = 2) -> list[float]:
-    """Wall-clock seconds of ``repeats`` no-grad forward passes of ``net(x)``, after ``warmup`` untimed passes."""
-    import torch
-
-    times = []
-    with torch.no_grad():
-        for i in range(repeats + warmup):
-            t0 = time.perf_counter()
-            net(x)
-            if i >= warmup:
-                times.append(time.perf_counter() - t0)
-    return times
-
-
-def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
-
-
-def measure(name: str, mode: str, size: int, threads: int, repeats: int, batch: int, out_channels: int) -> dict:
-    """One network, one mode (``"infer"`` or ``"train"``), in this process; returns the figures."""
-    import torch
-    import torch.nn.functional as F
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    net = build(name, size, 3, out_channels)
-    rec: dict[str, Any] = {"network": name, "mode": mode}
-    if mode == "infer":
-        x = torch.rand(1, 3, size, size)
-        rec["params_m"] = sum(p.numel() for p in net.parameters()) / 1e6
-        rss0 = _maxrss_mb()
-        rec["gflops_per_image"] = count_gflops(net, x)
-        times = time_forward(net, x, repeats)
-        rec["latency_ms_b1"] = 1e3 * statistics.median(times)
-        rec["latency_ms_b1_min"] = 1e3 * min(times)
-    else:
-        x = torch.rand(batch, 3, size, size)
-        y = torch.randint(0, 2, (batch, 1, size, size)).float()
-        if out_channels > 1:
-            y = y[:, 0].long()
-        net.train()
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-        rss0 = _maxrss_mb()
-        times = []
-        for i in range(repeats + 1):
-            t0 = time.perf_counter()
-            opt.zero_grad(set_to_none=True)
-            out = net(x)
-            loss = F.binary_cross_entropy_with_logits(out, y) if out_channels == 1 else F.cross_entropy(out, y)
-            loss.backward()
-            opt.step()
-            if i >= 1:
-                times.append(time.perf_counter() - t0)
-        rec["train_step_s"] = statistics.median(times)
-        rec["train_batch"] = batch
-    rec["peak_rss_delta_mb"] = _maxrss_mb() - rss0
-    rec["peak_rss_mb"] = _maxrss_mb()
-    return rec
-
-
-def interleaved_latency(names: list[str], size: int, threads: int, repeats: int, out_channels: int) -> dict:
-    """Batch-1 latency of several networks measured round-robin in one process (ms, median and min per network).
-
-    Each round times one forward of every network in turn, so a burst of load from other jobs hits all of them alike:
-    the fairest basis for latency ratios on a shared host.
-    """
-    import torch
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    nets = {n: build(n, size, 3, out_channels) for n in names}
-    x = torch.rand(1, 3, size, size)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    with torch.no_grad():
-        for i in range(repeats + 2):
-            for n, net in nets.items():
-                t0 = time.perf_counter()
-                net(x)
-                if i >= 2:
-                    times[n].append(time.perf_counter() - t0)
-    return {n: {"median_ms": 1e3 * statistics.median(t), "min_ms": 1e3 * min(t)} for n, t in times.items()}
-
-
-def host_record(threads: int) -> dict:
-    """Host, CPU and library versions, and the thread count used."""
-    import monai
-    import torch
-
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "host": platform.node(),
-        "platform": platform.platform(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "threads": threads,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "monai": monai.__version__,
-        "load_average_at_start": os.getloadavg(),
-    }
 
 
 def _run_child(args: argparse.Namespace, name: str, mode: str) -> dict:

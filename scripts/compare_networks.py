@@ -338,12 +338,12 @@ def finished_record(spec: Any, run_dir: Path) -> dict[str, Any]:
 
 
 def _environment(threads: int | None) -> dict[str, Any]:
-    """``scripts.benchmark_networks.host_record`` (host, CPU, versions, load) plus ignite, NumPy and GPU."""
+    """``scripts.benchmarking.host.host_record`` (host, CPU, versions, load) plus ignite, NumPy and GPU."""
     import ignite
     import numpy
     import torch
 
-    from scripts.benchmark_networks import host_record
+    from scripts.benchmarking.host import host_record
 
     env = host_record(threads if threads is not None else torch.get_num_threads())
     env.update(

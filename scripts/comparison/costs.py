@@ -2,8 +2,9 @@
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
 """Parameters, forward GFLOPs and CPU latency of the compared networks, cached in ``RESULTS/benchmark.json``.
 
-GFLOPs are counted by ``scripts.benchmark_networks.count_gflops`` and latency is timed with that script's protocol
-(the project's one way of costing a network); this module adds the comparison's ``--network-kwargs`` and size, and
+GFLOPs are counted by :func:`scripts.benchmarking.network_costs.count_gflops` and latency is timed with
+:func:`~scripts.benchmarking.network_costs.time_forward` (the project's one way of costing a network, also used by
+``scripts.benchmark_networks``); this module adds the comparison's ``--network-kwargs`` and size, and
 caches the result so that a resumed comparison does not measure again. Cached entries are reused only when network,
 arguments, size and threads match.
 """
@@ -26,19 +27,19 @@ def measure_network(
 ) -> dict[str, Any]:
     """``{"params_m", "gflops", "cpu_latency_ms", "size"}`` of one network (random weights, 3-channel input, batch 1).
 
-    The network is built with the comparison's ``kwargs`` (``scripts.benchmark_networks.build`` takes the registry
-    defaults only); GFLOPs come from ``scripts.benchmark_networks.count_gflops`` and the latency follows that
-    script's protocol: ``repeats`` forward passes in eval mode under ``torch.no_grad`` after 2 warm-ups, with
-    ``torch.set_num_threads(threads)``. ``cpu_latency_ms`` is the **minimum** (that script's ``latency_ms_b1_min``):
-    on a shared machine the median of a few tens of milliseconds swings by 10x with other jobs, the minimum much
-    less; the median is kept as ``cpu_latency_ms_median``.
+    The network is built with the comparison's ``kwargs`` (``scripts.benchmarking.network_costs.build`` takes the
+    registry defaults only); GFLOPs come from ``scripts.benchmarking.network_costs.count_gflops`` and the latency
+    follows the benchmark's protocol: ``repeats`` forward passes in eval mode under ``torch.no_grad`` after 2
+    warm-ups, with ``torch.set_num_threads(threads)``. ``cpu_latency_ms`` is the **minimum** (the benchmark's
+    ``latency_ms_b1_min``): on a shared machine the median of a few tens of milliseconds swings by 10x with other jobs,
+    the minimum much less; the median is kept as ``cpu_latency_ms_median``.
     """
     import statistics
 
     import torch
 
     import networks
-    from scripts.benchmark_networks import count_gflops, time_forward
+    from scripts.benchmarking.network_costs import count_gflops, time_forward
 
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads))

@@ -1,6 +1,7 @@
 # Copyright (c) 2026 Renogram parenchyma bundle contributors.
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
-"""scripts.benchmark_networks: FLOP counting of fused attention, one-network measurement, CLI errors."""
+"""scripts.benchmarking.network_costs (FLOP counting of fused attention, one-network measurement) and the
+scripts.benchmark_networks command (target ratios, CLI errors)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 
 from networks import TransformerUNet
 from scripts import benchmark_networks as bench
+from scripts.benchmarking import network_costs
 
 
 class TestBenchmarkNetworks(unittest.TestCase):
@@ -30,12 +32,12 @@ class TestBenchmarkNetworks(unittest.TestCase):
         fused = TransformerUNet(use_flash_attention=True, **kw).eval()
         plain = TransformerUNet(use_flash_attention=False, **kw).eval()
         x = torch.rand(1, 3, 128, 128)
-        self.assertAlmostEqual(bench.count_gflops(fused, x), bench.count_gflops(plain, x), places=6)
+        self.assertAlmostEqual(network_costs.count_gflops(fused, x), network_costs.count_gflops(plain, x), places=6)
 
     def test_measure_infer_record(self) -> None:
         threads = torch.get_num_threads()
         try:
-            rec = bench.measure(bench.REFERENCE_NAME, "infer", 64, 1, 2, 2, 1)
+            rec = network_costs.measure(network_costs.REFERENCE_NAME, "infer", 64, 1, 2, 2, 1)
         finally:
             torch.set_num_threads(threads)  # measure() sets the process-wide thread count
         self.assertAlmostEqual(rec["params_m"], 0.660281, places=5)  # MONAI UNet 16..256, no residual units, 3->1
@@ -45,7 +47,7 @@ class TestBenchmarkNetworks(unittest.TestCase):
     def test_ratios(self) -> None:
         rows = [
             {"network": "transformer_unet", "gflops_per_image": 2.0, "latency_ms_b1": 30.0, "latency_ms_b1_min": 20.0},
-            {"network": bench.REFERENCE_NAME, "latency_ms_b1": 20.0, "latency_ms_b1_min": 10.0},
+            {"network": network_costs.REFERENCE_NAME, "latency_ms_b1": 20.0, "latency_ms_b1_min": 10.0},
             {"network": "unetr", "latency_ms_b1": 300.0, "latency_ms_b1_min": 200.0},
         ]
         out = bench._ratios(rows)
