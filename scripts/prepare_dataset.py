@@ -8,10 +8,16 @@ Usage::
     python -m scripts.prepare_dataset --studies STUDIES --out DATASET --split 0.8 0.2 0.0   # the paper's 80/20
     python -m scripts.prepare_dataset --studies NEW --out DATASET2 --splits DATASET/splits.json   # reuse a frozen split
 
-Each study goes through :func:`custom_transforms.dynamic_study_transforms` (load, drop the first ``--min-start-s``,
-fuse ``--group-size`` frames) and, per labelled fused image ``k``, :func:`custom_transforms.fused_image_transforms`
-(select, pseudocolor, MONAI ``Resized`` bilinear to ``--size``): the transforms the bundle runs on DICOM input, so the
-PNGs equal the in-pipeline tensors within uint8 quantisation.
+Each study goes through the one preprocessing chain (:mod:`custom_transforms.pipeline`):
+:func:`~custom_transforms.pipeline.dynamic_study_transforms` (load, drop the first ``--min-start-s``, fuse
+``--group-size`` frames or ``--window-s`` windows, ``--keep-partial``) and, per labelled fused image ``k``,
+:func:`~custom_transforms.pipeline.fused_image_transforms` (select, pseudocolor ``--colormap`` at ``--percentile``,
+MONAI ``Resized`` bilinear to ``--size``): the chain the bundle runs on DICOM input, so the PNGs equal the bundle's
+tensors within uint8 quantisation. ``bundle_args.json`` holds the bundle config overrides that select the same chain
+(:func:`custom_transforms.pipeline.bundle_overrides` of ``datalist.json["options"]``)::
+
+    python -m monai.bundle run --config_file bundle/configs/inference.json --args_file DATASET/bundle_args.json \
+        --dataset_dir MY_STUDIES --output_dir MY_MASKS
 
 Input layouts (both may be mixed in one ``--studies`` folder):
 
@@ -34,6 +40,9 @@ dataset is left; with ``--overwrite`` the old one is replaced only once the new 
   "label_native", "study", "patient", "fused_index", ...}`` with paths relative to DATASET), the ``options`` used, the
   ``skipped`` studies with reasons, and the ``LoadImaged`` arguments that read the PNGs back.
 - ``splits.json``: study ids per split (patient-level), reusable with ``--splits``.
+- ``bundle_args.json``: the bundle config ids of the chain these options ran (``view``, ``min_start_s``,
+  ``group_size``, ``window_s``, ``drop_partial``, ``fused_index`` = the first ``--fused``, ``colormap``,
+  ``percentile``, ``image_size``, ``in_channels``), for ``monai.bundle run --args_file``.
 - ``skipped.json``: the studies that could not be used, with the reason (``custom_transforms.safe_files.SkipList``
   form: ``{"command", "inputs", "done", "skipped": [{"input", "reason"}]}``; an empty list when every study was
   used). Studies left out on purpose because a frozen ``--splits`` does not list them are *excluded*, not skipped:
@@ -89,6 +98,7 @@ from custom_transforms.safe_files import (
 __all__ = [
     "SPLIT_NAMES",
     "PNG_READ_ARGS",
+    "BUNDLE_ARGS_FILE",
     "EXCLUDED_REASON",
     "BuildError",
     "BuildOptions",
@@ -103,6 +113,8 @@ SPLIT_NAMES = ("training", "validation", "test")
 #: ``LoadImaged``/``LoadImage`` keyword arguments that read the written PNGs as ``(C, H, W)``, rows first.
 PNG_READ_ARGS = {"reader": "PILReader", "reverse_indexing": False, "ensure_channel_first": True, "image_only": True}
 _STUDY_SUFFIXES = (".dcm", ".nii", ".nii.gz")
+#: the dataset's bundle config overrides (``monai.bundle run --args_file``) that run the chain it was built with.
+BUNDLE_ARGS_FILE = "bundle_args.json"
 #: reason recorded in ``datalist.json`` ``skipped`` for a study a frozen ``--splits`` leaves out (not a failure).
 EXCLUDED_REASON = "not in the frozen --splits"
 
@@ -427,7 +439,7 @@ def build_dataset(studies: str | os.PathLike, out: str | os.PathLike, opts: Buil
         BuildError: nothing usable, a bad option, ``out`` not empty without ``overwrite``, or a bad study with
             ``on_error="stop"``. Nothing is left in ``out`` (or next to it) in that case.
     """
-    from custom_transforms import RenogramInputError
+    from custom_transforms import RenogramInputError, bundle_overrides
 
     opts = opts or BuildOptions()
     studies, out = Path(studies), Path(out)
@@ -505,6 +517,7 @@ def build_dataset(studies: str | os.PathLike, out: str | os.PathLike, opts: Buil
         }
         atomic_write_json(tmp / "datalist.json", datalist)
         atomic_write_json(tmp / "splits.json", splits)
+        atomic_write_json(tmp / BUNDLE_ARGS_FILE, bundle_overrides(datalist["options"]))
         atomic_write_text(tmp / "README.md", _dataset_readme(opts))
         failures.write(tmp)
         _finalise(tmp, out, opts.overwrite)
@@ -544,7 +557,9 @@ def _dataset_readme(opts: BuildOptions) -> str:
         "uint8; rows = image rows top to bottom, columns left to right (as stored in the DICOM).\n"
         "- labels/: uint8 0/1 parenchyma at the image size (nearest); labels_native/: the same on the native matrix.\n"
         "- datalist.json: MONAI decathlon lists (training/validation/test), options, skipped studies.\n"
-        "- splits.json: study ids per split (by patient); reuse with --splits.\n\n"
+        "- splits.json: study ids per split (by patient); reuse with --splits.\n"
+        "- bundle_args.json: bundle config overrides that run the same preprocessing on DICOM studies:\n"
+        "  python -m monai.bundle run --config_file bundle/configs/inference.json --args_file bundle_args.json ...\n\n"
         "Read back as (C, H, W):\n\n"
         "    LoadImaged(keys=['image', 'label'], reader='PILReader', reverse_indexing=False,\n"
         "               ensure_channel_first=True, image_only=True)\n"
