@@ -25,51 +25,17 @@ per study with equal probability.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import multiprocessing as mp
-import shutil
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
+from scripts.simulation import MATRICES, PATHOLOGIES, PROTOCOLS, TRACERS
+from scripts.simulation.batch import SimulationOptions, parse_choices, prepare_output, simulate_studies
 
-from scripts.simulation import (
-    MATRICES,
-    PATHOLOGIES,
-    PROTOCOLS,
-    TRACERS,
-    sample_study_config,
-    simulate_study,
-    study_id_for,
-    write_studies_csv,
-    write_study,
-)
-from custom_transforms.safe_files import make_build_dir
-from scripts.simulation.writer import TMP_PREFIX, foreign_studies_csv, is_complete_study
-
-__all__ = ["main", "parse_args", "simulate_one"]
+__all__ = ["main", "parse_args"]
 
 
 class _UsageError(Exception):
     """A bad command-line value (reported as one line, exit code 2)."""
-
-
-def _choices(text: str, allowed: tuple | list, what: str, cast=str) -> list:
-    values = [v.strip() for v in str(text).split(",") if v.strip()]
-    if not values:
-        raise _UsageError(f"--{what} is empty")
-    out = []
-    for v in values:
-        try:
-            cv = cast(v)
-        except ValueError:
-            raise _UsageError(f"--{what}: {v!r} is not valid; choose from {', '.join(map(str, allowed))}") from None
-        if cv not in allowed:
-            raise _UsageError(f"--{what}: unknown value {v!r}; choose from {', '.join(map(str, allowed))}")
-        out.append(cv)
-    return out
 
 
 def _mix(text: str | None) -> dict[str, float] | None:
@@ -124,124 +90,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             raise _UsageError("--seed and --start-index must be >= 0")
         if args.workers < 1:
             raise _UsageError(f"--workers must be >= 1, got {args.workers}")
-        args.protocols = _choices(args.protocol, list(PROTOCOLS), "protocol")
-        args.matrices = _choices(args.matrix, list(MATRICES), "matrix", int)
-        args.tracers = None if args.tracer == "mixed" else _choices(args.tracer, list(TRACERS), "tracer")
+        args.protocols = parse_choices(args.protocol, list(PROTOCOLS), "protocol")
+        args.matrices = parse_choices(args.matrix, list(MATRICES), "matrix", int)
+        args.tracers = None if args.tracer == "mixed" else parse_choices(args.tracer, list(TRACERS), "tracer")
         if args.pathology is not None and args.pathology not in PATHOLOGIES:
             raise _UsageError(f"--pathology: unknown value {args.pathology!r}; choose from {', '.join(PATHOLOGIES)}")
         args.mix = _mix(args.pathology_mix)
         if not 0.0 < args.age_min <= args.age_max <= 18.0:
             raise _UsageError(f"ages must satisfy 0 < --age-min <= --age-max <= 18, got {args.age_min}, {args.age_max}")
-    except _UsageError as exc:
+    except (_UsageError, ValueError) as exc:
         p.exit(2, f"simulate: error: {exc}\n")
     return args
 
 
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "protocols": args.protocols, "matrices": args.matrices, "tracers": args.tracers, "pathology": args.pathology,
-        "mix": args.mix, "age_range": (args.age_min, args.age_max), "furosemide": args.furosemide,
-        "no_site": args.no_injection_site, "no_motion": args.no_motion, "seed": args.seed, "out": str(args.out),
-        "overwrite": args.overwrite,
-    }
-
-
-def simulate_one(index: int, opts: dict[str, Any]) -> str:
-    """Simulate and write study ``index`` (the random stream is ``default_rng([seed, index])``); returns its id."""
-    rng = np.random.default_rng([opts["seed"], index])
-    protocol = opts["protocols"][int(rng.integers(len(opts["protocols"])))]
-    matrix = opts["matrices"][int(rng.integers(len(opts["matrices"])))]
-    tracer = None if opts["tracers"] is None else opts["tracers"][int(rng.integers(len(opts["tracers"])))]
-    furo = {"none": False, "random": True, "F0": "F0", "F+20": "F+20"}[opts["furosemide"]]
-    if furo == "F+20" and PROTOCOLS[protocol].total_s < 25 * 60:
-        furo = "F0"
-    cfg = sample_study_config(
-        rng, tracer=tracer, protocol=protocol, matrix=matrix, age_range=opts["age_range"],
-        pathology=opts["pathology"], pathology_mix=opts["mix"], injection_site=False if opts["no_site"] else None,
-        motion=False if opts["no_motion"] else None, furosemide=furo, seed=opts["seed"], index=index,
+def _options(args: argparse.Namespace) -> SimulationOptions:
+    return SimulationOptions(
+        out=str(args.out), seed=args.seed, protocols=tuple(args.protocols), matrices=tuple(args.matrices),
+        tracers=None if args.tracers is None else tuple(args.tracers), pathology=args.pathology, mix=args.mix,
+        age_range=(args.age_min, args.age_max), furosemide=args.furosemide,
+        injection_site=not args.no_injection_site, motion=not args.no_motion, overwrite=args.overwrite,
     )
-    sid = study_id_for(opts["seed"], index)
-    write_study(simulate_study(cfg), opts["out"], sid, overwrite=opts["overwrite"])
-    return sid
-
-
-def _worker(job: tuple[int, dict[str, Any]]) -> str:
-    return simulate_one(*job)
-
-
-def _check_writable(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        make_build_dir(out / (TMP_PREFIX.lstrip(".") + "probe")).rmdir()  # hidden ``.sim-tmp-probe.tmp-*``
-    except OSError as exc:
-        raise OSError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
-
-
-def _remove_stale_temp(out: Path) -> None:
-    """Remove what an interrupted run left: ``.sim-tmp-*`` study folders and a ``.studies.csv.*.tmp`` table."""
-    for p in out.iterdir():
-        if p.name.startswith(TMP_PREFIX) or (p.name.startswith(".studies.csv.") and p.name.endswith(".tmp")):
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
     args = parse_args(argv)
-    out: Path = args.out
     try:
-        if out.exists() and not out.is_dir():
-            raise OSError(f"{out}: exists and is not a folder")
-        foreign = foreign_studies_csv(out)
-        if foreign is not None:  # it is rewritten at the end of every run
-            raise OSError(f"{foreign}: not a table written by scripts.simulate, it would be replaced; use another "
-                          "--out")
-        _check_writable(out)
-        _remove_stale_temp(out)
+        prepare_output(args.out)
     except OSError as exc:
         print(f"simulate: error: {exc}", file=sys.stderr)
         return 2
-    opts = _options(args)
-    indices = list(range(args.start_index, args.start_index + args.studies))
-    todo = [i for i in indices if args.overwrite or not is_complete_study(out / study_id_for(args.seed, i))]
-    kept = len(indices) - len(todo)
-    from tqdm import tqdm
-
-    t0 = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="study", disable=args.no_progress, desc="simulate")
+    indices = range(args.start_index, args.start_index + args.studies)
     try:
-        if args.workers == 1 or len(todo) <= 1:
-            for i in todo:
-                simulate_one(i, opts)
-                bar.update(1)
-        else:
-            ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-            with ctx.Pool(min(args.workers, len(todo))) as pool:
-                for _ in pool.imap_unordered(_worker, [(i, opts) for i in todo], chunksize=1):
-                    bar.update(1)
+        run = simulate_studies(_options(args), indices, workers=args.workers, progress=not args.no_progress)
     except KeyboardInterrupt:
-        bar.close()
-        _remove_stale_temp(out)
-        with contextlib.suppress(OSError, ValueError):
-            write_studies_csv(out)
         print("simulate: interrupted; the complete studies written so far are listed in studies.csv", file=sys.stderr)
         return 130
-    except OSError as exc:
-        bar.close()
-        print(f"simulate: error: {exc}", file=sys.stderr)
-        return 2
-    bar.close()
-    elapsed = time.perf_counter() - t0
-    try:
-        csv_path = write_studies_csv(out)
     except (OSError, ValueError) as exc:
         print(f"simulate: error: {exc}", file=sys.stderr)
         return 2
-    rate = len(todo) / elapsed if elapsed > 0 and todo else float("nan")
-    print(
-        f"simulated {len(todo)} studies in {elapsed:.1f} s ({rate:.2f} studies/s, {args.workers} worker(s))"
-        + (f"; kept {kept} existing" if kept else "")
-        + f"; table {csv_path}"
-    )
+    print(run.summary())
     return 0
 
 

@@ -201,12 +201,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.simulate > 0:
-            from scripts import simulate
+            from scripts.simulation import PROTOCOLS
+            from scripts.simulation.batch import SimulationOptions, parse_choices, prepare_output, simulate_studies
 
-            rc = simulate.main(["--out", str(args.studies), "--studies", str(args.simulate), "--seed", str(args.seed),
-                                "--protocol", args.protocol, "--no-progress"])
-            if rc:
-                return rc
+            opts = SimulationOptions(out=str(args.studies), seed=args.seed,
+                                     protocols=tuple(parse_choices(args.protocol, list(PROTOCOLS), "protocol")))
+            prepare_output(args.studies)
+            print(simulate_studies(opts, range(args.simulate), progress=False).summary())
         if not args.studies.is_dir():
             raise ValueError(f"{args.studies}: studies folder not found")
         dirs = sorted(p for p in args.studies.iterdir() if (p / "truth.json").is_file() and (p / "study.dcm").is_file())

@@ -23,8 +23,8 @@ from unittest import mock
 
 from parameterized import parameterized
 
-from scripts import simulate
 from scripts.simulate import main
+from scripts.simulation.batch import prepare_output
 from scripts.simulation.writer import TMP_PREFIX
 from tests.faults.harness import assert_fault, assert_no_leftovers, run_main, tree_checksum
 
@@ -104,7 +104,7 @@ class TestSimulateFaults(unittest.TestCase):
     def test_probe_leaves_nothing(self):
         out = self.root / "sim"
         out.mkdir()
-        simulate._check_writable(out)
+        prepare_output(out)
         self.assertEqual(list(out.iterdir()), [])
 
 

@@ -18,6 +18,7 @@ from parameterized import parameterized
 
 import scripts.simulate as simulate_cmd
 from scripts import preview_studies
+from scripts.simulation import batch
 from scripts.simulation.writer import STUDY_FILES, TMP_PREFIX
 
 _FAST = ["--matrix", "64", "--protocol", "quick39", "--no-progress"]
@@ -70,7 +71,7 @@ class TestSimulateCommand(unittest.TestCase):
             self.assertNotEqual(marker.read_text(), edited)
 
     def test_interrupted_run_leaves_only_complete_studies(self):
-        real = simulate_cmd.simulate_one
+        real = batch.simulate_one
         calls = []
 
         def flaky(index, opts):
@@ -80,7 +81,7 @@ class TestSimulateCommand(unittest.TestCase):
             return real(index, opts)
 
         with tempfile.TemporaryDirectory() as d:
-            with mock.patch.object(simulate_cmd, "simulate_one", side_effect=flaky):
+            with mock.patch.object(batch, "simulate_one", side_effect=flaky):
                 rc, _, err = run_main(["--out", d, "--studies", "3", *_FAST])
             self.assertEqual(rc, 130)
             self.assertIn("interrupted", err)
