@@ -25,7 +25,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pydicom
 
 __all__ = ["WINDOWS_S", "read_nm_frames", "window_images", "render_preview", "main"]
 
@@ -34,25 +33,20 @@ _SIZE = 384
 
 
 def read_nm_frames(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frames ``(T, H, W)`` float32, frame starts and durations (s) of a single-view NM DICOM.
+    """Frames ``(T, H, W)`` float32 counts, frame starts and durations (s) of a dynamic study.
 
-    Timing from ``PhaseInformationSequence`` (phases back to back, PhaseDelay and PauseBetweenFrames honoured).
+    Read by the project's one study reader (:func:`custom_transforms.io.read_dynamic_study`: posterior view, timing
+    from ``PhaseInformationSequence`` or ``FrameTime``, vendor variants) and its one timing reading
+    (:func:`custom_transforms.io.frame_timing`).
+
+    Raises:
+        RenogramInputError: the study cannot be read (a ``ValueError`` naming the file).
     """
-    ds = pydicom.dcmread(path)
-    frames = ds.pixel_array.astype(np.float32)
-    starts, durs, t = [], [], 0.0
-    for item in ds.PhaseInformationSequence:
-        d = float(item.ActualFrameDuration) / 1000.0
-        pause = float(item.get("PauseBetweenFrames", 0) or 0) / 1000.0
-        t += float(item.get("PhaseDelay", 0) or 0) / 1000.0
-        for _ in range(int(item.NumberOfFramesInPhase)):
-            starts.append(t)
-            durs.append(d)
-            t += d + pause
-        t -= pause
-    if len(starts) != frames.shape[0]:
-        raise ValueError(f"{path}: phase frame counts sum to {len(starts)}, NumberOfFrames is {frames.shape[0]}")
-    return frames, np.asarray(starts), np.asarray(durs)
+    from custom_transforms.io import frame_timing, read_dynamic_study
+
+    frames, meta = read_dynamic_study(path)
+    starts, durs = frame_timing(meta, frames.shape[0], path)
+    return frames, starts, durs
 
 
 def window_images(frames: np.ndarray, starts: np.ndarray, durs: np.ndarray) -> list[tuple[str, np.ndarray]]:
