@@ -13,7 +13,7 @@ Usage (any Python 3.11, from the repository root)::
     python3.11 -m scripts.monailabel_app start --studies DIR --port 8123 --random-weights   # no trained model.pt yet
 
 ``start`` copies MONAI Label's ``monaibundle`` sample app into ``--workspace`` (default
-``~/.cache/renogram/monailabel-workspace``), exports the bundle (``scripts.export_bundle``) to
+``~/.cache/renogram/monailabel-workspace``), exports the bundle (:func:`scripts.bundle_tools.export.export_bundle`) to
 ``<workspace>/monaibundle/model/<name>/`` and runs ``python -m monailabel.main start_server`` in the foreground with
 ``zoo_source local`` and ``sam2 false``; without those two settings MONAI Label downloads a model index and SAM2
 weights at start-up and fails offline. ``DIR`` holds the fused PNG images (image id = file name without extension);
@@ -218,7 +218,7 @@ def prepare_app(
         FileNotFoundError: the export has no ``models/model.pt`` and ``random_weights`` is False.
         RuntimeError: the app download failed.
     """
-    from scripts.export_bundle import export_bundle
+    from scripts.bundle_tools.export import export_bundle
 
     if not name or "/" in name or name.startswith(".") or any(p in name.lower() for p in _FORBIDDEN_NAME_PARTS):
         raise ValueError(f"model name {name!r}: must be a plain folder name without {', '.join(_FORBIDDEN_NAME_PARTS)}")

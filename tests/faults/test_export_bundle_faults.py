@@ -21,7 +21,7 @@ from unittest import mock
 
 from parameterized import parameterized
 
-from scripts import export_bundle as export_module
+from scripts.bundle_tools import export as export_module
 from scripts.export_bundle import main
 from tests.faults.harness import assert_fault, assert_no_leftovers, run_main, tree_checksum
 

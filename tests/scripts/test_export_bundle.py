@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scripts.export_bundle import DEFAULT_SCHEMAS, REPO_ROOT, export_bundle, main
+from scripts.bundle_tools.export import REPO_ROOT, export_bundle
+from scripts.bundle_tools.verify import DEFAULT_SCHEMAS
+from scripts.export_bundle import main
 
 
 def _isolated_env(bundle: Path) -> dict[str, str]:
