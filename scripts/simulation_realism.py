@@ -113,17 +113,19 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.studies < 1:
         p.exit(2, "simulation_realism: error: --studies must be >= 1\n")
-    from scripts.preview_studies import read_nm_frames
+    from custom_transforms.io import read_dynamic_study
     from scripts.simulation import sample_study_config, simulate_study
     from scripts.simulation.measure import integral_drf_percent
 
     report: dict = {}
     try:
         if args.real is not None:
-            frames, starts, durs = read_nm_frames(args.real)
+            frames, meta = read_dynamic_study(args.real)  # the project's one DICOM reader (timing, posterior view)
+            starts, durs = np.asarray(meta["frame_start_s"]), np.asarray(meta["frame_duration_s"])
             report["real"] = measure_study(frames, starts, durs)
     except (OSError, ValueError, AttributeError) as exc:
-        print(f"simulation_realism: error: {args.real}: {exc}", file=sys.stderr)
+        where = "" if str(exc).startswith(str(args.real)) else f"{args.real}: "  # RenogramInputError names the file
+        print(f"simulation_realism: error: {where}{exc}", file=sys.stderr)
         return 2
     auto, truth_roi, ages = [], [], []
     for i in range(args.studies):
