@@ -367,7 +367,7 @@ def bundle_overrides(options: Mapping[str, Any]) -> dict[str, Any]:
 
     Returns:
         ``{config id: value}`` for :data:`CHAIN_IDS`, ``image_size`` and ``in_channels`` (1 for a grayscale dataset,
-        else 3). ``colormap`` None is written ``"none"``, since ``monai.bundle run --args_file`` drops null values.
+        else 3). ``colormap`` None is written ``"none"``, as ``--colormap none`` on the command line.
     """
     out: dict[str, Any] = {}
     for key in ("view", "min_start_s", "group_size", "window_s", "drop_partial", "percentile"):
