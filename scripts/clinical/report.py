@@ -2,7 +2,8 @@
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
 """Writing an analysis: ``report.json``, ``curves.csv`` and ``report.png`` (one-page figure for the physician).
 
-``report.json`` (schema ``1.0``, see :data:`scripts.clinical.analysis.REPORT_SCHEMA_VERSION`) holds ``study``,
+``report.json`` (schema ``1.0``, see :data:`scripts.clinical.analysis.REPORT_SCHEMA_VERSION`; normal ranges from
+:mod:`scripts.clinical.normal_ranges`) holds ``study``,
 ``settings``, ``blood_pool``, ``drf_percent`` (``integral``/``patlak``/``parenchyma_integral`` -> ``left``/``right``),
 ``kidneys`` (per patient side: ``found`` and the indices with their ``flags``), ``normal_ranges``, ``warnings``.
 ``curves.csv`` has one row per frame: timing (s, min) and every curve in counts/s (background-corrected kidney and
@@ -27,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from custom_transforms.safe_files import apply_umask, make_build_dir, swap_in_folder
-from scripts.clinical.analysis import NORMAL_RANGES, RenalAnalysis
+from scripts.clinical.analysis import RenalAnalysis
+from scripts.clinical.normal_ranges import NORMAL_RANGES, flag_value
 
 __all__ = ["REPORT_FILES", "write_report", "render_report_png", "write_curves_csv"]
 
@@ -141,9 +143,9 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
     drf = rep["drf_percent"]
     rows = [
         ("Split function, integral 1-2 min (%)", "drf_percent",
-         lambda s: _fmt(drf["integral"][s], 1), lambda s: _flag_of("drf_percent", drf["integral"][s])),
+         lambda s: _fmt(drf["integral"][s], 1), lambda s: flag_value("drf_percent", drf["integral"][s])),
         ("Split function, Patlak-Rutland (%)", "drf_percent",
-         lambda s: _fmt(drf["patlak"][s], 1), lambda s: _flag_of("drf_percent", drf["patlak"][s])),
+         lambda s: _fmt(drf["patlak"][s], 1), lambda s: flag_value("drf_percent", drf["patlak"][s])),
         ("Tmax (min)", "tmax_min", lambda s: _fmt(kid[s].get("tmax_min"), 1),
          lambda s: kid[s].get("flags", {}).get("tmax_min", "n/a")),
         ("T1/2 from Tmax (min)", "t_half_min",
@@ -169,7 +171,7 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
             f = flag(s) if (found or key == "drf_percent") else "n/a"
             vals.append(v + ("  !" if f == "abnormal" else ("  ?" if f == "borderline" else "")))
             cols.append(_FLAG_COLOURS.get(f, "white"))
-        cell_text.append([label, *vals, NORMAL_RANGES[key]["text"] if key else ""])
+        cell_text.append([label, *vals, NORMAL_RANGES[key].text if key else ""])
         cell_colours.append(["white", *cols, "white"])
     table = ax.table(cellText=cell_text, cellColours=cell_colours,
                      colLabels=["", "Left kidney (patient)", "Right kidney (patient)", "Normal range"],
@@ -195,12 +197,6 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
             color="#8a1c1c" if warnings else "k")
     fig.savefig(path, format="png")
     plt.close(fig)
-
-
-def _flag_of(name: str, value: float | None) -> str:
-    from scripts.clinical.analysis import flag_value
-
-    return flag_value(name, value)
 
 
 def _write_files(result: RenalAnalysis, paths: dict[str, str]) -> None:

@@ -158,6 +158,6 @@ class TestFlags(unittest.TestCase):
         ("ktbr", 2.0, "abnormal"), ("ktbr", 2.5, "normal"), ("tmax_min", None, "n/a"), ("ktbr", float("nan"), "n/a"),
     ])
     def test_flag(self, name, value, expected):
-        from scripts.clinical.analysis import flag_value
+        from scripts.clinical.normal_ranges import flag_value
 
         self.assertEqual(flag_value(name, value), expected)

@@ -1,0 +1,104 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Normal ranges of the renogram indices: the one table behind ``report.json``, the flags and ``report.png``.
+
+Each :class:`NormalRange` states its bounds once (with whether a bound is itself normal) and the borderline band,
+if any; :func:`flag_value` applies it and :func:`normal_ranges_json` writes it as ``report.json``'s
+``normal_ranges`` (``low``/``high``/``text``/``source`` per index). Sources: ``/work/shared/docs/renography.md``
+section 3.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["NormalRange", "NORMAL_RANGES", "FLAGS", "flag_value", "normal_ranges_json"]
+
+#: the flag values, from best to worst; ``"n/a"`` when there is no value or no range.
+FLAGS = ("normal", "borderline", "abnormal", "n/a")
+
+
+@dataclass(frozen=True)
+class NormalRange:
+    """Normal range of one index.
+
+    Attributes:
+        text: the range as the report prints it.
+        source: where the range comes from.
+        low, high: normal bounds (None: unbounded on that side).
+        low_inclusive, high_inclusive: whether a value equal to ``low`` / ``high`` is normal.
+        borderline_low, borderline_high: inclusive bounds of the borderline band around the normal range (None: no
+            band on that side, so anything outside the normal range is abnormal).
+    """
+
+    text: str
+    source: str
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = False
+    high_inclusive: bool = False
+    borderline_low: float | None = None
+    borderline_high: float | None = None
+
+    def flag(self, value: float | None) -> str:
+        """``"normal"``, ``"borderline"``, ``"abnormal"``, or ``"n/a"`` for a missing or non-finite value."""
+        if value is None or not math.isfinite(float(value)):
+            return "n/a"
+        v = float(value)
+        if _inside(v, self.low, self.high, self.low_inclusive, self.high_inclusive):
+            return "normal"
+        has_band = self.borderline_low is not None or self.borderline_high is not None
+        low = self.low if self.borderline_low is None else self.borderline_low
+        high = self.high if self.borderline_high is None else self.borderline_high
+        if has_band and _inside(v, low, high, True, True):
+            return "borderline"
+        return "abnormal"
+
+    def as_json(self) -> dict[str, Any]:
+        """The range as ``report.json`` states it: ``low``/``high`` where bounded, ``text``, ``source``."""
+        out: dict[str, Any] = {}
+        if self.low is not None:
+            out["low"] = self.low
+        if self.high is not None:
+            out["high"] = self.high
+        return {**out, "text": self.text, "source": self.source}
+
+
+def _inside(v: float, low: float | None, high: float | None, low_inc: bool, high_inc: bool) -> bool:
+    above = low is None or (v >= low if low_inc else v > low)
+    below = high is None or (v <= high if high_inc else v < high)
+    return above and below
+
+
+#: index name (as in ``report.json``'s kidney entries) -> its normal range.
+NORMAL_RANGES: dict[str, NormalRange] = {
+    "drf_percent": NormalRange(
+        "45-55 %", "JNMT best-practice table: normal 45-55 %, abnormal < 40 %",
+        low=45.0, high=55.0, low_inclusive=True, high_inclusive=True, borderline_low=40.0, borderline_high=60.0),
+    "tmax_min": NormalRange("< 5 min (MAG3)", "JNMT: Tmax < 5 min (MAG3)", high=5.0),
+    "t_half_min": NormalRange(
+        "< 10 min (10-20 equivocal)",
+        "JNMT: < 10-15 min; post-diuretic < 10 normal, 10-20 equivocal, > 20 obstructed", high=10.0,
+        borderline_high=20.0),
+    "ratio_20min_max": NormalRange("< 0.3", "JNMT: 20-min/max < 0.3 (whole kidney)", high=0.3),
+    "nora_20min": NormalRange(
+        "<= 0.70", "Piepsz 2002: 90th percentile of normals 0.70 at 20 min", high=0.70, high_inclusive=True),
+    "ktbr": NormalRange("> 2 (QC)", "PMC8279895: DRF unreliable when KTBR <= 2", low=2.0),
+}
+
+
+def flag_value(name: str, value: float | None) -> str:
+    """The flag of ``value`` against ``NORMAL_RANGES[name]`` (``"n/a"`` for an index without a range).
+
+    DRF 45-55 % normal, 40-60 % borderline; Tmax < 5 min; T1/2 < 10 min normal, <= 20 min borderline (equivocal);
+    20-min/max < 0.3; NORA20 <= 0.70; KTBR > 2.
+    """
+    rng = NORMAL_RANGES.get(name)
+    return "n/a" if rng is None else rng.flag(value)
+
+
+def normal_ranges_json() -> dict[str, dict[str, Any]]:
+    """:data:`NORMAL_RANGES` as written in ``report.json``."""
+    return {name: rng.as_json() for name, rng in NORMAL_RANGES.items()}
