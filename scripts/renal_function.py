@@ -14,9 +14,11 @@ Usage::
 One study: writes ``REPORT_DIR/report.json``, ``curves.csv`` and ``report.png`` (see :mod:`scripts.clinical.report`).
 Several studies, or a folder (its ``*.dcm``, ``*.nii``, ``*.nii.gz`` files, ``<id>/study.dcm`` sub-folders as the
 simulator writes them, and frame folders with ``timing.json``): one process segments them all with one network and
-writes ``REPORTS/<study_id>/report.*`` per study plus ``REPORTS/skipped.json`` (``{"command", "inputs", "done",
-"skipped": [{"input", "reason"}]}``), with a progress bar on stderr (off with ``--quiet``). ``--mask`` takes a single
-study.
+writes ``REPORTS/<study_id>/report.*`` per study, ``REPORTS/cohort.csv`` (one row per reported study: every index
+and flag, the warnings) and ``REPORTS/cohort.png`` (one-page summary: DRF distribution, flag counts, Tmax/T1/2; see
+:mod:`scripts.clinical.cohort`) plus ``REPORTS/skipped.json`` (``{"command", "inputs", "done", "skipped": [{"input",
+"reason"}]}``), with a progress bar on stderr (off with ``--quiet``). ``--mask`` takes a single study. Each study is
+read once; the model and the report use the same frames and the bundle's fused-image chain.
 
 Errors (unreadable study or mask, no kidney, study shorter than the DRF window, frames without timing) print one line
 ``renal_function: error: <file>: <reason>`` on stderr naming the user's file; nothing is left half-written (a report
@@ -36,8 +38,9 @@ from typing import Any
 
 from custom_transforms.errors import RenogramInputError
 from custom_transforms.safe_files import SKIPPED_FILE, SkipList, check_output_separate
-from scripts.clinical.analysis import AnalysisSettings, RenalAnalysis, analyse_study
-from scripts.clinical.report import write_report
+from scripts.clinical.analysis import AnalysisSettings, RenalAnalysis
+from scripts.clinical.cohort import COHORT_FILES, cohort_row, write_cohort
+from scripts.clinical.reporter import StudyReporter
 from scripts.clinical.rois import BACKGROUND_METHODS
 from scripts.clinical.segment import MissingModelError
 from scripts.clinical.studies import find_studies, is_study_folder, unique_study_ids
@@ -81,8 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="dynamic study (NM DICOM, NIfTI 2D+t, folder of frames with timing.json) or a folder of "
                     "studies (*.dcm, *.nii[.gz], <id>/study.dcm); several may be given")
     ap.add_argument("--out", required=True,
-                    help="output folder: report.json, curves.csv, report.png for one study; <study_id>/report.* and "
-                    f"{SKIPPED_FILE} for several studies or a folder")
+                    help="output folder: report.json, curves.csv, report.png for one study; <study_id>/report.*, "
+                    f"{', '.join(COHORT_FILES)} and {SKIPPED_FILE} for several studies or a folder")
     ap.add_argument("--mask", help="mask file (PNG/TIFF/.npy, native matrix) instead of running the bundle's model "
                     "(single study only)")
     ap.add_argument("--mask-kind", choices=("parenchyma", "kidney"), default="parenchyma",
@@ -147,21 +150,6 @@ def _named(exc: BaseException, study: Path) -> str:
     return f"{study}: {exc}"
 
 
-def _analyse(study: Path, args: argparse.Namespace, settings: AnalysisSettings, segmenter: Any) -> RenalAnalysis:
-    if args.mask:
-        return analyse_study(study, args.mask, settings, fused_index=args.fused_index)
-    if not study.exists():
-        raise RenogramInputError(study, "no such file")
-    mask = segmenter()(study)
-    if not mask.any():
-        raise RenogramInputError(
-            study, "the bundle's model found no kidney in this study (empty mask); check the study or pass --mask"
-        )
-    result = analyse_study(study, mask, settings, fused_index=args.fused_index)
-    result.report["settings"]["mask_source"] = f"model ({segmenter().weights})"
-    return result
-
-
 def _summary_line(result: RenalAnalysis, report_png: str, prefix: str = "") -> list[str]:
     rep = result.report
     drf = rep["drf_percent"]["integral"]
@@ -184,7 +172,7 @@ def _collect(paths: list[str], skip: SkipList) -> list[Path]:
     return studies
 
 
-def _run_batch(args: argparse.Namespace, settings: AnalysisSettings, segmenter: Any) -> int:
+def _run_batch(args: argparse.Namespace, reporter: StudyReporter) -> int:
     from tqdm import tqdm
 
     out = Path(args.out)
@@ -199,13 +187,13 @@ def _run_batch(args: argparse.Namespace, settings: AnalysisSettings, segmenter: 
         _error(entry["reason"])
         if args.on_error == "stop":
             return 2
-    ids = unique_study_ids(studies, reserved=(SKIPPED_FILE,))
-    done = 0
+    ids = unique_study_ids(studies, reserved=(SKIPPED_FILE, *COHORT_FILES))
+    rows: list[dict[str, Any]] = []
     bar = tqdm(list(zip(ids, studies, strict=True)), desc=PROG, unit="study", file=sys.stderr, disable=args.quiet)
     for sid, study in bar:
         try:
-            result = _analyse(study, args, settings, segmenter)
-            files = write_report(result, out / sid)
+            result = reporter.report(study, args.mask)
+            files = reporter.write(result, out / sid)
         except MissingModelError as exc:  # no model: no study can be segmented
             bar.close()
             _error(exc)
@@ -217,28 +205,19 @@ def _run_batch(args: argparse.Namespace, settings: AnalysisSettings, segmenter: 
             if args.on_error == "stop":
                 break
             continue
-        done += 1
+        rows.append(cohort_row(sid, study, result.report))
         for line in _summary_line(result, files["report.png"], prefix=f"{sid}: "):
             tqdm.write(line, file=sys.stdout)
     bar.close()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        cohort = write_cohort(rows, out)
+    except OSError as exc:
+        _error(f"{out}: cannot write the cohort table ({exc})")
+        return 2
     listed = skip.write(out)
-    print(f"{done} report(s) in {out}; {len(skip)} skipped (see {listed})")
+    print(f"{len(rows)} report(s) in {out}, cohort table {cohort['cohort.csv']}; {len(skip)} skipped (see {listed})")
     return 2 if len(skip) else 0
-
-
-class _LazySegmenter:
-    """Builds :class:`scripts.clinical.segment.BundleSegmenter` on first use (never, with ``--mask``), then keeps it."""
-
-    def __init__(self, bundle_dir: str, fused_index: int) -> None:
-        self.bundle_dir, self.fused_index, self._seg = bundle_dir, fused_index, None
-
-    def __call__(self) -> Any:
-        if self._seg is None:
-            from scripts.clinical.segment import BundleSegmenter
-
-            self._seg = BundleSegmenter(self.bundle_dir, fused_index=self.fused_index)
-        return self._seg
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,13 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         _error(exc)
         return 2
-    segmenter = _LazySegmenter(args.bundle_dir, args.fused_index)
+    reporter = StudyReporter(settings, args.bundle_dir, args.fused_index)  # the network is built on first use
     if args.batch:
-        return _run_batch(args, settings, segmenter)
+        return _run_batch(args, reporter)
     study = Path(args.study[0])
     try:
-        result = _analyse(study, args, settings, segmenter)
-        files = write_report(result, out)
+        result = reporter.report(study, args.mask)
+        files = reporter.write(result, out)
     except (ValueError, OSError) as exc:  # RenogramInputError is a ValueError and names the file
         _error(_named(exc, study))
         return 2

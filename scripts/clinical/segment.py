@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from custom_transforms.errors import RenogramInputError
+from scripts.clinical.study import LoadedStudy
 
 __all__ = ["MissingModelError", "BundleSegmenter", "POST_TRANSFORM_IDS", "segment_study", "segment_studies"]
 
@@ -72,6 +73,7 @@ class BundleSegmenter:
         from monai.bundle import ConfigParser
 
         from custom_transforms.checkpoints import check_checkpoint
+        from custom_transforms.pipeline import FusedImageChain
 
         root = Path(bundle_dir)
         config = root / "configs" / "inference.json"
@@ -99,14 +101,19 @@ class BundleSegmenter:
         network.load_state_dict(state, strict=True)
         self.network = network.eval()
         self.preprocessing = parser.get_parsed_content("preprocessing")
+        #: the bundle's study -> fused image chain (its config ids): load studies with it, show its fused image.
+        self.chain = FusedImageChain.from_config(parser)
         self.inferer = parser.get_parsed_content("inferer")
         from monai.transforms import Compose
 
         post = [parser.get_parsed_content(i) for i in POST_TRANSFORM_IDS if i != "cast" or i in parser]
         self.postprocessing = Compose(post)
 
-    def __call__(self, study_path: str | os.PathLike) -> np.ndarray:
+    def __call__(self, study: str | os.PathLike | LoadedStudy) -> np.ndarray:
         """Parenchyma mask ``(H, W)`` uint8 0/1 of one study on its native matrix.
+
+        Args:
+            study: a study path, or a study loaded once with :attr:`chain` (its frames are not modified).
 
         Raises:
             RenogramInputError: the study is missing or cannot be read (the user's path is named); other errors are
@@ -116,11 +123,14 @@ class BundleSegmenter:
         from monai.data import decollate_batch, list_data_collate
         from monai.networks import eval_mode
 
-        path = Path(study_path)
-        if not path.exists():
-            raise RenogramInputError(path, "no such file")
+        if isinstance(study, LoadedStudy):
+            image: Any = study.image
+        else:
+            if not Path(study).exists():
+                raise RenogramInputError(Path(study), "no such file")
+            image = os.fspath(study)
         try:
-            item = self.preprocessing({"image": os.fspath(path)})
+            item = self.preprocessing({"image": image})
             batch = list_data_collate([item])  # what the config's DataLoader (batch_size 1) hands the evaluator
             inputs = batch["image"].to(self.device)
             with eval_mode(self.network), torch.no_grad():

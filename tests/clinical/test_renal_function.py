@@ -202,14 +202,22 @@ class TestModelPath(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             study = simulate(Path(tmp), "s", "normal")
             binary = (cv2.imread(str(study / "parenchyma.png"), cv2.IMREAD_UNCHANGED) > 0).astype(np.uint8)
+            from custom_transforms.pipeline import FusedImageChain
+            from scripts.clinical.study import LoadedStudy
+
             with mock.patch("scripts.clinical.segment.BundleSegmenter") as seg:
                 seg.return_value.return_value = binary
                 seg.return_value.weights = Path("bundle/models/model.pt")
+                seg.return_value.chain = FusedImageChain(fused_index=2)
                 rc, _, err = run_cli(study / "study.dcm", "--out", Path(tmp) / "r", "--fused-index", "2")
             self.assertEqual(rc, 0, err)
             self.assertEqual(seg.call_args.kwargs["fused_index"], 2)
-            seg.return_value.assert_called_once_with(study / "study.dcm")
+            seg.return_value.assert_called_once()  # with the study loaded once, not its path
+            (loaded,), _ = seg.return_value.call_args
+            self.assertIsInstance(loaded, LoadedStudy)
+            self.assertEqual(loaded.path, study / "study.dcm")
             rep = json.loads((Path(tmp) / "r" / "report.json").read_text())
+            self.assertTrue(rep["display_image"].startswith("fused image 2 "))
             self.assertTrue(rep["settings"]["mask_source"].startswith("model"))
             self.assertTrue(rep["kidneys"]["left"]["found"] and rep["kidneys"]["right"]["found"])
 
@@ -251,7 +259,8 @@ class TestSeveralStudies(unittest.TestCase):
         rc, stdout, err = run_cli(self.studies, "--out", out, "--bundle-dir", self.bundle, "--quiet")
         self.assertEqual(rc, 0, err)
         self.assertEqual(err, "")
-        self.assertEqual(sorted(p.name for p in out.iterdir()), ["sim_a", "sim_b", "skipped.json"])
+        self.assertEqual(sorted(p.name for p in out.iterdir()),
+                         ["cohort.csv", "cohort.png", "sim_a", "sim_b", "skipped.json"])
         for sid in ("sim_a", "sim_b"):
             self.assertEqual(sorted(p.name for p in (out / sid).iterdir()), ["curves.csv", "report.json", "report.png"])
             rep = json.loads((out / sid / "report.json").read_text())

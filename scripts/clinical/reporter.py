@@ -1,0 +1,142 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Study -> report in one process, as four steps a caller can time: load, segment, analyse, write.
+
+:class:`StudyReporter` is what ``scripts.renal_function`` and ``scripts.benchmark_report`` run. The study is read
+once (:func:`scripts.clinical.study.load_study` with the bundle's chain when the model segments), the same frames go
+to the model (:class:`scripts.clinical.segment.BundleSegmenter`, built on first use and kept: one network for every
+study) and to the analysis, whose figure shows the fused image the model saw; the mask is an array throughout.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from custom_transforms.errors import RenogramInputError
+from scripts.clinical.analysis import AnalysisSettings, RenalAnalysis, analyse_loaded
+from scripts.clinical.report import write_report
+from scripts.clinical.study import LoadedStudy, load_study
+
+__all__ = ["StudyReporter"]
+
+
+class StudyReporter:
+    """Reports of studies with one set of settings, segmented by the bundle's model or by a given mask.
+
+    Args:
+        settings: analysis options. Defaults to :class:`scripts.clinical.analysis.AnalysisSettings`.
+        bundle_dir: bundle whose ``inference.json`` and weights segment the studies. Defaults to ``"bundle"``.
+        fused_index: 0-based fused image segmented and shown. Defaults to 1.
+        overrides: more config overrides for the bundle (e.g. ``device``). Defaults to None.
+
+    Example::
+
+        reporter = StudyReporter(AnalysisSettings())
+        study = reporter.load("study.dcm")
+        result = reporter.analyse(study, reporter.segment(study))
+        reporter.write(result, "out/study")
+    """
+
+    def __init__(
+        self,
+        settings: AnalysisSettings | None = None,
+        bundle_dir: str | os.PathLike = "bundle",
+        fused_index: int = 1,
+        overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings or AnalysisSettings()
+        self.bundle_dir = bundle_dir
+        self.fused_index = int(fused_index)
+        self.overrides = overrides
+        self._segmenter: Any = None
+
+    @property
+    def segmenter(self) -> Any:
+        """The bundle's segmenter, built (network and weights loaded) on first use, then kept.
+
+        Raises:
+            scripts.clinical.segment.MissingModelError: no inference config or weights in the bundle.
+        """
+        if self._segmenter is None:
+            from scripts.clinical import segment
+
+            self._segmenter = segment.BundleSegmenter(self.bundle_dir, fused_index=self.fused_index,
+                                                      overrides=self.overrides)
+        return self._segmenter
+
+    @property
+    def model_source(self) -> str:
+        """How the report names the model's masks (``model (<weights>)``)."""
+        return f"model ({self.segmenter.weights})"
+
+    def chain(self, with_model: bool) -> Any:
+        """The study -> fused image chain: the bundle's when the model segments, else the paper's with
+        :attr:`fused_index`."""
+        if with_model:
+            chain = getattr(self.segmenter, "chain", None)
+            if chain is not None:
+                return chain
+        from custom_transforms.pipeline import FusedImageChain
+
+        return FusedImageChain(fused_index=self.fused_index)
+
+    def load(self, path: str | os.PathLike, with_model: bool = True) -> LoadedStudy:
+        """Read a study once (with the chain of :meth:`chain`).
+
+        Raises:
+            RenogramInputError: bad study (named); MissingModelError when the model is needed and absent.
+        """
+        return load_study(path, self.chain(with_model))
+
+    def segment(self, study: LoadedStudy) -> np.ndarray:
+        """The model's ``(H, W)`` 0/1 mask of a loaded study.
+
+        Raises:
+            RenogramInputError: the model found no kidney (the study is named).
+        """
+        mask = self.segmenter(study)
+        if not mask.any():
+            raise RenogramInputError(
+                study.path,
+                "the bundle's model found no kidney in this study (empty mask); check the study or pass --mask",
+            )
+        return mask
+
+    def analyse(self, study: LoadedStudy, mask: np.ndarray, mask_file: str | os.PathLike | None = None
+                ) -> RenalAnalysis:
+        """The analysis of a loaded study with a mask array (its figure shows :meth:`chain`'s fused image).
+
+        Args:
+            study: the loaded study. mask: ``(H, W)`` mask.
+            mask_file: the file the mask was read from; None for the model's mask (an error about the mask then
+                names the study, the report names the weights).
+        """
+        if mask_file is not None:
+            return analyse_loaded(study, mask, self.settings, self.chain(False), os.fspath(mask_file))
+        result = analyse_loaded(study, mask, self.settings, self.chain(True), "array")
+        result.report["settings"]["mask_source"] = self.model_source
+        return result
+
+    def write(self, result: RenalAnalysis, out_dir: str | os.PathLike) -> dict[str, str]:
+        """``report.json``, ``curves.csv``, ``report.png`` in ``out_dir`` (see :func:`scripts.clinical.report.write_report`)."""
+        return write_report(result, out_dir)
+
+    def report(self, path: str | os.PathLike, mask_file: str | os.PathLike | None = None) -> RenalAnalysis:
+        """Load, segment (unless ``mask_file`` is given) and analyse one study.
+
+        Raises:
+            RenogramInputError: bad study or mask (named); MissingModelError without ``mask_file`` and a model.
+        """
+        if mask_file is not None:
+            from scripts.clinical.rois import read_mask
+
+            study = self.load(path, with_model=False)
+            return self.analyse(study, read_mask(mask_file), mask_file)
+        if not Path(path).exists():
+            raise RenogramInputError(Path(path), "no such file")
+        study = self.load(path)
+        return self.analyse(study, self.segment(study))
