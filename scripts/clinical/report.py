@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ __all__ = ["REPORT_FILES", "REPORT_DPI", "write_report", "render_report_png", "w
 REPORT_FILES = ("report.json", "curves.csv", "report.png")
 #: resolution of ``report.png`` (13 x 9.2 in: 1170 x 828 px), legible on screen and printed on A4.
 REPORT_DPI = 90
+#: characters per line of the note and warnings under the table (9 pt on the 13 in wide page).
+_NOTE_WIDTH = 190
 _SIDE_COLOURS = {"left": "#1f5fd6", "right": "#d62728"}
 _FLAG_COLOURS = {"abnormal": "#f4b6b6", "borderline": "#fde3b0", "normal": "white", "n/a": "#eeeeee"}
 
@@ -193,8 +196,10 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
             f"{rep['settings']['ring_width_px']} px wide).  Patlak blood pool: {bp}.  Mask: "
             f"{Path(rep['settings']['mask_source']).name if rep['settings']['mask_source'] else '?'}."
             "  Red = outside normal range, orange = borderline.")
-    text = note + ("\n" + "\n".join(f"WARNING: {w}" for w in warnings[:6]) if warnings else "")
-    ax.text(0.0, 0.0, text, transform=ax.transAxes, fontsize=9, va="bottom", ha="left", wrap=True,
+    lines = [note] + [f"WARNING: {w}" for w in warnings[:6]]
+    # wrapped here at a fixed width (matplotlib's wrap=True measures every word at every draw)
+    text = "\n".join(textwrap.fill(line, _NOTE_WIDTH, subsequent_indent="    ") for line in lines)
+    ax.text(0.0, 0.0, text, transform=ax.transAxes, fontsize=9, va="bottom", ha="left",
             color="#8a1c1c" if warnings else "k")
     fig.savefig(path, format="png", pil_kwargs={"compress_level": 1})  # fast zlib: a larger file, a quicker report
 
