@@ -122,7 +122,7 @@ class StudyReporter:
         return result
 
     def write(self, result: RenalAnalysis, out_dir: str | os.PathLike) -> dict[str, str]:
-        """``report.json``, ``curves.csv``, ``report.png`` in ``out_dir`` (see :func:`scripts.clinical.report.write_report`)."""
+        """The three report files in ``out_dir`` (:func:`scripts.clinical.report.write_report`)."""
         return write_report(result, out_dir)
 
     def report(self, path: str | os.PathLike, mask_file: str | os.PathLike | None = None) -> RenalAnalysis:
