@@ -87,6 +87,8 @@ class TestResume(unittest.TestCase):
             ["in_channels", {"in_channels": 1}, "in_channels was 3 for this checkpoint and is 1 now"],
             ["colormap", {"colormap": "none"}, "colormap was 'jet' for this checkpoint and is 'none' now"],
             ["fused_index", {"fused_index": 0}, "fused_index was 1 for this checkpoint and is 0 now"],
+            ["group_size", {"group_size": 5}, "group_size was 7 for this checkpoint and is 5 now"],
+            ["window_s", {"window_s": 120.0}, "window_s was null for this checkpoint and is 120.0 now"],
             ["network_name", {"network_name": "segnet"}, "network_name was 'transformer_unet'"],
             ["optimizer", {"optimizer": {"_target_": "torch.optim.SGD", "params": "$@network.parameters()",
                                          "lr": "@learning_rate"}}, "optimizer was 'Adam' for this checkpoint"],
