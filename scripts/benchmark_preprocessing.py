@@ -23,16 +23,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-__all__ = ["PAPER_PROTOCOL", "write_protocol_dicom", "run_benchmark", "host_record", "main"]
+from scripts.benchmarking.host import host_record
+
+__all__ = ["PAPER_PROTOCOL", "write_protocol_dicom", "run_benchmark", "main"]
 
 #: the paper's 136-frame protocol as phases of (frames, frame duration in ms): 60 x 1 s + 76 x 15 s (20 min).
 PAPER_PROTOCOL = ((60, 1000), (76, 15000))
@@ -75,36 +75,6 @@ def write_protocol_dicom(path: Path, matrix: int, protocol=PAPER_PROTOCOL, seed:
     ds.PixelData = frames.tobytes()
     ds.save_as(path, enforce_file_format=True)
     return path
-
-
-def host_record(threads: int) -> dict[str, Any]:
-    """Host, CPU, library versions and thread settings, recorded next to the figures."""
-    import cv2
-    import monai
-    import pydicom
-    import torch
-
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {
-        "host": platform.node(),
-        "cpu": cpu,
-        "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "os_cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "opencv_threads": cv2.getNumThreads(),
-        "threads_requested": threads,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "monai": monai.__version__,
-        "pydicom": pydicom.__version__,
-        "numpy": np.__version__,
-        "opencv": cv2.__version__,
-    }
 
 
 def run_benchmark(files: list[Path], fused: list[int] | None, size: int, repeats: int) -> dict[str, float]:

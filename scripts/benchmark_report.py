@@ -21,7 +21,6 @@ host, threads and load average (before and after). A measurement, not a test: ru
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -113,8 +112,8 @@ def run_benchmark(studies: list[Path], out: Path, bundle_dir: str | os.PathLike,
 
 
 def _simulate(folder: Path, n: int, seed: int, workers: int) -> list[Path]:
-    from scripts.simulation.batch import SimulationOptions, simulate_studies
     from scripts.simulation import study_id_for
+    from scripts.simulation.batch import SimulationOptions, simulate_studies
 
     simulate_studies(SimulationOptions(out=str(folder), seed=seed), range(n), workers=workers, progress=False)
     return [folder / study_id_for(seed, i) / "study.dcm" for i in range(n)]

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +178,6 @@ def make_plan(args: argparse.Namespace) -> Plan:
     argument (e.g. a size the network cannot take) fails here, not after other networks have trained.
     """
     import networks as registry
-
     from custom_transforms.safe_files import OutputOverlapError, check_output_separate
     from scripts.comparison.spec import RunSpec
 
@@ -311,7 +310,7 @@ def train_and_evaluate(spec: Any, run_dir: Path, retrain: bool = False, quiet: b
     train = json.loads((run_dir / "train_summary.json").read_text(encoding="utf-8"))
     outputs = json.loads((run_dir / "eval_outputs.json").read_text(encoding="utf-8"))
     record = {
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_s": seconds,
         "train": train,
         "eval_outputs": {k: os.path.relpath(v, run_dir) for k, v in outputs.items()},
@@ -368,8 +367,14 @@ def _write_outputs(
     plan: Plan, records: list[dict[str, Any]], bench: dict[str, Any], command: str, wall_s: float
 ) -> None:
     from scripts.comparison.figures import plot_curves, read_progress
-    from scripts.comparison.report import PAPER_TABLE2, RunResult, aggregate, read_per_image_metrics
-    from scripts.comparison.report import table_csv, table_markdown
+    from scripts.comparison.report import (
+        PAPER_TABLE2,
+        RunResult,
+        aggregate,
+        read_per_image_metrics,
+        table_csv,
+        table_markdown,
+    )
     from scripts.comparison.spec import atomic_write_json, atomic_write_text
 
     runs_dir = plan.out / "runs"
@@ -421,7 +426,7 @@ def _write_outputs(
     failed = [r["name"] for r in records if r["status"] == "failed"]
     report = {
         "command": command,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": _git_commit(),
         "environment": _environment(plan.specs[0].threads),
         "options": {

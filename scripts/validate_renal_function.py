@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
-import io
 import sys
 from pathlib import Path
 from typing import Any

@@ -12,8 +12,14 @@ __all__ = ["host_record"]
 
 
 def host_record(threads: int) -> dict:
-    """Host, CPU and library versions, and the thread count used."""
+    """Host, CPU, library versions, the thread counts used and the load average, recorded next to the numbers.
+
+    Args:
+        threads: the thread count the measurement asked for (torch's actual count is recorded too).
+    """
     import monai
+    import numpy
+    import pydicom
     import torch
 
     cpu = platform.processor()
@@ -24,14 +30,25 @@ def host_record(threads: int) -> dict:
                 break
     except OSError:
         pass
-    return {
+    record = {
         "host": platform.node(),
         "platform": platform.platform(),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
+        "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "threads": threads,
+        "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "monai": monai.__version__,
+        "numpy": numpy.__version__,
+        "pydicom": pydicom.__version__,
         "load_average_at_start": os.getloadavg(),
     }
+    try:  # OpenCV runs the pseudocolor; record its threads where it is installed
+        import cv2
+
+        record |= {"opencv": cv2.__version__, "opencv_threads": cv2.getNumThreads()}
+    except ImportError:
+        pass
+    return record

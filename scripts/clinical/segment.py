@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from custom_transforms.errors import RenogramInputError
+from custom_transforms.errors import RenogramInputError, input_error
 from scripts.clinical.study import LoadedStudy
 
 __all__ = ["MissingModelError", "BundleSegmenter", "POST_TRANSFORM_IDS", "segment_study", "segment_studies"]
@@ -32,19 +32,6 @@ POST_TRANSFORM_IDS = ("activation", "invert", "discretize", "cast")
 
 class MissingModelError(RenogramInputError):
     """The bundle has no inference config or no trained weights (the message suggests ``--mask``)."""
-
-
-def _input_error(exc: BaseException) -> RenogramInputError | None:
-    """The :class:`RenogramInputError` on the cause chain of ``exc`` (MONAI's ``apply_transform`` re-raises every
-    transform error as ``RuntimeError``), or None when the failure is not about the input."""
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        if isinstance(cur, RenogramInputError):
-            return cur
-        seen.add(id(cur))
-        cur = cur.__cause__ or cur.__context__
-    return None
 
 
 class BundleSegmenter:
@@ -138,7 +125,7 @@ class BundleSegmenter:
             out = decollate_batch({"image": inputs, "pred": pred}, detach=True)[0]
             out = self.postprocessing(out)
         except Exception as exc:  # a bad study is a RenogramInputError naming it; anything else is a bug: re-raised
-            err = _input_error(exc)
+            err = input_error(exc)
             if err is None:
                 raise
             raise err from None

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.ndimage import shift as nd_shift
 
 from .config import StudyConfig
-from .kinetics import IMAGE_COMPARTMENTS, solve_kinetics, integrate_frames
+from .kinetics import IMAGE_COMPARTMENTS, integrate_frames, solve_kinetics
 from .measure import curve_tmax_thalf
 from .phantom import build_phantom
 from .protocols import get_protocol

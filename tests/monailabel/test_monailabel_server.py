@@ -39,9 +39,9 @@ from PIL import Image  # noqa: E402
 from scripts.monailabel_app import (  # noqa: E402
     DEFAULT_MODEL_NAME,
     REPO_ROOT,
-    server_env,
     prepare_app,
     server_command,
+    server_env,
 )
 
 __all__ = ["MonaiLabelServer"]
