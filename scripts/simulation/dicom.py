@@ -4,11 +4,19 @@
 
 Layout: SOP class 1.2.840.10008.5.1.4.1.1.20, Explicit VR Little Endian, ``ImageType``
 ``ORIGINAL\\PRIMARY\\DYNAMIC\\EMISSION``, uint16 counts (MONOCHROME2), one detector (posterior view, in
-``DetectorInformationSequence.ViewCodeSequence`` and ``PhaseInformationSequence.ImageID = 'POST'``), one energy window
-(126-154 keV), timing in ``PhaseInformationSequence`` (``ActualFrameDuration`` ms, ``NumberOfFramesInPhase``,
-``PhaseDelay`` = 0 ms, ``PauseBetweenFrames`` = 0 ms), and ``FrameIncrementPointer`` = EnergyWindowVector,
-DetectorVector, PhaseVector, TimeSliceVector with those vectors. UIDs are derived from the study id and seed
-(``pydicom.uid.generate_uid`` with entropy sources), and dates are fixed, so the same seed gives byte-identical files.
+``DetectorInformationSequence.ViewCodeSequence``), one energy window (126-154 keV), timing in
+``PhaseInformationSequence`` (``ActualFrameDuration`` ms, ``NumberOfFramesInPhase``, ``PhaseDelay`` = 0 ms,
+``PauseBetweenFrames`` = 0 ms), and ``FrameIncrementPointer`` = EnergyWindowVector, DetectorVector, PhaseVector,
+TimeSliceVector with those vectors. UIDs are derived from the study id and seed (``pydicom.uid.generate_uid`` with
+entropy sources), and dates are fixed, so the same seed gives byte-identical files.
+
+Validity: ``dciodvfy`` (dicom3tools) reports no error and no warning on these files
+(``tests/simulation/test_dicom_validity.py``). Every Type 2 attribute of the NM IOD is present, empty where the
+simulator has no value; codes are SNOMED CT (``SCT``: the ``SRT`` codes are deprecated). The patient's position is
+given the NM way, by ``PatientOrientationCodeSequence`` (recumbent, supine) and
+``PatientGantryRelationshipCodeSequence`` (headfirst), so ``PatientPosition`` is not written (the General Series
+module forbids it when that sequence is present); ``BodyPartExamined`` ``KIDNEY`` with ``ImageLaterality`` ``B``
+(both kidneys in one image).
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ def dicom_age(age_years: float) -> str:
     return f"{int(np.floor(age_years + 1e-9)):03d}Y"
 
 
-def _code(value: str, scheme: str, meaning: str) -> Dataset:
+def _code(value: str, meaning: str, scheme: str = "SCT") -> Dataset:
     item = Dataset()
     item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
     return item
@@ -74,6 +82,7 @@ def build_nm_dataset(study: SimulatedStudy, study_id: str) -> Dataset:
     for kw in ("StudyTime", "SeriesTime", "AcquisitionTime", "ContentTime"):
         setattr(ds, kw, _STUDY_TIME)
     ds.AccessionNumber = ""
+    ds.ReferringPhysicianName = ""  # Type 2 (General Study): a simulated study has no referring physician
     ds.Modality = "NM"
     ds.Manufacturer = "Renogram parenchyma bundle simulator"
     ds.ManufacturerModelName = "renogram-sim"
@@ -88,10 +97,20 @@ def build_nm_dataset(study: SimulatedStudy, study_id: str) -> Dataset:
     ds.PatientAge = dicom_age(cfg.age_years)
     ds.PatientWeight = f"{cfg.weight_kg:.1f}"
     ds.PatientSize = f"{cfg.height_cm / 100.0:.3f}"
-    ds.PatientPosition = "HFS"
+    # NM/PET Patient Orientation module (Type 2): supine, head first. PatientPosition ("HFS") would say the same but
+    # the General Series module forbids it when PatientOrientationCodeSequence is present (dciodvfy: an error).
+    orientation = _code("102538003", "recumbent")
+    orientation.PatientOrientationModifierCodeSequence = Sequence([_code("40199007", "supine")])
+    ds.PatientOrientationCodeSequence = Sequence([orientation])
+    ds.PatientGantryRelationshipCodeSequence = Sequence([_code("102540008", "headfirst")])
+    # a paired body part, both sides in view: ImageLaterality (General Image) "B" makes the series' Laterality
+    # (Type 2C, R or L only) not required; an empty Laterality would be a warning ("only when actually unknown")
+    ds.BodyPartExamined = "KIDNEY"
+    ds.ImageLaterality = "B"
     ds.StudyInstanceUID = generate_uid(entropy_srcs=entropy + ["study"])
     ds.SeriesInstanceUID = generate_uid(entropy_srcs=entropy + ["series"])
     ds.FrameOfReferenceUID = generate_uid(entropy_srcs=entropy + ["frame-of-reference"])
+    ds.PositionReferenceIndicator = ""  # Type 2 (Frame of Reference): no anatomical reference point is simulated
     ds.StudyID = study_id[-16:]
     ds.SeriesNumber = 1
     ds.InstanceNumber = 1
@@ -103,6 +122,9 @@ def build_nm_dataset(study: SimulatedStudy, study_id: str) -> Dataset:
     ds.Rows, ds.Columns = rows, cols
     ds.PixelSpacing = [f"{v:.4f}" for v in study.pixel_spacing_mm]
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    # Type 2 (NM Image): every count of every frame; empty if it does not fit IS (a signed 32-bit integer)
+    total = int(frames.sum(dtype=np.uint64))
+    ds.CountsAccumulated = total if total <= 2**31 - 1 else None
 
     ew = Dataset()
     rng = Dataset()
@@ -117,8 +139,8 @@ def build_nm_dataset(study: SimulatedStudy, study_id: str) -> Dataset:
     rp.Radiopharmaceutical = cfg.tracer
     rp.RadiopharmaceuticalStartTime = _STUDY_TIME
     rp.RadionuclideTotalDose = f"{cfg.kinetics.dose_mbq:.2f}"  # MBq
-    rp.RadionuclideHalfLife = "21636"
-    rp.RadionuclideCodeSequence = Sequence([_code("C-163A8", "SRT", "^99m^Technetium")])
+    # the half-life (21636 s) is the radionuclide code's: RadionuclideHalfLife belongs to the PET isotope module only
+    rp.RadionuclideCodeSequence = Sequence([_code("72454006", "^99m^Technetium")])
     ds.RadiopharmaceuticalInformationSequence = Sequence([rp])
 
     det = Dataset()
@@ -129,7 +151,11 @@ def build_nm_dataset(study: SimulatedStudy, study_id: str) -> Dataset:
     det.FieldOfViewDimensions = [540, 400]
     # posterior view of a supine patient: columns run to the patient's right (-x), rows to the feet (-z)
     det.ImageOrientationPatient = [-1, 0, 0, 0, 0, -1]
-    det.ViewCodeSequence = Sequence([_code("R-10214", "SRT", "posterior-anterior")])
+    # Type 2: the first pixel's centre, with the field of view centred on the frame of reference's origin and the
+    # projection in the coronal plane y = 0 (the simulator has no table or detector positions)
+    row_mm, col_mm = (float(v) for v in ds.PixelSpacing)  # between rows (along a column), between columns
+    det.ImagePositionPatient = [f"{(cols - 1) / 2.0 * col_mm:.4f}", "0", f"{(rows - 1) / 2.0 * row_mm:.4f}"]
+    det.ViewCodeSequence = Sequence([_code("399001007", "Posterior projection")])  # CID 26
     ds.DetectorVector = [1] * n_frames
     ds.NumberOfDetectors = 1
     ds.DetectorInformationSequence = Sequence([det])
@@ -147,7 +173,6 @@ def build_nm_dataset(study: SimulatedStudy, study_id: str) -> Dataset:
             item.NumberOfFramesInPhase = i - start
             item.PhaseDelay = 0
             item.PauseBetweenFrames = 0
-            item.ImageID = "POST"
             proto_phases.append(item)
             start = i
     ds.PhaseVector = [p + 1 for p, c in enumerate(counts) for _ in range(c)]

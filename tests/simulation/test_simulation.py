@@ -15,6 +15,7 @@ import pydicom
 from parameterized import parameterized
 from PIL import Image
 
+from custom_transforms.io import parse_view
 from scripts.simulation import (
     IMAGE_COMPARTMENTS,
     PROTOCOLS,
@@ -225,8 +226,9 @@ class TestDicomRoundTrip(unittest.TestCase):
             np.testing.assert_array_equal(ds.pixel_array, st.frames)
             for kw in ("EnergyWindowVector", "DetectorVector", "PhaseVector", "TimeSliceVector"):
                 self.assertEqual(len(ds[kw].value), int(ds.NumberOfFrames), kw)
-            self.assertEqual(ds.DetectorInformationSequence[0].ViewCodeSequence[0].CodeMeaning.split("-")[0],
-                             "posterior")
+            view = ds.DetectorInformationSequence[0].ViewCodeSequence[0]
+            self.assertEqual((view.CodeValue, view.CodingSchemeDesignator), ("399001007", "SCT"))
+            self.assertEqual(parse_view(view.CodeMeaning), "posterior")
             self.assertEqual(ds.RadiopharmaceuticalInformationSequence[0].Radiopharmaceutical, st.truth["tracer"])
             self.assertAlmostEqual(float(ds.PatientWeight), st.truth["weight_kg"], places=1)
             truth = json.loads((folder / "truth.json").read_text())
