@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import tempfile
 import textwrap
 import unittest
@@ -79,7 +80,8 @@ def _fake_validator(folder: Path, output: str) -> str:
     """A stand-in ``dciodvfy``: prints ``output`` on stderr and exits 1 (as dicom3tools does), whatever the file."""
     (folder / "out.txt").write_text(output, encoding="latin-1")
     exe = folder / "dciodvfy"
-    exe.write_text(f"#!/bin/sh\ncat '{folder / 'out.txt'}' >&2\nexit 1\n")
+    exe.write_text(f"#!{sys.executable}\nimport pathlib, sys\n"
+                   f"sys.stderr.write(pathlib.Path({str(folder / 'out.txt')!r}).read_text('latin-1'))\nsys.exit(1)\n")
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
     return str(exe)
 
