@@ -13,6 +13,8 @@ Metadata keys returned by :func:`read_dynamic_study` (and carried in ``MetaTenso
 - ``frame_phase``: T ints, 0-based phase of each frame (0 everywhere when the format has no phases).
 - ``pixel_spacing_mm``: ``[row, col]`` floats (NaN when the file does not say).
 - ``view``: ``"posterior"``, ``"anterior"`` or ``"unknown"``; ``detector``: 1-based detector number read (DICOM).
+- ``source_frames`` (DICOM only): T ints, the 1-based frame numbers in the file of the frames read, in time order
+  (what a DICOM SEG of the study references).
 - ``tracer``: radiopharmaceutical name or ``""``; ``patient_age_years``: float or NaN; ``patient_id``: str or ``""``.
 - ``patient_size_m``: the patient's height in metres (DICOM ``PatientSize``; a value over 3 is taken as cm and
   converted) or NaN.
@@ -294,6 +296,7 @@ def _dicom_to_study(ds: Any, p: Path, view: str | int | None) -> tuple[np.ndarra
         "pixel_spacing_mm": spacing,
         "view": view_name,
         "detector": int(detector),
+        "source_frames": (keep + 1).astype(int).tolist(),
         "tracer": _dicom_tracer(ds),
         "patient_age_years": parse_dicom_age(ds),
         "patient_id": str(ds.get("PatientID", "") or "").strip(),
