@@ -20,6 +20,11 @@ and flag, the warnings) and ``REPORTS/cohort.png`` (one-page summary: DRF distri
 "reason"}]}``), with a progress bar on stderr (off with ``--quiet``). ``--mask`` takes a single study. Each study is
 read once; the model and the report use the same frames and the bundle's fused-image chain.
 
+With ``--dicom`` each report folder of a DICOM study also holds ``seg.dcm`` (DICOM SEG of the left/right parenchyma
+and whole-kidney ROIs) and ``report.dcm`` (Secondary Capture of report.png), both in the source's study, new series
+(see :mod:`scripts.clinical.dicom_outputs`). A study that is not DICOM (NIfTI, frame folder) gets its report without
+them and a warning line; when no input is DICOM, ``--dicom`` is refused before any work (exit 2).
+
 Errors (unreadable study or mask, no kidney, study shorter than the DRF window, frames without timing) print one line
 ``renal_function: error: <file>: <reason>`` on stderr naming the user's file; nothing is left half-written (a report
 folder appears complete or not at all) and the inputs are never changed. Exit codes: 0 all reports written; 2 bad
@@ -107,6 +112,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--on-error", choices=("skip", "stop"), default="skip",
                     help=f"a bad study among several: skip it and list it in {SKIPPED_FILE} (exit 2 at the end), or "
                     "stop at the first one (exit 2)")
+    ap.add_argument("--dicom", action="store_true",
+                    help="also write seg.dcm (DICOM SEG of the ROIs) and report.dcm (Secondary Capture of report.png) "
+                    "beside report.json, in the source's DICOM study (DICOM studies only)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar (several studies)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads for the model (one 384x384 forward is fastest on one thread of a shared "
@@ -192,6 +200,10 @@ def _run_batch(args: argparse.Namespace, reporter: StudyReporter) -> int:
         _error(entry["reason"])
         if args.on_error == "stop":
             return 2
+    if args.dicom and not any(reporter.writes_dicom(s) for s in studies):
+        _error(f"{studies[0]}: --dicom needs DICOM studies, and none of the {len(studies)} input(s) is one "
+               "(NIfTI and frame folders have no DICOM study to add a SEG to)")
+        return 2
     ids = unique_study_ids(studies, reserved=(SKIPPED_FILE, *COHORT_FILES))
     rows: list[dict[str, Any]] = []
     bar = tqdm(list(zip(ids, studies, strict=True)), desc=PROG, unit="study", file=sys.stderr, disable=args.quiet)
@@ -211,6 +223,8 @@ def _run_batch(args: argparse.Namespace, reporter: StudyReporter) -> int:
                 break
             continue
         rows.append(cohort_row(sid, study, result.report))
+        if args.dicom and not reporter.writes_dicom(study):
+            tqdm.write(f"warning: {sid}: {study} is not a DICOM study: no seg.dcm or report.dcm", file=sys.stderr)
         for line in _summary_line(result, files["report.png"], prefix=f"{sid}: "):
             tqdm.write(line, file=sys.stdout)
     bar.close()
@@ -243,10 +257,14 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    reporter = StudyReporter(settings, args.bundle_dir, args.fused_index)  # the network is built on first use
+    reporter = StudyReporter(settings, args.bundle_dir, args.fused_index, dicom=args.dicom)  # network: on first use
     if args.batch:
         return _run_batch(args, reporter)
     study = Path(args.study[0])
+    if args.dicom and not reporter.writes_dicom(study):
+        _error(f"{study}: --dicom needs a DICOM study; this is a "
+               f"{'frame folder' if study.is_dir() else 'NIfTI file'}, which has no DICOM study to add a SEG to")
+        return 2
     try:
         result = reporter.report(study, args.mask)
         files = reporter.write(result, out)

@@ -12,7 +12,8 @@ parenchyma, raw kidney, background per pixel, smoothed kidney, blood pool per pi
 ``report.png``: the display image with the ROI outlines (whole kidney solid, parenchyma thin, background dotted,
 heart dashed; patient sides labelled), the two background-corrected renogram curves with Tmax marks and the DRF
 window shaded, and a table of the indices against their normal ranges (abnormal red, borderline orange).
-All three files are written to temporary names (or a new folder is built aside) and renamed together at the end.
+All three files (and, with ``--dicom``, ``seg.dcm`` and ``report.dcm`` of :mod:`scripts.clinical.dicom_outputs`) are
+written to temporary names (or a new folder is built aside) and renamed together at the end.
 """
 
 from __future__ import annotations
@@ -204,17 +205,20 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
     fig.savefig(path, format="png", pil_kwargs={"compress_level": 1})  # fast zlib: a larger file, a quicker report
 
 
-def _write_files(result: RenalAnalysis, paths: dict[str, str]) -> None:
+def _write_files(result: RenalAnalysis, paths: dict[str, str], dicom: Any = None) -> None:
     report = dict(result.report)
-    report["files"] = {name: name for name in REPORT_FILES}
+    report["files"] = {name: name for name in paths}
     with open(paths["report.json"], "w") as fh:
         json.dump(report, fh, indent=2, allow_nan=False)
     write_curves_csv(result, paths["curves.csv"])
     render_report_png(result, paths["report.png"])
+    if dicom is not None:
+        dicom.write(result, paths)
 
 
-def write_report(result: RenalAnalysis, out_dir: str | os.PathLike) -> dict[str, str]:
-    """Write ``report.json``, ``curves.csv`` and ``report.png`` into ``out_dir`` (created if needed).
+def write_report(result: RenalAnalysis, out_dir: str | os.PathLike, dicom: Any = None) -> dict[str, str]:
+    """Write ``report.json``, ``curves.csv`` and ``report.png`` into ``out_dir`` (created if needed), and with
+    ``dicom`` (:class:`scripts.clinical.dicom_outputs.DicomOutputs`) its files too (``seg.dcm``, ``report.dcm``).
 
     A new ``out_dir`` is built beside its final name and renamed into place when complete
     (:func:`custom_transforms.safe_files.make_build_dir`), so a failure leaves no folder behind. In an existing
@@ -223,14 +227,15 @@ def write_report(result: RenalAnalysis, out_dir: str | os.PathLike) -> dict[str,
     the umask gives (not ``tempfile``'s ``0600``).
 
     Returns:
-        ``{"report.json": path, "curves.csv": path, "report.png": path}``.
+        ``{"report.json": path, "curves.csv": path, "report.png": path}`` (and the DICOM files' paths).
     """
     out = Path(out_dir)
-    final = {name: str(out / name) for name in REPORT_FILES}
+    names = REPORT_FILES + (tuple(dicom.files) if dicom is not None else ())
+    final = {name: str(out / name) for name in names}
     if not out.exists():
         build = make_build_dir(out)
         try:
-            _write_files(result, {name: str(build / name) for name in REPORT_FILES})
+            _write_files(result, {name: str(build / name) for name in names}, dicom)
             swap_in_folder(build, out)
         except BaseException:
             shutil.rmtree(build, ignore_errors=True)
@@ -238,12 +243,12 @@ def write_report(result: RenalAnalysis, out_dir: str | os.PathLike) -> dict[str,
         return final
     tmp: dict[str, str] = {}
     try:
-        for name in REPORT_FILES:
+        for name in names:
             fd, p = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
             os.close(fd)
             apply_umask(p, folder=False)
             tmp[name] = p
-        _write_files(result, tmp)
+        _write_files(result, tmp, dicom)
         for name, p in tmp.items():
             os.replace(p, out / name)
         tmp.clear()

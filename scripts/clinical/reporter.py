@@ -6,6 +6,9 @@
 once (:func:`scripts.clinical.study.load_study` with the bundle's chain when the model segments), the same frames go
 to the model (:class:`scripts.clinical.segment.BundleSegmenter`, built on first use and kept: one network for every
 study) and to the analysis, whose figure shows the fused image the model saw; the mask is an array throughout.
+With ``dicom=True`` the report folder of a DICOM study also gets ``seg.dcm`` and ``report.dcm``
+(:mod:`scripts.clinical.dicom_outputs`); a study that is not DICOM gets the other files only
+(:meth:`StudyReporter.writes_dicom` says which).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class StudyReporter:
         bundle_dir: bundle whose ``inference.json`` and weights segment the studies. Defaults to ``"bundle"``.
         fused_index: 0-based fused image segmented and shown. Defaults to 1.
         overrides: more config overrides for the bundle (e.g. ``device``). Defaults to None.
+        dicom: also write the DICOM SEG and the report as DICOM for DICOM studies. Defaults to False.
 
     Example::
 
@@ -47,11 +51,13 @@ class StudyReporter:
         bundle_dir: str | os.PathLike = "bundle",
         fused_index: int = 1,
         overrides: dict[str, Any] | None = None,
+        dicom: bool = False,
     ) -> None:
         self.settings = settings or AnalysisSettings()
         self.bundle_dir = bundle_dir
         self.fused_index = int(fused_index)
         self.overrides = overrides
+        self.dicom = bool(dicom)
         self._segmenter: Any = None
 
     @property
@@ -116,14 +122,33 @@ class StudyReporter:
                 names the study, the report names the weights).
         """
         if mask_file is not None:
-            return analyse_loaded(study, mask, self.settings, self.chain(False), os.fspath(mask_file))
-        result = analyse_loaded(study, mask, self.settings, self.chain(True), "array")
-        result.report["settings"]["mask_source"] = self.model_source
+            result = analyse_loaded(study, mask, self.settings, self.chain(False), os.fspath(mask_file))
+        else:
+            result = analyse_loaded(study, mask, self.settings, self.chain(True), "array")
+            result.report["settings"]["mask_source"] = self.model_source
+        # what the DICOM outputs need besides the report: the frames read and where the mask came from
+        result.extra["source_frames"] = study.meta.get("source_frames")
+        result.extra["mask_from_file"] = mask_file is not None
         return result
 
+    def writes_dicom(self, study: str | os.PathLike) -> bool:
+        """Whether :meth:`write` gives this study ``seg.dcm`` and ``report.dcm`` (``dicom`` on, a DICOM source)."""
+        from custom_transforms.dicom_seg import is_dicom_source
+
+        return self.dicom and is_dicom_source(study)
+
     def write(self, result: RenalAnalysis, out_dir: str | os.PathLike) -> dict[str, str]:
-        """The three report files in ``out_dir`` (:func:`scripts.clinical.report.write_report`)."""
-        return write_report(result, out_dir)
+        """The report files in ``out_dir`` (:func:`scripts.clinical.report.write_report`), with the DICOM objects
+        when :meth:`writes_dicom`."""
+        source = result.report["study"]["file"]
+        dicom = None
+        if source and self.writes_dicom(source):
+            from custom_transforms.dicom_seg import bundle_algorithm
+            from scripts.clinical.dicom_outputs import DicomOutputs
+
+            from_file = bool(result.extra.get("mask_from_file"))
+            dicom = DicomOutputs(source, bundle_algorithm(self.bundle_dir), from_file, result.extra.get("source_frames"))
+        return write_report(result, out_dir, dicom)
 
     def report(self, path: str | os.PathLike, mask_file: str | os.PathLike | None = None) -> RenalAnalysis:
         """Load, segment (unless ``mask_file`` is given) and analyse one study.
