@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from custom_transforms.safe_files import make_build_dir, swap_in_folder
-from scripts.dicom_net.node import DicomNetError, DicomNode, associate, status_text
+from scripts.dicom_net.node import DicomNetError, DicomNode, DicomNodeError, associate, status_text
 from scripts.dicom_net.query import find
 
 __all__ = ["RETRIEVE_SOP_CLASSES", "fetch_study", "instance_file_name"]
@@ -86,7 +86,12 @@ def fetch_study(node: DicomNode, study_uid: str, out_dir: str | os.PathLike, ove
     final = Path(out_dir) / study_uid
     if final.exists() and not overwrite:
         raise DicomNetError(f"{study_uid}: {final} exists already (--overwrite replaces it)")
-    matches = find(node, "study", study_uid=study_uid)
+    try:
+        matches = find(node, "study", study_uid=study_uid)
+    except DicomNodeError:
+        raise
+    except DicomNetError as exc:  # the node answered but refused the query: name the study
+        raise DicomNetError(f"{study_uid}: {exc}") from None
     if not matches:
         raise DicomNetError(f"{study_uid}: study not found on {node}")
     expected = matches[0].get("NumberOfStudyRelatedInstances", "")
