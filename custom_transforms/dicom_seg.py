@@ -25,10 +25,10 @@ What the SEG holds:
 highdicom builds SEGs of images with a patient coordinate system (enhanced multi-frame functional groups, or a
 single frame with ``ImagePositionPatient``) or of single frames without one. A planar NM dynamic study is neither: a
 legacy multi-frame image whose frames are times, not planes, with no position per frame. highdicom is therefore given
-a *view* of the NM header (:func:`planar_source_view`, never written anywhere): one frame, no frame of reference, the
-pixel spacing as a shared functional group (which the constructor requires; it is removed from the SEG, whose pixels
-match the source's one for one). The SEG then has no frame of reference and one plane; the frame
-references above are set on it afterwards. The source file is only read, never written.
+a *view* of the NM header (:func:`planar_source_view`, never written anywhere): one frame, no frame of reference,
+empty Type 2 patient and study attributes where the file lacks them, the pixel spacing as a shared functional group
+(which the constructor requires; it is removed from the SEG, whose pixels match the source's one for one). The SEG
+then has no frame of reference and one plane; the frame references above are set on it afterwards. The source file is only read, never written.
 
 dciodvfy reports no error for the SEG (tests/clinical/test_dicom_outputs.py); the warnings left are explained in
 :data:`EXPECTED_SEG_WARNINGS`.
@@ -62,6 +62,7 @@ __all__ = [
     "planar_source_view",
     "bundle_algorithm",
     "build_segmentation",
+    "frames_read",
     "write_dicom",
     "read_segments",
     "SaveDicomSeg",
@@ -88,6 +89,10 @@ _CODES = {
     "right": ("24028007", "Right"),
 }
 _ALGORITHM_FAMILY = ("123110", "DCM", "Artificial Intelligence")
+#: Type 2 attributes of the Patient and General Study modules that highdicom copies from the source (a vendor file
+#: may lack some: the view gets them empty).
+_TYPE2_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                 "ReferringPhysicianName", "StudyID", "AccessionNumber")
 _MANUFACTURER = "Renogram parenchyma bundle contributors"
 
 
@@ -156,6 +161,9 @@ def planar_source_view(header: Any) -> Any:
         measures.PixelSpacing = header.PixelSpacing
         shared.PixelMeasuresSequence = [measures]
     view.SharedFunctionalGroupsSequence = [shared]
+    for keyword in _TYPE2_COPIED:  # highdicom copies them and needs them present; empty is what Type 2 allows
+        if keyword not in view:
+            setattr(view, keyword, "")
     return view
 
 
@@ -335,51 +343,74 @@ def read_segments(path: str | os.PathLike) -> dict[str, np.ndarray]:
     seg = hd.seg.segread(path)
     out: dict[str, np.ndarray] = {}
     pixels = seg.pixel_array.reshape(-1, int(seg.Rows), int(seg.Columns))
+    shared = seg.SharedFunctionalGroupsSequence[0]
     for frame, item in zip(pixels, seg.PerFrameFunctionalGroupsSequence, strict=True):
-        number = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+        ident = item.get("SegmentIdentificationSequence") or shared.SegmentIdentificationSequence  # 1 frame: shared
+        number = int(ident[0].ReferencedSegmentNumber)
         label = str(seg.get_segment_description(number).SegmentLabel)
         out[label] = out.get(label, np.zeros(frame.shape, bool)) | frame.astype(bool)
     return out
 
 
+def frames_read(header: Any, path: str | os.PathLike, view: str | int | None = None) -> list[int] | None:
+    """The 1-based frames of ``path`` that :func:`custom_transforms.io.read_dynamic_study` reads with ``view``; None
+    (every frame) for a file with one detector and one energy window, told from ``header`` without reading pixels."""
+    n_det = int(header.get("NumberOfDetectors", 1) or 1)
+    n_ew = int(header.get("NumberOfEnergyWindows", 1) or 1)
+    if n_det * n_ew == 1:
+        return None
+    from custom_transforms.io import read_dynamic_study
+
+    return list(read_dynamic_study(path, view=view)[1]["source_frames"])
+
+
 class SaveDicomSeg(Transform):
-    """Write a mask predicted on a DICOM study as ``<output_dir>/<stem>_<postfix>.dcm`` (one segment: the renal
-    parenchyma of both kidneys, AUTOMATIC, the bundle's name and version).
+    """Write a mask predicted on a DICOM study as ``<output_dir>/<stem>_<postfix>.dcm`` beside ``<stem>_mask.png``
+    (one segment: the renal parenchyma of both kidneys, as the network's one class; AUTOMATIC, with the bundle's
+    name and version).
 
     Input: ``(1, H, W)`` or ``(H, W)`` 0/1 mask on the study's native matrix, rows and columns as stored, and the
-    study's metadata (``filename_or_obj``, ``format``, ``source_frames``). A source that is not DICOM (a fused PNG, a
-    NIfTI or frame-folder study) has nothing to reference: it is passed over with one log line (the mask PNG is
-    still written by ``SaveImaged``). Returns the mask unchanged.
+    study's metadata (``filename_or_obj``; ``source_format`` or ``format``; ``source_frames`` if known, else told by
+    :func:`frames_read`). A source that is not DICOM (a fused PNG, a NIfTI or frame-folder study) has nothing to
+    reference: it is passed over with one warning line (its mask PNG is still written). An empty mask gets no SEG
+    (a SEG needs a segment), with a warning. Returns the mask unchanged.
 
     Args:
         output_dir: folder of the SEG files. output_postfix: file name postfix. Defaults to ``"seg"``.
         bundle_root: bundle whose ``configs/metadata.json`` names the algorithm. Defaults to ``"."``.
+        view: the bundle's ``view`` (which detector of a multi-detector file was segmented). Defaults to None.
     """
 
-    def __init__(self, output_dir: str | os.PathLike, output_postfix: str = "seg", bundle_root: str | os.PathLike = "."
-                 ) -> None:
+    def __init__(self, output_dir: str | os.PathLike, output_postfix: str = "seg", bundle_root: str | os.PathLike = ".",
+                 view: str | int | None = None) -> None:
         self.output_dir = Path(output_dir)
         self.output_postfix = output_postfix
+        self.view = view
         self.algorithm = bundle_algorithm(bundle_root)
 
     def __call__(self, mask: Any, meta: Mapping[str, Any]) -> Any:
         source = meta.get("filename_or_obj")
         source = source[0] if isinstance(source, (list, tuple)) else source
-        if not source or meta.get("format") != "dicom":
-            logger.info("save_dicom_seg: %s is not a DICOM study; no SEG written (only the mask PNG)", source)
+        fmt = meta.get("source_format", meta.get("format"))
+        fmt = fmt[0] if isinstance(fmt, (list, tuple)) else fmt
+        if not source or fmt != "dicom":
+            logger.warning("save_dicom_seg: %s is not a DICOM study (%s): no SEG, only the mask PNG", source, fmt)
             return mask
         array = np.asarray(mask.detach().cpu().numpy() if hasattr(mask, "detach") else mask)
         array = array.reshape(array.shape[-2:])
-        header = read_source_header(source)
-        spec = SegmentSpec("Renal parenchyma", "parenchyma", None, "AUTOMATIC")
-        segments = [(spec, array)] if array.any() else []
-        if not segments:
-            logger.warning("save_dicom_seg: %s: empty mask; no SEG written", source)
+        if not array.any():
+            logger.warning("save_dicom_seg: %s: empty mask, no SEG", source)
             return mask
-        seg = build_segmentation(header, segments, self.algorithm, meta.get("source_frames"),
+        header = read_source_header(source)
+        frames = meta.get("source_frames")
+        frames = frames_read(header, source, self.view) if frames is None else frames
+        spec = SegmentSpec("Renal parenchyma", "parenchyma", None, "AUTOMATIC")
+        seg = build_segmentation(header, [(spec, array)], self.algorithm, frames,
                                  series_description="Renal parenchyma (bundle inference)")
+        from custom_transforms.datalists import _output_stem  # the stem SaveImaged gives <stem>_mask.png
+
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        write_dicom(seg, self.output_dir / f"{Path(source).name.split('.')[0]}_{self.output_postfix}.dcm")
+        write_dicom(seg, self.output_dir / f"{_output_stem(Path(source))}_{self.output_postfix}.dcm")
         return mask
 
 
@@ -388,15 +419,15 @@ class SaveDicomSegd(MapTransform):
     MetaTensor (or ``meta_key``'s). Returns the data unchanged.
 
     Args:
-        keys: mask keys. output_dir, output_postfix, bundle_root: see :class:`SaveDicomSeg`.
+        keys: mask keys. output_dir, output_postfix, bundle_root, view: see :class:`SaveDicomSeg`.
         meta_key: key whose MetaTensor gives the source's metadata when the mask has none. Defaults to ``"image"``.
     """
 
     def __init__(self, keys: KeysCollection, output_dir: str | os.PathLike, output_postfix: str = "seg",
-                 bundle_root: str | os.PathLike = ".", meta_key: str = "image") -> None:
+                 bundle_root: str | os.PathLike = ".", view: str | int | None = None, meta_key: str = "image") -> None:
         super().__init__(keys)
         self.meta_key = meta_key
-        self.saver = SaveDicomSeg(output_dir, output_postfix, bundle_root)
+        self.saver = SaveDicomSeg(output_dir, output_postfix, bundle_root, view)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
