@@ -205,7 +205,7 @@ def _study_uids(args: argparse.Namespace) -> list[str]:
 
 
 def _fetch(args: argparse.Namespace, node: DicomNode) -> int:
-    from pydicom.uid import UID
+    from pydicom.uid import RE_VALID_UID
 
     out = Path(args.out)
     try:
@@ -222,7 +222,7 @@ def _fetch(args: argparse.Namespace, node: DicomNode) -> int:
     fetched = 0
     for number, uid in enumerate(uids):
         try:
-            if not UID(uid).is_valid:
+            if len(uid) > 64 or not RE_VALID_UID.match(uid):  # (UID(uid).is_valid warns on stderr first)
                 raise DicomNetError(f"{uid}: not a valid StudyInstanceUID (digits and dots, at most 64 characters)")
             folder = fetch_study(node, uid, out, overwrite=args.overwrite)
         except DicomNodeError as exc:  # the node is gone: the remaining studies cannot be fetched either
@@ -242,7 +242,7 @@ def _fetch(args: argparse.Namespace, node: DicomNode) -> int:
         print(f"{uid}: {len(list(folder.iterdir()))} instance(s) in {folder}")
     out.mkdir(parents=True, exist_ok=True)
     listed = skip.write(out)
-    print(f"{fetched} stud(y/ies) fetched from {node} into {out}; {len(skip)} skipped (see {listed})")
+    print(f"{fetched} study folder(s) fetched from {node} into {out}; {len(skip)} skipped (see {listed})")
     return 2 if len(skip) else 0
 
 
