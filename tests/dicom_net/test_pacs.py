@@ -38,17 +38,6 @@ def _dataset(path: Path):
     return pydicom.dcmread(path)
 
 
-def _has_dicom_option() -> bool:
-    """Whether ``renal_function`` writes DICOM results yet (``--dicom``, issue 16 part B)."""
-    from scripts import renal_function
-
-    try:
-        renal_function.parse_args(["x.dcm", "--out", "o", "--dicom"])
-    except SystemExit:
-        return False
-    return True
-
-
 class TestPacsOptions(unittest.TestCase):
     """Parsing and defaults, no server."""
 
@@ -188,7 +177,6 @@ class TestPacsOrthanc(unittest.TestCase):
 
 @unittest.skipUnless(HAVE_ORTHANC, SKIP_REASON)
 @unittest.skipUnless(HAVE_SIMULATOR and HAVE_HIGHDICOM, "needs scripts.simulation and highdicom")
-@unittest.skipUnless(_has_dicom_option(), "renal_function --dicom (issue 16 part B) has not landed yet")
 class TestPacsReportFlow(unittest.TestCase):
     """The issue's flow on its own server: what it stores does not meet the other tests' queries."""
 
