@@ -41,7 +41,10 @@ PAPER_PROTOCOL = ((60, 1000), (76, 15000))
 def write_protocol_dicom(path: Path, matrix: int, protocol=PAPER_PROTOCOL, seed: int = 0) -> Path:
     """Write a minimal NM multi-frame dynamic study (PhaseInformationSequence timing, uint16 Poisson counts).
 
-    Own minimal writer (pydicom), so the benchmark needs neither the simulator nor the test fixtures.
+    Own minimal writer (pydicom), so the benchmark needs neither the simulator nor the test fixtures. The file is a
+    temporary input of the timing, deleted with it, never handed to a user or a PACS: it deliberately holds only what
+    the reader needs (so it times the reader's minimal path) and is not a complete NM IOD (dciodvfy lists its missing
+    Type 1/2 attributes); every DICOM object the project delivers (the simulator's NM, SEG, report) is validated.
     """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
