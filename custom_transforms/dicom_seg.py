@@ -28,7 +28,8 @@ legacy multi-frame image whose frames are times, not planes, with no position pe
 a *view* of the NM header (:func:`planar_source_view`, never written anywhere): one frame, no frame of reference,
 empty Type 2 patient and study attributes where the file lacks them, the pixel spacing as a shared functional group
 (which the constructor requires; it is removed from the SEG, whose pixels match the source's one for one). The SEG
-then has no frame of reference and one plane; the frame references above are set on it afterwards. The source file is only read, never written.
+then has no frame of reference and one plane; the frame references above are set on it afterwards. The source file
+is only read, never written.
 
 dciodvfy reports no error for the SEG (tests/clinical/test_dicom_outputs.py); the warnings left are explained in
 :data:`EXPECTED_SEG_WARNINGS`.

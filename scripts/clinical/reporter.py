@@ -147,7 +147,8 @@ class StudyReporter:
             from scripts.clinical.dicom_outputs import DicomOutputs
 
             from_file = bool(result.extra.get("mask_from_file"))
-            dicom = DicomOutputs(source, bundle_algorithm(self.bundle_dir), from_file, result.extra.get("source_frames"))
+            frames = result.extra.get("source_frames")
+            dicom = DicomOutputs(source, bundle_algorithm(self.bundle_dir), from_file, frames)
         return write_report(result, out_dir, dicom)
 
     def report(self, path: str | os.PathLike, mask_file: str | os.PathLike | None = None) -> RenalAnalysis:

@@ -68,7 +68,8 @@ class TestInferenceDicomSeg(unittest.TestCase):
             warnings.simplefilter("ignore")
             try:
                 configs = cls.bundle / "configs"
-                wf = ConfigWorkflow(config_file=str(configs / "inference.json"), meta_file=str(configs / "metadata.json"),
+                wf = ConfigWorkflow(config_file=str(configs / "inference.json"),
+                                    meta_file=str(configs / "metadata.json"),
                                     logging_file=str(configs / "logging.conf"), workflow_type="infer",
                                     bundle_root=str(cls.bundle), dataset_dir=str(cls.inputs), output_dir=str(out),
                                     save_overlay=False, **overrides)

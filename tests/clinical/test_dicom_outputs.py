@@ -11,21 +11,26 @@ without DICOM objects (a warning) in a folder. The real vendor file is used when
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
+import nibabel as nib
 import numpy as np
 import pydicom
 from parameterized import parameterized
 from PIL import Image
 
 from custom_transforms.dicom_seg import EXPECTED_SEG_WARNINGS, read_segments
+from custom_transforms.io import read_dynamic_study
 from scripts.clinical.analysis import AnalysisSettings
 from scripts.clinical.dicom_outputs import EXPECTED_REPORT_WARNINGS
 from scripts.clinical.reporter import StudyReporter
-from scripts.dicom_validation.testing import assert_valid_dicom
+from scripts.dicom_validation import validate_dicom
+from scripts.dicom_validation.testing import assert_valid_dicom, require_dciodvfy
 from scripts.renal_function import main
 from tests.clinical.renal_fixtures import HAVE_SIMULATOR, REPO, make_tiny_bundle, simulate
 from tests.faults.harness import error_lines, run_main
@@ -152,8 +157,6 @@ class TestDicomOutputs(unittest.TestCase):
 
     def test_failed_dicom_write_leaves_no_report_folder(self):
         out = self.tmp / "failing"
-        from unittest import mock
-
         with mock.patch("scripts.clinical.dicom_outputs.build_report_capture", side_effect=OSError("disk full")):
             code, _, err = _run([self.study, "--out", out, "--bundle-dir", self.bundle, "--dicom"])
         self.assertEqual(code, 2)
@@ -175,12 +178,6 @@ class TestDicomOutputs(unittest.TestCase):
         self.assertFalse(out.exists())
 
     def test_mixed_folder_reports_the_non_dicom_study_without_dicom_objects(self):
-        import json
-
-        import nibabel as nib
-
-        from custom_transforms.io import read_dynamic_study
-
         folder = self.tmp / "mixed"
         folder.mkdir(exist_ok=True)
         shutil.copy(self.study, folder / "a.dcm")
@@ -239,9 +236,6 @@ class TestDicomOutputsRealStudy(unittest.TestCase):
         self.assertEqual(_sha(REAL_STUDY), self.sha)
 
     def test_only_the_sources_own_uid_error(self):
-        from scripts.dicom_validation.testing import require_dciodvfy
-        from scripts.dicom_validation import validate_dicom
-
         exe = require_dciodvfy(self)
         for file in ("seg.dcm", "report.dcm"):
             result = validate_dicom(self.out / file, executable=exe)
