@@ -40,6 +40,9 @@ __all__ = [
 
 #: per-frame metadata lists (length T), kept in step with the frame axis.
 FRAME_META_KEYS = ("frame_start_s", "frame_duration_s", "frame_phase")
+#: metadata of one value per frame read that fusion drops with the timing (the reader's ``source_frames`` names the
+#: file's frames a DICOM SEG references; kept until fusion, it would stop studies of other lengths from batching).
+_DROPPED_BY_FUSION = (*FRAME_META_KEYS, "source_frames")
 #: per-fused-image metadata lists (length N), kept in step with the fused-image axis.
 FUSED_META_KEYS = ("fused_start_s", "fused_end_s", "fused_frame_count", "fused_index")
 #: tolerance, seconds, for comparing frame times (DICOM durations are whole milliseconds).
@@ -238,7 +241,7 @@ class FrameFusion(Transform):
         if starts is not None:
             updates["fused_start_s"] = [float(starts[a]) for a, _ in bounds]
             updates["fused_end_s"] = [round(float(starts[b - 1] + durs[b - 1]), 6) for _, b in bounds]
-        return _wrap(out, img, updates, drop=FRAME_META_KEYS, dtype=torch.float32)
+        return _wrap(out, img, updates, drop=_DROPPED_BY_FUSION, dtype=torch.float32)
 
 
 class SelectFusedImages(Transform):
