@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "OutputFolderError",
     "OutputOverlapError",
     "SKIPPED_FILE",
     "SkipList",
@@ -38,6 +39,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "check_output_folder",
     "check_output_separate",
     "make_build_dir",
     "swap_in_folder",
@@ -132,6 +134,10 @@ class OutputOverlapError(ValueError):
     """An output folder that is, contains or lies inside an input; the message names both and the option."""
 
 
+class OutputFolderError(ValueError):
+    """An output folder that is a file, lies under one or cannot be written; the message names it and the option."""
+
+
 def check_output_separate(
     out: str | os.PathLike,
     inputs: Iterable[str | os.PathLike | None],
@@ -167,6 +173,29 @@ def check_output_separate(
         raise OutputOverlapError(
             f"{out}: {out_option} {how} {item}; {consequence}, so choose a folder outside the inputs"
         )
+
+
+def check_output_folder(out: str | os.PathLike, out_option: str = "--out") -> None:
+    """Refuse, before any work, an output folder that cannot be one: it is a file, lies under a file, or cannot be
+    written (the nearest existing folder above it is not writable).
+
+    Raises:
+        OutputFolderError: one line naming ``out`` and the option.
+    """
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise OutputFolderError(f"{out}: {out_option} exists and is not a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise OutputFolderError(f"{out}: {out_option} is not writable")
+        return
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputFolderError(f"{out}: {out_option} cannot be created: {parent} is a file")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputFolderError(f"{out}: {out_option} cannot be created: {parent} is not writable")
 
 
 class SkipList:

@@ -36,13 +36,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from custom_transforms.safe_files import SKIPPED_FILE, SkipList, atomic_write_json, check_output_separate
+from custom_transforms.safe_files import (
+    SKIPPED_FILE,
+    SkipList,
+    atomic_write_json,
+    check_output_folder,
+    check_output_separate,
+)
 from scripts.dicom_net import (
     DEFAULT_AET,
     DEFAULT_CALLED_AET,
@@ -133,25 +138,12 @@ def _node(args: argparse.Namespace) -> DicomNode:
     return DicomNode(args.host, args.port, called_aet=args.called_aet, aet=args.aet, timeout=args.timeout)
 
 
-def _check_out(out: Path, option: str = "--out") -> None:
-    """Refuse an output folder that is a file, lies under a file or cannot be written, before any work is done."""
-    probe = out
-    while not probe.exists():
-        probe = probe.parent
-    if probe == out and not out.is_dir():
-        raise ValueError(f"{out}: {option} exists and is not a folder")
-    if not probe.is_dir():
-        raise ValueError(f"{out}: {option} cannot be created: {probe} is a file")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"{out}: {option} is not writable")
-
-
 def _store(args: argparse.Namespace, node: DicomNode) -> int:
     out = Path(args.out) if args.out else None
     if out is not None:
         try:
             check_output_separate(out, args.inputs, consequence="the store record would be written among the inputs")
-            _check_out(out)
+            check_output_folder(out)
         except ValueError as exc:
             _error(exc)
             return 2
@@ -209,7 +201,7 @@ def _fetch(args: argparse.Namespace, node: DicomNode) -> int:
 
     out = Path(args.out)
     try:
-        _check_out(out)
+        check_output_folder(out)
         uids = _study_uids(args)
     except (ValueError, OSError) as exc:
         _error(exc if isinstance(exc, ValueError) else f"{args.uid_file}: cannot read --uid-file ({exc})")

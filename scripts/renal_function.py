@@ -35,14 +35,13 @@ input or options (in folder mode: after every good study has its report, when an
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from custom_transforms.errors import RenogramInputError
-from custom_transforms.safe_files import SKIPPED_FILE, SkipList, check_output_separate
+from custom_transforms.safe_files import SKIPPED_FILE, SkipList, check_output_folder, check_output_separate
 from scripts.clinical.analysis import AnalysisSettings, RenalAnalysis
 from scripts.clinical.cohort import COHORT_FILES, cohort_row, write_cohort
 from scripts.clinical.reporter import StudyReporter
@@ -134,23 +133,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _error(message: Any) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr)
-
-
-def _check_out(out: Path) -> None:
-    """Refuse an ``--out`` that cannot become a folder (it is a file, or lies under one) before any work is done."""
-    if out.exists():
-        if not out.is_dir():
-            raise RenogramInputError(out, "--out exists and is not a folder")
-        if not os.access(out, os.W_OK | os.X_OK):
-            raise RenogramInputError(out, "--out is not writable")
-        return
-    parent = out.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise RenogramInputError(out, f"--out cannot be created: {parent} is a file")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise RenogramInputError(out, f"--out cannot be created: {parent} is not writable")
 
 
 def _named(exc: BaseException, study: Path) -> str:
@@ -249,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     try:
         check_output_separate(out, [*args.study, args.mask], consequence="the reports would be written among the inputs")
-        _check_out(out)
+        check_output_folder(out)
     except ValueError as exc:
         _error(exc)
         return 2

@@ -18,7 +18,9 @@ from parameterized import parameterized
 
 from custom_transforms import safe_files
 from custom_transforms.safe_files import (
+    OutputFolderError,
     OutputOverlapError,
+    check_output_folder,
     SkipList,
     atomic_write_json,
     atomic_write_text,
@@ -137,6 +139,20 @@ class TestLightImport(unittest.TestCase):
         proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(proc.stdout.split(), ["[]", "FrameFusiond"])  # public names still resolve on first use
+
+
+class TestCheckOutputFolder(unittest.TestCase):
+    def test_file_and_under_a_file_are_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            afile = Path(tmp) / "afile"
+            afile.write_text("x")
+            for out, fragment in ((afile, "--out exists and is not a folder"),
+                                  (afile / "r" / "s", f"--out cannot be created: {afile} is a file")):
+                with self.assertRaises(OutputFolderError) as ctx:
+                    check_output_folder(out)
+                self.assertEqual(str(ctx.exception), f"{out}: {fragment}")
+            check_output_folder(Path(tmp) / "new" / "deeper")  # creatable: fine, and nothing is made
+            self.assertFalse((Path(tmp) / "new").exists())
 
 
 class TestSkipList(unittest.TestCase):
