@@ -20,10 +20,10 @@ from custom_transforms import safe_files
 from custom_transforms.safe_files import (
     OutputFolderError,
     OutputOverlapError,
-    check_output_folder,
     SkipList,
     atomic_write_json,
     atomic_write_text,
+    check_output_folder,
     check_output_separate,
     make_build_dir,
     swap_in_folder,
