@@ -428,7 +428,7 @@ class TestMultiGpuConfig(unittest.TestCase):
             for name, step in single[steps].items():
                 # the multi-GPU file may replace a named step, never drop one
                 self.assertIn(f"@{steps}#{name}", merged[steps.split("_")[0]], name)
-                if name not in ("process_group", "device", "progress_bar"):
+                if name not in MULTI_GPU_STEPS:
                     self.assertEqual(merged[steps][name], step, name)
 
     def test_multi_gpu_file_overrides_single_ids_only(self):
@@ -436,7 +436,12 @@ class TestMultiGpuConfig(unittest.TestCase):
         for run_list in ("initialize", "run", "finalize", "training"):
             self.assertNotIn(run_list, raw)  # a copied list is what lost the initial_weights step
         self.assertFalse([k for k in raw if k.startswith(("initialize_steps#", "finalize_steps#"))
-                          and k.split("#", 1)[1] not in ("process_group", "device", "progress_bar")])
+                          and k.split("#", 1)[1] not in MULTI_GPU_STEPS])
+
+
+#: the named steps a multi-GPU run does differently: the process group (made, then ended after a barrier), the device,
+#: and what only rank 0 does (the progress bar; keeping the final checkpoint of the folder both ranks share).
+MULTI_GPU_STEPS = ("process_group", "device", "progress_bar", "keep_final_checkpoint")
 
 
 @pytest.mark.slow
