@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = [
     "check_output_separate",
     "make_build_dir",
     "swap_in_folder",
+    "write_files_together",
 ]
 
 #: name of the skip list written into an output folder.
@@ -128,6 +129,55 @@ def swap_in_folder(built: str | os.PathLike, final: str | os.PathLike, backup: s
         os.replace(backup, final)
         raise
     shutil.rmtree(backup, ignore_errors=True)
+
+
+def write_files_together(
+    folder: str | os.PathLike,
+    names: Sequence[str],
+    write: Callable[[dict[str, str]], None],
+    stale: Sequence[str] = (),
+) -> dict[str, str]:
+    """Write several files of one result into ``folder`` so that they appear together or not at all.
+
+    ``write`` gets ``{name: path}`` to write each file to. A new ``folder`` is built beside its final name and renamed
+    into place (:func:`make_build_dir`, :func:`swap_in_folder`); in an existing ``folder`` each file goes to a
+    temporary name and all are renamed into place only after ``write`` returned, so a failure leaves the earlier
+    files untouched and no temporary file behind. After success, the ``stale`` names this result does not write (the
+    files of an earlier, fuller run, e.g. DICOM objects of a run with ``--dicom``) are removed, so the folder never
+    mixes two results. Files get umask permissions.
+
+    Returns:
+        ``{name: final path}``.
+    """
+    out = Path(folder)
+    final = {name: str(out / name) for name in names}
+    if not out.exists():
+        build = make_build_dir(out)
+        try:
+            write({name: str(build / name) for name in names})
+            swap_in_folder(build, out)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+        return final
+    tmp: dict[str, str] = {}
+    try:
+        for name in names:
+            fd, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
+            os.close(fd)
+            apply_umask(path, folder=False)
+            tmp[name] = path
+        write(tmp)
+        for name, path in tmp.items():
+            os.replace(path, out / name)
+        tmp.clear()
+        for name in stale:
+            if name not in final:
+                (out / name).unlink(missing_ok=True)
+        return final
+    finally:
+        for path in tmp.values():
+            Path(path).unlink(missing_ok=True)
 
 
 class OutputOverlapError(ValueError):

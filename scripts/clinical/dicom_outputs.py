@@ -38,12 +38,14 @@ from custom_transforms.dicom_seg import (
     write_dicom,
 )
 from scripts.clinical.analysis import RenalAnalysis
+from scripts.clinical.report import OPTIONAL_DICOM_FILES
 from scripts.clinical.rois import SIDES
 
 __all__ = ["DICOM_FILES", "SEG_SERIES_NUMBER", "REPORT_SERIES_NUMBER", "EXPECTED_REPORT_WARNINGS", "DicomOutputs",
            "report_segments", "build_report_capture"]
 
-DICOM_FILES = ("seg.dcm", "report.dcm")
+#: the files written beside report.json (named once, in :mod:`scripts.clinical.report`).
+DICOM_FILES = OPTIONAL_DICOM_FILES
 #: series numbers of the new series (the source NM is usually series 1).
 SEG_SERIES_NUMBER = 901
 REPORT_SERIES_NUMBER = 902

@@ -21,21 +21,21 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from custom_transforms.safe_files import apply_umask, make_build_dir, swap_in_folder
+from custom_transforms.safe_files import write_files_together
 from scripts.clinical.analysis import RenalAnalysis
 from scripts.clinical.normal_ranges import NORMAL_RANGES, flag_value
 
-__all__ = ["REPORT_FILES", "REPORT_DPI", "write_report", "render_report_png", "write_curves_csv"]
+__all__ = ["REPORT_FILES", "OPTIONAL_DICOM_FILES", "REPORT_DPI", "write_report", "render_report_png", "write_curves_csv"]
 
 REPORT_FILES = ("report.json", "curves.csv", "report.png")
+#: files a report folder holds only with ``--dicom`` (:data:`scripts.clinical.dicom_outputs.DICOM_FILES`).
+OPTIONAL_DICOM_FILES = ("seg.dcm", "report.dcm")
 #: resolution of ``report.png`` (13 x 9.2 in: 1170 x 828 px), legible on screen and printed on A4.
 REPORT_DPI = 90
 #: characters per line of the note and warnings under the table (9 pt on the 13 in wide page).
@@ -223,37 +223,14 @@ def write_report(result: RenalAnalysis, out_dir: str | os.PathLike, dicom: Any =
     A new ``out_dir`` is built beside its final name and renamed into place when complete
     (:func:`custom_transforms.safe_files.make_build_dir`), so a failure leaves no folder behind. In an existing
     ``out_dir`` each file is written under a temporary name and the three are renamed into place only after all
-    succeeded, so a failure leaves earlier reports untouched and no partial file behind. Files get the permissions
-    the umask gives (not ``tempfile``'s ``0600``).
+    succeeded, so a failure leaves earlier reports untouched and no partial file behind; DICOM files of an earlier
+    ``--dicom`` run are removed when this run writes none (:func:`custom_transforms.safe_files.write_files_together`).
+    Files get the permissions the umask gives (not ``tempfile``'s ``0600``).
 
     Returns:
         ``{"report.json": path, "curves.csv": path, "report.png": path}`` (and the DICOM files' paths).
     """
-    out = Path(out_dir)
     names = REPORT_FILES + (tuple(dicom.files) if dicom is not None else ())
-    final = {name: str(out / name) for name in names}
-    if not out.exists():
-        build = make_build_dir(out)
-        try:
-            _write_files(result, {name: str(build / name) for name in names}, dicom)
-            swap_in_folder(build, out)
-        except BaseException:
-            shutil.rmtree(build, ignore_errors=True)
-            raise
-        return final
-    tmp: dict[str, str] = {}
-    try:
-        for name in names:
-            fd, p = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
-            os.close(fd)
-            apply_umask(p, folder=False)
-            tmp[name] = p
-        _write_files(result, tmp, dicom)
-        for name, p in tmp.items():
-            os.replace(p, out / name)
-        tmp.clear()
-        return final
-    finally:
-        for p in tmp.values():
-            if os.path.exists(p):
-                os.remove(p)
+    return write_files_together(
+        out_dir, names, lambda paths: _write_files(result, paths, dicom), stale=OPTIONAL_DICOM_FILES
+    )

@@ -155,6 +155,17 @@ class TestDicomOutputs(unittest.TestCase):
         self.assertEqual(code, 0, err)
         self.assertFalse(list(out.glob("*.dcm")))
 
+    def test_a_rerun_without_dicom_removes_the_earlier_dicom_objects(self):
+        out = self.tmp / "rerun"
+        code, _, err = _run([self.study, "--out", out, "--bundle-dir", self.bundle, "--dicom"])
+        self.assertEqual(code, 0, err)
+        self.assertEqual(sorted(p.name for p in out.glob("*.dcm")), ["report.dcm", "seg.dcm"])
+        code, _, err = _run([self.study, "--out", out, "--bundle-dir", self.bundle, "--mask",
+                             self.study_dir / "parenchyma.png"])
+        self.assertEqual(code, 0, err)
+        # a seg.dcm of the model's masks beside a report of other masks would contradict it
+        self.assertEqual(sorted(p.name for p in out.iterdir()), ["curves.csv", "report.json", "report.png"])
+
     def test_failed_dicom_write_leaves_no_report_folder(self):
         out = self.tmp / "failing"
         with mock.patch("scripts.clinical.dicom_outputs.build_report_capture", side_effect=OSError("disk full")):

@@ -27,6 +27,7 @@ from custom_transforms.safe_files import (
     check_output_separate,
     make_build_dir,
     swap_in_folder,
+    write_files_together,
 )
 
 
@@ -86,6 +87,32 @@ class TestSwapInFolder(unittest.TestCase):
             swap_in_folder(built, final)
             self.assertEqual([p.name for p in final.iterdir()], ["new.txt"])
             self.assertEqual(sorted(p.name for p in Path(tmp).iterdir()), ["out"])  # no backup left
+
+
+class TestWriteFilesTogether(unittest.TestCase):
+    @staticmethod
+    def _writer(text: str, fail: bool = False):
+        def write(paths: dict[str, str]) -> None:
+            for i, path in enumerate(paths.values()):
+                if fail and i == 1:
+                    raise OSError("disk full")
+                Path(path).write_text(text)
+
+        return write
+
+    def test_all_or_nothing_in_a_new_and_an_existing_folder(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "report"
+            with self.assertRaises(OSError):
+                write_files_together(out, ["a", "b"], self._writer("new", fail=True))
+            self.assertEqual(list(Path(tmp).iterdir()), [])  # no folder, no build folder
+            write_files_together(out, ["a", "b", "c.dcm"], self._writer("one"))
+            with self.assertRaises(OSError):
+                write_files_together(out, ["a", "b"], self._writer("two", fail=True))
+            self.assertEqual({p.name: p.read_text() for p in out.iterdir()}, {"a": "one", "b": "one", "c.dcm": "one"})
+            final = write_files_together(out, ["a", "b"], self._writer("three"), stale=["c.dcm", "d.dcm"])
+            self.assertEqual({p.name: p.read_text() for p in out.iterdir()}, {"a": "three", "b": "three"})
+            self.assertEqual(final, {"a": str(out / "a"), "b": str(out / "b")})
 
 
 class TestCheckOutputSeparate(unittest.TestCase):
