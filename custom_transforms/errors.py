@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from custom_transforms.safe_files import OutputOverlapError
+from custom_transforms.safe_files import OutputFolderError, OutputOverlapError
 
 __all__ = ["RenogramInputError", "BAD_INPUT_EXIT_CODE", "BadInputExit", "input_error", "exit_on_bad_input"]
 
@@ -88,12 +88,13 @@ def exit_on_bad_input(func: Callable[..., Any], *args: Any, **kwargs: Any) -> An
     traceback.
 
     Raises:
-        BadInputExit: ``func`` raised :class:`RenogramInputError` or
-            :class:`~custom_transforms.safe_files.OutputOverlapError`; the line is the error's message.
+        BadInputExit: ``func`` raised :class:`RenogramInputError`,
+            :class:`~custom_transforms.safe_files.OutputOverlapError` or
+            :class:`~custom_transforms.safe_files.OutputFolderError`; the line is the error's message.
     """
     try:
         return func(*args, **kwargs)
-    except (RenogramInputError, OutputOverlapError) as exc:
+    except (RenogramInputError, OutputOverlapError, OutputFolderError) as exc:
         message = str(exc)
     print(message, file=sys.stderr, flush=True)
     raise BadInputExit(message)

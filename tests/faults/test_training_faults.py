@@ -76,9 +76,9 @@ class TestTrainingFaults(unittest.TestCase):
     def train(self, root: Path, dataset: Path | None = None, **overrides) -> tuple[int, str]:
         """initialize/run/finalize as ``monai.bundle run`` does; returns (exit code, stderr)."""
         err = io.StringIO()
+        overrides = dict({"output_dir": str(root / "eval_new")}, **overrides)
         wf = make_workflow(["train.json"], "train", bundle_root=str(root), dataset_dir=str(dataset or self.dataset),
-                           output_dir=str(root / "eval_new"), **dict(TINY_OVERRIDES, **dict({"max_epochs": 3},
-                                                                                            **overrides)))
+                           **dict(TINY_OVERRIDES, **dict({"max_epochs": 3}, **overrides)))
         code = 0
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
             warnings.simplefilter("ignore")  # MONAI's own config warnings are not the command's messages
@@ -145,6 +145,52 @@ class TestTrainingFaults(unittest.TestCase):
         code, stderr = self.train(root, resume=False, initial_weights=str(weights))
         assert_fault(self, code, stderr, 2, "no such file: check --initial_weights", weights)
         self.assertFalse((root / "models").exists())
+
+    def evaluate(self, root: Path, dataset: Path, **overrides) -> tuple[int, str]:
+        """train.json + evaluate.json as ``monai.bundle run`` runs the evaluation; returns (exit code, stderr)."""
+        err = io.StringIO()
+        overrides = dict({"output_dir": str(root / "eval_new")}, **overrides)
+        wf = make_workflow(["train.json", "evaluate.json"], "eval", bundle_root=str(root), dataset_dir=str(dataset),
+                           **dict(TINY_OVERRIDES, **overrides))
+        code = 0
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            warnings.simplefilter("ignore")
+            try:
+                wf.initialize()
+                wf.run()
+                wf.finalize()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+        return code, err.getvalue()
+
+    @parameterized.expand([["train"], ["evaluate"]])
+    def test_missing_dataset_is_one_line(self, workflow):
+        root = self.resumable(f"no_dataset_{workflow}")
+        missing = self.tmp / "no_such_dataset"
+        before = tree_checksum(root)
+        run = self.train if workflow == "train" else self.evaluate
+        code, stderr = run(root, missing, **({"resume": False} if workflow == "train" else {}))
+        assert_fault(self, code, stderr, 2, "datalist not found", missing / "datalist.json")
+        self.assertEqual(tree_checksum(root), before)
+
+    def test_evaluate_without_weights_is_one_line(self):
+        root = self.tmp / "eval_no_weights"
+        root.mkdir()
+        code, stderr = self.evaluate(root, self.dataset)
+        assert_fault(self, code, stderr, 2, "no trained weights for network_def", root / "models" / "model.pt")
+        self.assertFalse((root / "eval_new").exists())
+
+    @parameterized.expand([["train"], ["evaluate"]])
+    def test_output_dir_under_a_file_is_one_line(self, workflow):
+        root = self.resumable(f"out_under_file_{workflow}")
+        afile = root / "afile"
+        afile.write_text("x")
+        before = tree_checksum(root)
+        run = self.train if workflow == "train" else self.evaluate
+        extra = {"resume": False} if workflow == "train" else {}
+        code, stderr = run(root, self.dataset, output_dir=str(afile / "eval"), **extra)
+        assert_fault(self, code, stderr, 2, f"--output_dir cannot be created: {afile} is a file", afile / "eval")
+        self.assertEqual(tree_checksum(root), before)
 
     def test_the_command_line_gets_one_line_and_exit_2(self):
         root = self.resumable("cli")
