@@ -227,7 +227,9 @@ def _fetch(args: argparse.Namespace, node: DicomNode) -> int:
         except (DicomNetError, OSError) as exc:
             skip.add(uid, str(exc))
             _error(exc)
-            if args.on_error == "stop":
+            if args.on_error == "stop":  # the studies not tried are listed too, so that done counts only fetches
+                for rest in uids[number + 1:]:
+                    skip.add(rest, f"{rest}: not attempted (--on-error stop after {uid})")
                 break
             continue
         fetched += 1

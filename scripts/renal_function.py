@@ -189,7 +189,7 @@ def _run_batch(args: argparse.Namespace, reporter: StudyReporter) -> int:
     ids = unique_study_ids(studies, reserved=(SKIPPED_FILE, *COHORT_FILES))
     rows: list[dict[str, Any]] = []
     bar = tqdm(list(zip(ids, studies, strict=True)), desc=PROG, unit="study", file=sys.stderr, disable=args.quiet)
-    for sid, study in bar:
+    for number, (sid, study) in enumerate(bar):
         try:
             result = reporter.report(study, args.mask)
             files = reporter.write(result, out / sid)
@@ -201,7 +201,9 @@ def _run_batch(args: argparse.Namespace, reporter: StudyReporter) -> int:
             line = _named(exc, study)
             skip.add(study, line)
             tqdm.write(f"{PROG}: error: {line}", file=sys.stderr)
-            if args.on_error == "stop":
+            if args.on_error == "stop":  # the studies not tried are listed too, so that done counts only reports
+                for rest in studies[number + 1:]:
+                    skip.add(rest, f"{rest}: not attempted (--on-error stop after {study})")
                 break
             continue
         rows.append(cohort_row(sid, study, result.report))

@@ -31,7 +31,8 @@ POST_TRANSFORM_IDS = ("activation", "invert", "discretize", "cast")
 
 
 class MissingModelError(RenogramInputError):
-    """The bundle has no inference config or no trained weights (the message suggests ``--mask``)."""
+    """The bundle has no inference config, no trained weights, or weights that do not fit its network: no study can
+    be segmented (a batch stops with this one line instead of skipping every study)."""
 
 
 class BundleSegmenter:
@@ -80,7 +81,10 @@ class BundleSegmenter:
         self.fused_index = int(fused_index)
         self.device = torch.device(parser.get_parsed_content("device"))
         network = parser.get_parsed_content("network_def").to(self.device)
-        check_checkpoint(weights, network)
+        try:  # weights that do not fit make every study fail alike: a model error, not a bad study
+            check_checkpoint(weights, network)
+        except RenogramInputError as exc:
+            raise MissingModelError(exc.path, exc.problem) from None
         # the checkpoint layouts MONAI's CheckpointLoader accepts with load_dict {"model": network}
         state = torch.load(weights, map_location=self.device, weights_only=True)
         if isinstance(state, dict) and isinstance(state.get("model"), dict):

@@ -54,7 +54,7 @@ FAULT_CASES = [
     ("out_inside_the_input", ["{in}/mixed", "--out", "{in}/mixed/reports"], 2, "lies inside the input",
      "{in}/mixed/reports", None, None),
     ("on_error_stop", ["{in}/stop", "--on-error", "stop"], 2, "pixel data cannot be decoded", "{in}/stop/b_bad.dcm",
-     [f"a_good/{f}" for f in REPORT], ["{in}/stop/b_bad.dcm"]),
+     [f"a_good/{f}" for f in REPORT], ["{in}/stop/b_bad.dcm", "{in}/stop/c_good.dcm"]),  # c: not attempted
 ]
 
 
@@ -113,8 +113,26 @@ class TestRenalFunctionFaults(unittest.TestCase):
         listed = json.loads((out / "skipped.json").read_text(encoding="utf-8"))
         self.assertEqual([e["input"] for e in listed["skipped"]], [self._fill(s, out) for s in skipped])
         self.assertEqual(listed["command"], "renal_function")
+        self.assertEqual(listed["done"], len(done))  # done counts the reports written, never studies not tried
         for entry in listed["skipped"]:
-            self.assertIn(fragment, entry["reason"])
+            if "not attempted (--on-error stop" not in entry["reason"]:
+                self.assertIn(fragment, entry["reason"])
+
+    def test_weights_that_do_not_fit_stop_the_batch_in_one_line(self):
+        """Unfit weights fail every study alike: one line naming the weights, not every study listed as bad."""
+        import torch
+
+        bundle = self.tmp / "foreign_bundle"
+        if not bundle.exists():
+            shutil.copytree(self.bundle, bundle)
+            torch.save({"conv.weight": torch.zeros(2, 2)}, bundle / "models" / "model.pt")
+        out = self.tmp / "out" / "foreign_weights"
+        before = tree_checksum(self.inputs)
+        rc, _, err = run_main(main, [str(self.inputs / "mixed"), "--out", str(out), "--bundle-dir", str(bundle),
+                                     "--quiet"])
+        assert_fault(self, rc, err, 2, "weights do not fit network_def", bundle / "models" / "model.pt")
+        self.assertEqual(tree_checksum(self.inputs), before)
+        self.assertFalse(out.exists() and any(p.is_dir() for p in out.iterdir()), "a report was written")
 
     @unittest.skipIf(hasattr(os, "geteuid") and os.geteuid() == 0, "root may write into a read-only folder")
     def test_read_only_out(self):
