@@ -42,6 +42,7 @@ import io
 import json
 import logging
 import os
+import sys
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ from monai.transforms import MapTransform, Transform
 from custom_transforms.errors import RenogramInputError
 
 __all__ = [
+    "check_seg_writer",
     "SIDE_COLOURS",
     "EXPECTED_SEG_WARNINGS",
     "SegmentSpec",
@@ -365,6 +367,21 @@ def frames_read(header: Any, path: str | os.PathLike, view: str | int | None = N
     return list(read_dynamic_study(path, view=view)[1]["source_frames"])
 
 
+def check_seg_writer(enabled: Any) -> None:
+    """Before a run with ``save_dicom_seg``: refuse it in one line when highdicom is not installed (every SEG would
+    fail alike, after the masks of the first inputs were written).
+
+    Raises:
+        RenogramInputError: ``enabled`` and highdicom cannot be imported.
+    """
+    if str(enabled).lower() not in ("true", "1"):
+        return
+    try:
+        import highdicom  # noqa: F401
+    except ImportError as exc:
+        raise RenogramInputError("save_dicom_seg", f"needs highdicom ({exc}); pip install highdicom, or turn it off") from None
+
+
 class SaveDicomSeg(Transform):
     """Write a mask predicted on a DICOM study as ``<output_dir>/<stem>_<postfix>.dcm`` beside ``<stem>_mask.png``
     (one segment: the renal parenchyma of both kidneys, as the network's one class; AUTOMATIC, with the bundle's
@@ -402,16 +419,23 @@ class SaveDicomSeg(Transform):
         if not array.any():
             logger.warning("save_dicom_seg: %s: empty mask, no SEG", source)
             return mask
-        header = read_source_header(source)
-        frames = meta.get("source_frames")
-        frames = frames_read(header, source, self.view) if frames is None else frames
-        spec = SegmentSpec("Renal parenchyma", "parenchyma", None, "AUTOMATIC")
-        seg = build_segmentation(header, [(spec, array)], self.algorithm, frames,
-                                 series_description="Renal parenchyma (bundle inference)")
         from custom_transforms.datalists import _output_stem  # the stem SaveImaged gives <stem>_mask.png
 
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        write_dicom(seg, self.output_dir / f"{_output_stem(Path(source))}_{self.output_postfix}.dcm")
+        target = self.output_dir / f"{_output_stem(Path(source))}_{self.output_postfix}.dcm"
+        try:  # one study whose header a SEG cannot be built from must not stop the folder: its mask is written
+            header = read_source_header(source)
+            frames = meta.get("source_frames")
+            frames = frames_read(header, source, self.view) if frames is None else frames
+            spec = SegmentSpec("Renal parenchyma", "parenchyma", None, "AUTOMATIC")
+            seg = build_segmentation(header, [(spec, array)], self.algorithm, frames,
+                                     series_description="Renal parenchyma (bundle inference)")
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            write_dicom(seg, target)
+        except ImportError:
+            raise  # no highdicom: every SEG would fail alike (checked before the run; see check_seg_writer)
+        except (ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
+            print(f"warning: {source}: no {target.name} written, its mask is ({type(exc).__name__}: {exc})",
+                  file=sys.stderr, flush=True)
         return mask
 
 

@@ -20,12 +20,14 @@ import tempfile
 import unittest
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pydicom
 from monai.bundle import ConfigWorkflow
 from PIL import Image
 
+from custom_transforms import dicom_seg
 from custom_transforms.dicom_seg import EXPECTED_SEG_WARNINGS, read_segments
 from scripts.dicom_validation.testing import assert_valid_dicom
 from tests.bundle.bundle_fixtures import CONFIGS
@@ -120,6 +122,31 @@ class TestInferenceDicomSeg(unittest.TestCase):
 
     def test_inputs_unchanged(self):
         self.assertEqual({p.name: p.read_bytes() for p in self.inputs.iterdir()}, self.sums)
+
+    def test_a_study_whose_seg_fails_keeps_its_mask_and_the_others_their_seg(self):
+        out = self.tmp / "out_one_fails"
+        real = dicom_seg.build_segmentation
+
+        def fail_for_two(header, *args, **kwargs):
+            if int(header.get("NumberOfDetectors", 1) or 1) == 2:
+                raise ValueError("highdicom refused this header")
+            return real(header, *args, **kwargs)
+
+        with mock.patch.object(dicom_seg, "build_segmentation", side_effect=fail_for_two):
+            code, log = self.infer(out, save_dicom_seg=True)
+        self.assertEqual(code, 0, log)
+        names = {p.name for p in out.iterdir()}
+        self.assertTrue({"sim_seg.dcm", "sim_mask.png", "two_mask.png", "fused_mask.png"} <= names, names)
+        self.assertNotIn("two_seg.dcm", names)
+        self.assertIn("two.dcm: no two_seg.dcm written, its mask is (ValueError: highdicom refused", log)
+
+    def test_without_highdicom_the_run_is_refused_before_any_mask(self):
+        out = self.tmp / "out_no_highdicom"
+        with mock.patch.dict(sys.modules, {"highdicom": None}):  # import highdicom -> ImportError
+            code, log = self.infer(out, save_dicom_seg=True)
+        self.assertEqual(code, 2, log)
+        self.assertIn("save_dicom_seg: needs highdicom", log)
+        self.assertFalse(out.exists() and list(out.glob("*_mask.png")))
 
     def test_off_by_default(self):
         out = self.tmp / "out_default"
