@@ -379,7 +379,9 @@ def check_seg_writer(enabled: Any) -> None:
     try:
         import highdicom  # noqa: F401
     except ImportError as exc:
-        raise RenogramInputError("save_dicom_seg", f"needs highdicom ({exc}); pip install highdicom, or turn it off") from None
+        raise RenogramInputError(
+            "save_dicom_seg", f"needs highdicom ({exc}); pip install highdicom, or turn it off"
+        ) from None
 
 
 class SaveDicomSeg(Transform):

@@ -57,7 +57,8 @@ def _umask() -> int:
 
 
 def apply_umask(path: str | os.PathLike, folder: bool | None = None) -> None:
-    """Give ``path`` the mode a plain ``open``/``mkdir`` would have: ``0666`` (file) or ``0777`` (folder) less the umask.
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would have: ``0666`` (file) or ``0777`` (folder) less the
+    umask.
 
     Args:
         path: file or folder made through :mod:`tempfile` (mode ``0600``/``0700``).

@@ -232,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     out = Path(args.out)
     try:
-        check_output_separate(out, [*args.study, args.mask], consequence="the reports would be written among the inputs")
+        check_output_separate(
+            out, [*args.study, args.mask], consequence="the reports would be written among the inputs"
+        )
         check_output_folder(out)
     except ValueError as exc:
         _error(exc)

@@ -31,7 +31,9 @@ from custom_transforms.safe_files import write_files_together
 from scripts.clinical.analysis import RenalAnalysis
 from scripts.clinical.normal_ranges import NORMAL_RANGES, flag_value
 
-__all__ = ["REPORT_FILES", "OPTIONAL_DICOM_FILES", "REPORT_DPI", "write_report", "render_report_png", "write_curves_csv"]
+__all__ = [
+    "REPORT_FILES", "OPTIONAL_DICOM_FILES", "REPORT_DPI", "write_report", "render_report_png", "write_curves_csv"
+]
 
 REPORT_FILES = ("report.json", "curves.csv", "report.png")
 #: files a report folder holds only with ``--dicom`` (:data:`scripts.clinical.dicom_outputs.DICOM_FILES`).
