@@ -3,7 +3,10 @@
 """Finding the dynamic studies in a folder and naming them, for commands that report on many studies.
 
 A folder's studies are its ``*.dcm``, ``*.nii`` and ``*.nii.gz`` files, its sub-folders in the simulator's layout
-(``<id>/study.dcm``) and its frame folders (sub-folders holding ``timing.json`` or ``timing.csv``); hidden entries
+(``<id>/study.dcm``), its frame folders (sub-folders holding ``timing.json`` or ``timing.csv``), and the study files
+of any other sub-folder, one level down (``<uid>/NM-<sop>.dcm`` as ``scripts.pacs fetch`` writes a study with several
+NM instances: each file is tried, and one that is not a dynamic study is reported with its reason, never dropped
+silently); hidden entries
 (a name starting with ``.``, such as the simulator's ``.sim-tmp-*`` folders being written) are not studies. The
 study suffixes are :data:`custom_transforms.datalists.STUDY_SUFFIXES`, the ones the bundle's
 :func:`~custom_transforms.datalists.find_inputs` reads (fused PNG images are not dynamic studies, so they are
@@ -61,6 +64,9 @@ def find_studies(folder: str | os.PathLike) -> list[Path]:
             found.append(p / SIMULATOR_STUDY_FILE)
         elif is_frame_folder(p):
             found.append(p)
+        elif p.is_dir():
+            found.extend(q for q in sorted(p.iterdir())
+                         if q.is_file() and not q.name.startswith(".") and q.name.lower().endswith(STUDY_SUFFIXES))
     if not found:
         raise RenogramInputError(
             root,
