@@ -187,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(json.dumps(record, indent=2))
     if args.json:
-        Path(args.json).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        from custom_transforms.safe_files import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(record, indent=2) + "\n")
     return 0
 
 

@@ -84,6 +84,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from custom_transforms.datalists import STUDY_SUFFIXES
 from custom_transforms.safe_files import (
     SKIPPED_FILE,
     OutputOverlapError,
@@ -112,7 +113,6 @@ __all__ = [
 SPLIT_NAMES = ("training", "validation", "test")
 #: ``LoadImaged``/``LoadImage`` keyword arguments that read the written PNGs as ``(C, H, W)``, rows first.
 PNG_READ_ARGS = {"reader": "PILReader", "reverse_indexing": False, "ensure_channel_first": True, "image_only": True}
-_STUDY_SUFFIXES = (".dcm", ".nii", ".nii.gz")
 #: the dataset's bundle config overrides (``monai.bundle run --args_file``) that run the chain it was built with.
 BUNDLE_ARGS_FILE = "bundle_args.json"
 #: reason recorded in ``datalist.json`` ``skipped`` for a study a frozen ``--splits`` leaves out (not a failure).
@@ -199,7 +199,7 @@ def discover_studies(root: str | os.PathLike) -> list[StudyRecord]:
             except (OSError, ValueError):
                 patient = ""
         records.append(StudyRecord(_safe_id(sub.name), sub / "study.dcm", labels, patient, "simulator"))
-    for f in sorted(p for p in root.iterdir() if p.is_file() and p.name.lower().endswith(_STUDY_SUFFIXES)):
+    for f in sorted(p for p in root.iterdir() if p.is_file() and p.name.lower().endswith(STUDY_SUFFIXES)):
         stem = f.name[: -len(".nii.gz")] if f.name.lower().endswith(".nii.gz") else f.stem
         labels: dict[int | None, Path] = {}
         for cand in (root / f"{stem}_label.png", root / "labels" / f"{stem}.png"):

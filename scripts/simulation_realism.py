@@ -167,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     if "drf_check" in report:
         print("integral DRF (noise-free, truth masks) minus truth:", report["drf_check"])
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        from custom_transforms.safe_files import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(report, indent=1) + "\n")
     return 0
 
 
