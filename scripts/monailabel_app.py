@@ -238,9 +238,20 @@ def prepare_app(
         shutil.rmtree(app, ignore_errors=True)
         _run([str(python), "-m", "monailabel.main", "apps", "--download", "--name", "monaibundle", "--output",
               str(workspace)], f"{workspace}: copying MONAI Label's monaibundle app", capture_output=True)
+    # weights trained through MONAI Label wait during the export in a visible folder beside the model, so that a run
+    # killed mid-export leaves them where a user (and the next start, below) finds them
+    left = sorted(app.joinpath("model").glob(f"{name}.models-kept-*")) if (app / "model").is_dir() else []
+    if left and not (model / "models" / "model.pt").is_file() and (left[-1] / "models" / "model.pt").is_file():
+        model.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(model / "models", ignore_errors=True)
+        os.replace(left[-1] / "models", model / "models")
+        shutil.rmtree(left[-1], ignore_errors=True)
+        print(f"restored the weights an interrupted start had set aside in {left[-1]}")
     kept = None
     if (model / "models" / "model.pt").is_file():  # weights trained through MONAI Label: never silently discarded
-        kept = safe_files.make_build_dir(app / "model" / f"{name}-models")  # hidden, beside the model folder
+        kept = app / "model" / f"{name}.models-kept-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        kept.mkdir(parents=True)
+        safe_files.apply_umask(kept, folder=True)
         os.replace(model / "models", kept / "models")
     try:
         export_bundle(model, source, overwrite=True)

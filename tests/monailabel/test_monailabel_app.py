@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -95,6 +96,17 @@ class TestPrepareAppWeights(unittest.TestCase):
         self.assertEqual((self.model / "models" / "model.pt").read_bytes(), b"trained in monailabel")
         self.assertEqual((self.model / "configs" / "inference.json").read_text(), '{"new": 1}')
         self.assertEqual(sorted(p.name for p in self.model.parent.iterdir()), ["renal_parenchyma"])  # no leftovers
+
+    def test_weights_an_interrupted_start_set_aside_are_restored(self):
+        self.prepare()
+        # as left by a start killed during the export: the app's trained weights wait beside the model folder
+        left = self.model.parent / "renal_parenchyma.models-kept-20261201-101500-123"
+        (left / "models").mkdir(parents=True)
+        (left / "models" / "model.pt").write_bytes(b"trained in monailabel")
+        shutil.rmtree(self.model / "models")
+        self.prepare()
+        self.assertEqual((self.model / "models" / "model.pt").read_bytes(), b"trained in monailabel")
+        self.assertEqual(sorted(p.name for p in self.model.parent.iterdir()), ["renal_parenchyma"])
 
     def test_replace_weights_moves_old_ones_aside(self):
         self.prepare()
