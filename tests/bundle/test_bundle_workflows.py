@@ -8,7 +8,9 @@ bundle's own configs with size overrides, check the workflow properties, run and
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -292,8 +294,9 @@ class TestBadInput(unittest.TestCase):
             folder = self.tmp / f"{case}_dataset"
             if case == "empty":
                 folder.mkdir()
-            with self.assertRaises(Exception) as ctx:
+            with self.assertRaises(SystemExit) as ctx, contextlib.redirect_stderr(io.StringIO()):
                 self._train(folder, self.tmp / f"root_{case}")
+            self.assertEqual(ctx.exception.code, 2)  # one line and exit status 2, not a traceback
             text = error_text(ctx.exception)
             self.assertIn(str(folder / "datalist.json"), text)
             self.assertIn("prepare_dataset", text)
@@ -334,8 +337,9 @@ class TestBadInput(unittest.TestCase):
         other = dict(TINY_OVERRIDES, network_def=dict(TINY_OVERRIDES["network_def"], channels=[8, 16]))
         wf = make_workflow(["train.json", "evaluate.json"], "train", bundle_root=str(root),
                            dataset_dir=str(self.dataset), output_dir=str(root / "eval_other"), **other)
-        with self.assertRaises(Exception) as ctx:
+        with self.assertRaises(SystemExit) as ctx, contextlib.redirect_stderr(io.StringIO()):
             wf.initialize()
+        self.assertEqual(ctx.exception.code, 2)  # one line and exit status 2, not a traceback
         text = error_text(ctx.exception)
         self.assertIn(str(root / "models" / "model.pt"), text)
         self.assertIn("do not fit network_def", text)
