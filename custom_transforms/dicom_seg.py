@@ -194,14 +194,22 @@ def _coded(key: str) -> Any:
     return CodedConcept(value, _SCT, meaning)
 
 
-def _patient_orientation(header: Any) -> list[str]:
+def _patient_orientation(header: Any, source_frames: Sequence[int] | None = None) -> list[str]:
     """``PatientOrientation`` of the planar image (row and column directions, e.g. ``["R", "F"]`` for a posterior
-    view) from the source's own value or its detector's ``ImageOrientationPatient``; empty when neither says."""
+    view) from the source's own value or the ``ImageOrientationPatient`` of the detector read (found through
+    ``DetectorVector`` at the first of ``source_frames``; the first detector otherwise); empty when neither says."""
     own = [str(v) for v in (header.get("PatientOrientation") or []) if str(v)]
     if len(own) == 2:
         return own
     items = header.get("DetectorInformationSequence") or []
-    iop = items[0].get("ImageOrientationPatient") if items else None
+    detector = 1
+    vector = header.get("DetectorVector")
+    if source_frames and vector is not None:
+        values = [int(v) for v in np.atleast_1d(np.asarray(vector, dtype=np.int64))]
+        first = int(min(source_frames)) - 1
+        if 0 <= first < len(values):
+            detector = values[first]
+    iop = items[detector - 1].get("ImageOrientationPatient") if 0 < detector <= len(items) else None
     if iop is None or len(iop) != 6:
         return []
     letters = (("L", "R"), ("P", "A"), ("H", "F"))  # +x patient left, +y posterior, +z head
@@ -312,7 +320,7 @@ def build_segmentation(
     if "PixelMeasuresSequence" in shared:
         del shared.PixelMeasuresSequence
     # PatientOrientation (General Image, Type 2C: required without a frame of reference) as the planar source says
-    seg.PatientOrientation = _patient_orientation(header)
+    seg.PatientOrientation = _patient_orientation(header, source_frames)
     n_frames = int(header.get("NumberOfFrames", 1) or 1)
     frames = sorted({int(f) for f in source_frames}) if source_frames is not None else []
     if frames and frames != list(range(1, n_frames + 1)):
@@ -368,8 +376,8 @@ def frames_read(header: Any, path: str | os.PathLike, view: str | int | None = N
 
 
 def check_seg_writer(enabled: Any) -> None:
-    """Before a run with ``save_dicom_seg``: refuse it in one line when highdicom is not installed (every SEG would
-    fail alike, after the masks of the first inputs were written).
+    """Before a run that writes DICOM SEGs (``save_dicom_seg``, ``renal_function --dicom``): refuse it in one line
+    when highdicom is not installed (every SEG would fail alike, after the first outputs were written).
 
     Raises:
         RenogramInputError: ``enabled`` and highdicom cannot be imported.

@@ -125,6 +125,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ap.error("--port must be between 1 and 65535")
     if args.timeout <= 0:
         ap.error("--timeout must be > 0")
+    for option, title in (("--aet", args.aet), ("--called-aet", args.called_aet)):
+        # DICOM AE titles: 1-16 characters of the default repertoire, not only spaces, no backslash (PS3.5 AE)
+        if not title.strip() or len(title) > 16 or "\\" in title or not title.isascii() or not title.isprintable():
+            ap.error(f"{option} {title!r} is not a DICOM AE title (1 to 16 printable ASCII characters, no backslash)")
     if args.action == "fetch" and not (args.study_uids or args.uid_file):
         ap.error("fetch needs STUDY_UID arguments or --uid-file")
     return args

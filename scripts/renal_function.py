@@ -236,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
             out, [*args.study, args.mask], consequence="the reports would be written among the inputs"
         )
         check_output_folder(out)
+        if args.dicom:  # without highdicom every study's DICOM objects would fail alike, after its report
+            from custom_transforms.dicom_seg import check_seg_writer
+
+            check_seg_writer(True)
     except ValueError as exc:
         _error(exc)
         return 2

@@ -34,9 +34,11 @@ from custom_transforms.dicom_seg import (
     AlgorithmInfo,
     SegmentSpec,
     build_segmentation,
+    planar_source_view,
     read_source_header,
     write_dicom,
 )
+from custom_transforms.errors import RenogramInputError
 from scripts.clinical.analysis import RenalAnalysis
 from scripts.clinical.report import OPTIONAL_DICOM_FILES
 from scripts.clinical.rois import SIDES
@@ -49,10 +51,9 @@ DICOM_FILES = OPTIONAL_DICOM_FILES
 #: series numbers of the new series (the source NM is usually series 1).
 SEG_SERIES_NUMBER = 901
 REPORT_SERIES_NUMBER = 902
-#: dciodvfy warnings ``report.dcm`` may carry (regular expressions) and why each is left: ``Laterality`` (General
-#: Series, Type 2C, required for a paired organ) is present and empty because the page shows both kidneys and the
-#: attribute allows only R or L; dciodvfy warns that empty should mean "unknown".
-EXPECTED_REPORT_WARNINGS: tuple[str, ...] = (r"is only permitted to be empty when actually unknown.*<Laterality>",)
+#: dciodvfy warnings ``report.dcm`` may carry (regular expressions): none (both kidneys are said by
+#: ``ImageLaterality`` B, so the R-or-L ``Laterality`` is not needed).
+EXPECTED_REPORT_WARNINGS: tuple[str, ...] = ()
 #: Patient Study attributes copied to ``report.dcm`` (highdicom's Secondary Capture copies Patient and General Study).
 _PATIENT_STUDY = ("PatientAge", "PatientSize", "PatientWeight")
 
@@ -102,11 +103,16 @@ def build_report_capture(header: Any, png_path: str | os.PathLike, software_vers
         series_description="Renogram report",
         software_versions=software_version,
     )
+    # the whole Patient, Clinical Trial Subject, General Study, Patient Study and Clinical Trial Study modules, as
+    # the SEG carries them (from_ref_dataset copies only a few patient and study attributes)
+    sc.copy_patient_and_study_information(planar_source_view(header))
     for keyword in _PATIENT_STUDY:
         if keyword in header:
             setattr(sc, keyword, header.get(keyword))
     sc.PatientOrientation = ""  # a report page has no patient orientation (Type 2C: present, empty)
-    sc.Laterality = ""  # Type 2C for a paired organ; the page shows both kidneys, and only R or L may be given
+    # the page shows both kidneys: ImageLaterality B (both), as the simulator's NM says; Laterality (R or L only) is
+    # then not required (an empty Laterality draws a dciodvfy warning, a missing one without ImageLaterality an error)
+    sc.ImageLaterality = "B"
     sc.BurnedInAnnotation = "YES"  # the page names the study and the patient's age
     sc.ImageType = ["DERIVED", "SECONDARY"]
     return sc
@@ -138,10 +144,19 @@ class DicomOutputs:
             RenogramInputError: the source's header cannot be read (the file is named).
         """
         header = read_source_header(self.source)
+        missing = [k for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID") if not header.get(k)]
+        if missing:  # the objects must join the source's study and reference its instance
+            raise RenogramInputError(self.source, f"--dicom needs the source's {', '.join(missing)}, which it lacks")
         version = self.algorithm.version if self.algorithm else "unknown"
-        seg = build_segmentation(header, report_segments(result, self.from_mask_file), self.algorithm,
-                                 self.source_frames, series_number=SEG_SERIES_NUMBER,
-                                 series_description="Renogram ROIs (kidney, parenchyma)")
+        try:
+            seg = build_segmentation(header, report_segments(result, self.from_mask_file), self.algorithm,
+                                     self.source_frames, series_number=SEG_SERIES_NUMBER,
+                                     series_description="Renogram ROIs (kidney, parenchyma)")
+            capture = build_report_capture(header, paths["report.png"], version)
+        except (AttributeError, TypeError, KeyError) as exc:  # highdicom's refusal of an odd header: name the study
+            raise RenogramInputError(
+                self.source, f"no DICOM objects can be built from its header ({type(exc).__name__}: {exc})"
+            ) from None
         write_dicom(seg, paths["seg.dcm"])
-        write_dicom(build_report_capture(header, paths["report.png"], version), paths["report.dcm"])
+        write_dicom(capture, paths["report.dcm"])
 

@@ -119,4 +119,10 @@ def validate_dicom(
         [exe, os.fspath(path)], capture_output=True, timeout=timeout_s, check=False, stdin=subprocess.DEVNULL
     )
     text = proc.stderr.decode("latin-1") + proc.stdout.decode("latin-1")  # values may be in any character set
-    return parse_dciodvfy_output(text, path)
+    result = parse_dciodvfy_output(text, path)
+    # its exit status is 1 for warnings alone, so only a crash (a signal) or a report that names no IOD (the format
+    # changed, nothing was checked) counts: either must never read as a pass
+    if proc.returncode < 0 or result.iod is None:
+        problem = f"dciodvfy ended with status {proc.returncode} and named no IOD: {text.strip()[-300:]!r}"
+        result = DicomValidation(result.path, result.iod, (*result.errors, problem), result.warnings)
+    return result

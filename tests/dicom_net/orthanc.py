@@ -45,6 +45,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class OrthancExited(RuntimeError):
+    """Orthanc stopped during its start (e.g. its port was taken meanwhile)."""
+
+
 class OrthancServer:
     """One Orthanc process with its own folder; :meth:`start` it, :meth:`stop` it (also on garbage paths).
 
@@ -85,10 +89,25 @@ class OrthancServer:
             "LimitFindInstances": 0,
         }
 
-    def start(self) -> OrthancServer:
-        """Write the config, start Orthanc and wait until it answers a C-ECHO from :data:`TEST_AET`."""
+    def start(self, attempts: int = 3) -> OrthancServer:
+        """Write the config, start Orthanc and wait until it answers a C-ECHO from :data:`TEST_AET`.
+
+        A free port can be taken by another process between :func:`free_port` and Orthanc's bind; Orthanc then exits
+        at once, and the start is tried again on new ports (``attempts`` times in all).
+        """
         if ORTHANC is None:
             raise RuntimeError(SKIP_REASON + "; RENOGRAM_REQUIRE_DICOM_TOOLS=1 asks for it")
+        for attempt in range(attempts):
+            try:
+                return self._start_once()
+            except OrthancExited:
+                if attempt == attempts - 1:
+                    raise
+                self.dicom_port, self.http_port = free_port(), free_port()
+                self.node = DicomNode("127.0.0.1", self.dicom_port, called_aet=SERVER_AET, aet=TEST_AET, timeout=10)
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> OrthancServer:
         path = self.folder / "config.json"
         path.write_text(json.dumps(self.config(), indent=2), encoding="utf-8")
         log = (self.folder / "orthanc.log").open("wb")
@@ -98,14 +117,16 @@ class OrthancServer:
         quick = DicomNode(self.node.host, self.node.port, self.node.called_aet, self.node.aet, timeout=2)
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"Orthanc exited with {self.process.returncode}: {self.log_tail()}")
+                raise OrthancExited(f"Orthanc exited with {self.process.returncode}: {self.log_tail()}")
             try:
                 echo(quick)
                 return self
             except DicomNetError:
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"Orthanc did not answer within {self.startup_timeout} s: {self.log_tail()}") from None
+                    raise RuntimeError(
+                        f"Orthanc did not answer within {self.startup_timeout} s: {self.log_tail()}"
+                    ) from None
                 time.sleep(0.1)
 
     def log_tail(self, chars: int = 2000) -> str:

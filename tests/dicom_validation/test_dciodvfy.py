@@ -140,6 +140,17 @@ class TestValidateDicom(unittest.TestCase):
         self.assertEqual((result.iod, len(result.errors), len(result.warnings)), ("NMImage", 7, 6))
         self.assertEqual(result.path, str(self.file))
 
+    def test_a_crash_or_a_report_without_iod_never_passes(self):
+        crash = self.tmp / "crash"
+        crash.mkdir()
+        exe = crash / "dciodvfy"
+        exe.write_text(f"#!{sys.executable}\nimport os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+        exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+        for executable in (str(exe), _fake_validator(self.tmp, "")):  # killed by a signal; printed nothing
+            result = validate_dicom(self.file, executable=executable)
+            self.assertFalse(result.ok)
+            self.assertIn("named no IOD", result.errors[-1])
+
     def test_missing_validator_raises(self):
         with mock.patch("scripts.dicom_validation.dciodvfy.find_dciodvfy", return_value=None):
             with self.assertRaisesRegex(DciodvfyNotFound, "dicom3tools"):

@@ -138,7 +138,9 @@ def assert_fault(
         )
 
 
-def assert_no_leftovers(case: unittest.TestCase, folder: str | os.PathLike, marks: Sequence[str] = LEFTOVER_MARKS) -> None:
+def assert_no_leftovers(
+    case: unittest.TestCase, folder: str | os.PathLike, marks: Sequence[str] = LEFTOVER_MARKS
+) -> None:
     """Check that no build-aside folder or temporary file is left anywhere under ``folder`` (or beside it, when
     ``folder`` does not exist: a failed command must not leave ``.out.tmp-XXXX`` next to the ``--out`` it was asked
     for)."""

@@ -83,6 +83,13 @@ class TestPacsFaults(unittest.TestCase):
         self.assertEqual(sorted(p.name for p in out.iterdir()), sorted(["skipped.json", self.uid]))
         self.assertEqual([p.name for p in (out / self.uid).iterdir()], ["study.dcm"])
 
+    @parameterized.expand(
+        [["too_long", "--aet", "A" * 17], ["blank", "--called-aet", "   "], ["backslash", "--aet", "A\\B"]]
+    )
+    def test_bad_ae_title_is_refused_before_connecting(self, _name: str, option: str, title: str) -> None:
+        code, _, err = run_main(main, ["echo", *self._node_args(), option, title])
+        assert_fault(self, code, err, 2, "is not a DICOM AE title", option, max_lines=2)  # argparse: usage + error
+
     def test_fetch_stop_at_first(self) -> None:
         out = self.work / "out"
         code, _, err = run_main(main, ["fetch", UNKNOWN_UID, self.uid, "--out", str(out), "--on-error", "stop",
