@@ -73,12 +73,12 @@ class TestTrainingFaults(unittest.TestCase):
     def tearDownClass(cls) -> None:
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def train(self, root: Path, dataset: Path | None = None, **overrides) -> tuple[int, str]:
+    @staticmethod
+    def _run(configs: list[str], workflow_type: str, root: Path, dataset: Path, overrides: dict) -> tuple[int, str]:
         """initialize/run/finalize as ``monai.bundle run`` does; returns (exit code, stderr)."""
         err = io.StringIO()
-        overrides = dict({"output_dir": str(root / "eval_new")}, **overrides)
-        wf = make_workflow(["train.json"], "train", bundle_root=str(root), dataset_dir=str(dataset or self.dataset),
-                           **dict(TINY_OVERRIDES, **dict({"max_epochs": 3}, **overrides)))
+        wf = make_workflow(configs, workflow_type, bundle_root=str(root), dataset_dir=str(dataset),
+                           **dict(TINY_OVERRIDES, **dict({"output_dir": str(root / "eval_new")}, **overrides)))
         code = 0
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
             warnings.simplefilter("ignore")  # MONAI's own config warnings are not the command's messages
@@ -89,6 +89,10 @@ class TestTrainingFaults(unittest.TestCase):
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1
         return code, err.getvalue()
+
+    def train(self, root: Path, dataset: Path | None = None, **overrides) -> tuple[int, str]:
+        """train.json (3 epochs unless overridden); returns (exit code, stderr)."""
+        return self._run(["train.json"], "train", root, dataset or self.dataset, dict({"max_epochs": 3}, **overrides))
 
     def resumable(self, name: str) -> Path:
         root = self.tmp / name
@@ -148,20 +152,7 @@ class TestTrainingFaults(unittest.TestCase):
 
     def evaluate(self, root: Path, dataset: Path, **overrides) -> tuple[int, str]:
         """train.json + evaluate.json as ``monai.bundle run`` runs the evaluation; returns (exit code, stderr)."""
-        err = io.StringIO()
-        overrides = dict({"output_dir": str(root / "eval_new")}, **overrides)
-        wf = make_workflow(["train.json", "evaluate.json"], "eval", bundle_root=str(root), dataset_dir=str(dataset),
-                           **dict(TINY_OVERRIDES, **overrides))
-        code = 0
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-            warnings.simplefilter("ignore")
-            try:
-                wf.initialize()
-                wf.run()
-                wf.finalize()
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-        return code, err.getvalue()
+        return self._run(["train.json", "evaluate.json"], "eval", root, dataset, overrides)
 
     @parameterized.expand([["train"], ["evaluate"]])
     def test_missing_dataset_is_one_line(self, workflow):
