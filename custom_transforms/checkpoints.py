@@ -6,22 +6,56 @@
 ``train.json`` (``--initial_weights``), ``evaluate.json`` and ``inference.json`` check their weights with
 :func:`check_checkpoint` before anything runs, so that a wrong file is named instead of failing in
 ``load_state_dict``.
+
+Every checkpoint ``train.json`` writes (``model.pt``, the epoch and final checkpoints) holds, next to ``"model"``, the
+run's :class:`custom_transforms.resume.TrainingSettings` record under ``"settings"``. :func:`recorded_training_rule`
+reads the study -> network input rule from it (:data:`TRAINING_RULE_IDS`) and :func:`check_training_rule` refuses a
+run whose ids differ, so that weights are never applied to images made by another rule (silently wrong masks).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from custom_transforms.errors import RenogramInputError
 
-__all__ = ["EPOCH_CHECKPOINT_PATTERN", "latest_epoch_checkpoint", "check_checkpoint", "keep_final_checkpoint"]
+__all__ = [
+    "EPOCH_CHECKPOINT_PATTERN",
+    "TRAINING_RULE_IDS",
+    "latest_epoch_checkpoint",
+    "check_checkpoint",
+    "recorded_training_rule",
+    "check_training_rule",
+    "keep_final_checkpoint",
+]
 
 #: file names of the per-epoch resume checkpoints written by the bundle's ``train#epoch_saver`` (MONAI/Ignite naming).
 EPOCH_CHECKPOINT_PATTERN = re.compile(r"checkpoint_epoch=(\d+)\.pt")
+
+#: config ids that turn a study into the network's input (the chain of ``custom_transforms.pipeline``) and build the
+#: network: weights trained with one value of any of them give wrong masks on images made with another.
+TRAINING_RULE_IDS = (
+    "network_name",
+    "network_kwargs",
+    "in_channels",
+    "image_size",
+    "view",
+    "min_start_s",
+    "group_size",
+    "window_s",
+    "drop_partial",
+    "fused_index",
+    "colormap",
+    "percentile",
+)
 
 
 def latest_epoch_checkpoint(ckpt_dir: str | os.PathLike) -> str:
@@ -82,6 +116,82 @@ def check_checkpoint(
             f"unexpected, {len(shapes)} shape-mismatched tensors, e.g. {'; '.join(examples)}. Was it trained with "
             "another network_name/network_def, in_channels or image_size?",
         )
+
+
+def _read_record(path: Path) -> tuple[bool, dict[str, Any] | None]:
+    """``(readable, rule)``: whether ``path`` is a readable checkpoint, and its recorded rule (None without one)."""
+    # imported here: custom_transforms.resume imports this module (EPOCH_CHECKPOINT_PATTERN)
+    from custom_transforms.resume import SETTINGS_KEY
+
+    if not path.is_file():
+        return False, None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - unreadable: check_checkpoint names the file and the reason
+        return False, None
+    record = state.get(SETTINGS_KEY) if isinstance(state, Mapping) and "model" in state else None
+    if not isinstance(record, Mapping):
+        return True, None
+    return True, {k: record[k] for k in TRAINING_RULE_IDS if k in record}
+
+
+def recorded_training_rule(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The :data:`TRAINING_RULE_IDS` recorded with the weights in ``path`` by ``train.json``.
+
+    Returns:
+        ``{id: value}`` (plain JSON values, as :class:`~custom_transforms.resume.TrainingSettings` records them), or
+        None when the file holds no record (weights written before the record existed, a plain ``state_dict``), is
+        missing or cannot be read (:func:`check_checkpoint` names those).
+    """
+    return _read_record(Path(path))[1]
+
+
+def _show_id(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return str(value)
+    return json.dumps(value)
+
+
+def check_training_rule(path: str | os.PathLike, ids: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Check that this run makes the network's input by the rule the weights in ``path`` were trained with.
+
+    Only the :data:`TRAINING_RULE_IDS` present both in ``ids`` and in the record are compared, after the same
+    normalisation as :class:`~custom_transforms.resume.TrainingSettings` (tuples as lists, ``in_channels`` an int), so
+    ``60`` and ``60.0`` are the same value. Weights without a record load as before: one line on stderr says the rule
+    could not be checked. A missing or unreadable file is left to :func:`check_checkpoint`.
+
+    Args:
+        path: the weights file (``<ckpt_dir>/model.pt``).
+        ids: the run's config values by id (extra ids are ignored), e.g. ``inference.json``'s ``training_rule``.
+
+    Returns:
+        The recorded rule, or None when the file has none.
+
+    Raises:
+        RenogramInputError: an id differs; one line names the weights file, each differing id with the value it was
+            trained with and the run's value, and what to do.
+    """
+    from custom_transforms.resume import TrainingSettings  # here: resume imports this module
+
+    p = Path(path)
+    readable, rule = _read_record(p)
+    if rule is None:
+        if readable:
+            print(
+                f"{p}: the weights record no training rule (written by an older version of the bundle); the "
+                f"preprocessing ids ({', '.join(TRAINING_RULE_IDS)}) could not be checked against it",
+                file=sys.stderr,
+                flush=True,
+            )
+        return None
+    diffs = TrainingSettings({k: ids[k] for k in TRAINING_RULE_IDS if k in ids}).differences(rule)
+    if diffs:
+        trained = ", ".join(f"{k}={_show_id(old)}" for k, (old, _) in diffs.items())
+        now = ", ".join(f"{k}={_show_id(new)}" for k, (_, new) in diffs.items())
+        raise RenogramInputError(p, f"was trained with {trained}; this run has {now}: set the same ids, or retrain")
+    return rule
 
 
 def keep_final_checkpoint(ckpt_dir: str | os.PathLike, final_name: str = "checkpoint_final.pt") -> str:
