@@ -3,7 +3,8 @@
 """The evaluation summary of a bundle run: ``summary.json`` and ``metrics_per_image.csv`` from the evaluator.
 
 ``evaluate.json`` calls :func:`write_summary` after its evaluator ran; the metrics are those of
-:mod:`custom_transforms.metrics`, the files are written atomically through :mod:`custom_transforms.safe_files`.
+:mod:`custom_transforms.metrics` (whole mask on both grids, per kidney on the native grid), the subgroups those of
+:mod:`custom_transforms.subgroups`; the files are written atomically through :mod:`custom_transforms.safe_files`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import csv
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,9 @@ import numpy as np
 import torch
 from ignite.engine import Engine
 
-from custom_transforms.metrics import METRIC_NAMES, metrics_from_confusion
+from custom_transforms.metrics import KIDNEY_SIDES, METRIC_NAMES, MISSED_KIDNEY_DICE, metrics_from_confusion
 from custom_transforms.safe_files import atomic_write_text
+from custom_transforms.subgroups import SUBGROUP_FACTS, image_subgroups, load_study_facts, subgroup_means
 
 __all__ = ["write_summary"]
 
@@ -37,6 +39,8 @@ def write_summary(
     summary_file: str | os.PathLike,
     items: Sequence[dict],
     grids: dict[str, str] | None = None,
+    study_facts: Mapping[str, Mapping[str, Any]] | str | os.PathLike | None = None,
+    kidneys_key: str = "native_kidney_dice",
     **info: Any,
 ) -> dict[str, Any]:
     """Write ``summary.json`` and ``metrics_per_image.csv`` from a finished evaluator's confusion-matrix details.
@@ -45,16 +49,27 @@ def write_summary(
     per grid, and are recomputed with :func:`metrics_from_confusion` (nnU-Net conventions); means skip NaN. The
     evaluator must iterate ``items`` in order (no shuffling, one process).
 
+    Each image's subgroups (:func:`custom_transforms.subgroups.image_subgroups`) come from ``study_facts`` of its
+    ``study`` (or its own ``"meta"`` dict); ``"subgroups"`` holds the means per subgroup on both grids
+    (:func:`~custom_transforms.subgroups.subgroup_means`). With a :class:`~custom_transforms.metrics.KidneyConfusionMetric`
+    buffer under ``kidneys_key``, each image gets ``native_left_dice``/``native_right_dice`` (and ``_n_ref``) and
+    ``missed_kidneys``, and ``"kidneys"`` holds the per-kidney means, the count of missed kidneys (a kidney in the
+    reference label with Dice below :data:`~custom_transforms.metrics.MISSED_KIDNEY_DICE`) and their list.
+
     Args:
         evaluator: the evaluator after ``run()``.
         summary_file: JSON path; the CSV goes next to it.
         items: the evaluated datalist items (for file names), in loader order.
         grids: grid name -> metric-details key of a ``ConfusionMatrix`` handler. Defaults to
             ``{"network": "val_precision", "native": "native_precision"}``.
+        study_facts: ``{study_id: facts}``, or the ``datalist.json`` whose ``"study_facts"`` they are
+            (:func:`~custom_transforms.subgroups.load_study_facts`). Defaults to None (only items' ``"meta"``).
+        kidneys_key: metric-details key of the per-kidney buffer. Defaults to ``"native_kidney_dice"``.
         info: extra facts recorded under ``"info"`` (network, checkpoint, datalist, ...).
 
     Returns:
-        The summary dict (``mean`` per grid and metric, ``n_images``, ``n_nan``, ``metric_per_image``, ``info``).
+        The summary dict (``mean`` per grid and metric, ``n_images``, ``n_nan``, ``subgroups``, ``kidneys`` (when the
+        per-kidney buffer is there), ``metric_per_image``, ``info``).
     """
     grids = grids or {"network": "val_precision", "native": "native_precision"}
     details = getattr(evaluator.state, "metric_details", {}) or {}
@@ -77,24 +92,64 @@ def write_summary(
             finite = col[~np.isnan(col)]
             summary["mean"][f"{grid}_{m}"] = float(finite.mean()) if finite.size else math.nan
             summary["n_nan"][f"{grid}_{m}"] = int(np.isnan(col).sum())
+    if isinstance(study_facts, (str, os.PathLike)):
+        study_facts = load_study_facts(study_facts)
+    if kidneys_key in details:
+        summary["kidneys"] = _kidney_summary(details[kidneys_key], per_image, grid="native")
+    for rec, it in zip(per_image, items, strict=True):
+        facts = (study_facts or {}).get(str(it.get("study", ""))) or it.get("meta") or {}
+        rec.update(image_subgroups(facts if isinstance(facts, Mapping) else {}))
+    summary["subgroups"] = subgroup_means(per_image, grids=list(grids))
     summary["engine_metrics"] = {k: float(v) for k, v in evaluator.state.metrics.items() if _is_number(v)}
     summary["info"] = {k: str(v) for k, v in info.items()}
     summary["metric_per_image"] = per_image
     path = Path(summary_file)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(summary, indent=2, sort_keys=True, allow_nan=True) + "\n")
-    columns = list(per_image[0].keys()) if per_image else ["image"]
+    columns = list(dict.fromkeys(k for rec in per_image for k in rec)) or ["image"]
+    columns = [c for c in columns if c not in SUBGROUP_FACTS] + [f for f in SUBGROUP_FACTS if f in columns]
     lines: list[str] = []
 
     class _Sink:
         def write(self, text: str) -> None:
             lines.append(text)
 
-    writer = csv.DictWriter(_Sink(), fieldnames=columns, lineterminator="\n")
+    writer = csv.DictWriter(_Sink(), fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()
     writer.writerows(per_image)
     atomic_write_text(path.with_name("metrics_per_image.csv"), "".join(lines))
     return summary
+
+
+def _kidney_summary(details: Any, per_image: list[dict[str, Any]], grid: str) -> dict[str, Any]:
+    """Per-kidney Dice into ``per_image`` (in place) and the ``"kidneys"`` section from an ``(N, 2, 4)`` buffer."""
+    arr = details.detach().cpu().numpy() if isinstance(details, torch.Tensor) else np.asarray(details)
+    arr = arr.reshape(arr.shape[0], len(KIDNEY_SIDES), 4).astype(np.float64)
+    if len(arr) != len(per_image):
+        raise ValueError(f"per-kidney buffer: {len(arr)} rows for {len(per_image)} datalist items")
+    section: dict[str, Any] = {"grid": grid, "missed_below_dice": MISSED_KIDNEY_DICE}
+    missed: list[dict[str, Any]] = []
+    dice: dict[str, list[float]] = {side: [] for side in KIDNEY_SIDES}
+    for rec, rows in zip(per_image, arr, strict=True):
+        rec["missed_kidneys"] = 0
+        for side, row in zip(KIDNEY_SIDES, rows, strict=True):
+            n_ref = int(row[0] + row[3])
+            value = metrics_from_confusion(*row)["dice"]
+            rec[f"{grid}_{side}_dice"], rec[f"{grid}_{side}_n_ref"] = value, n_ref
+            if n_ref == 0:
+                continue
+            dice[side].append(value)
+            if value < MISSED_KIDNEY_DICE:
+                rec["missed_kidneys"] += 1
+                missed.append({"image": rec["image"], "study": rec["study"], "side": side, "dice": value})
+    for side in KIDNEY_SIDES:
+        section[side] = {
+            "dice": float(np.mean(dice[side])) if dice[side] else math.nan,
+            "n_images": len(dice[side]),
+        }
+    section["missed_kidneys"] = len(missed)
+    section["missed"] = missed
+    return section
 
 
 def _is_number(value: Any) -> bool:
