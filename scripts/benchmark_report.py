@@ -115,7 +115,7 @@ def _simulate(folder: Path, n: int, seed: int, workers: int) -> list[Path]:
     from scripts.simulation import study_id_for
     from scripts.simulation.batch import SimulationOptions, simulate_studies
 
-    simulate_studies(SimulationOptions(out=str(folder), seed=seed), range(n), workers=workers, progress=False)
+    simulate_studies(SimulationOptions(out=str(folder), seed=seed, study_mix="paper"), range(n), workers=workers, progress=False)
     return [folder / study_id_for(seed, i) / "study.dcm" for i in range(n)]
 
 

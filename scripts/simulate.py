@@ -4,7 +4,8 @@
 
 Usage::
 
-    python -m scripts.simulate --out SIM --studies 200 --seed 0 --workers 2
+    python -m scripts.simulate --out SIM --studies 2000 --seed 0 --workers 2      # the clinical mix (default)
+    python -m scripts.simulate --out SIM --studies 200 --mix paper                  # paper136, 128x128 only
     python -m scripts.simulate --out SIM --studies 50 --seed 1 --protocol eanm117,10s180 --matrix 64,128 \\
         --tracer MAG3 --pathology-mix normal=1,obstructed=1 --age-min 0.5 --age-max 5
 
@@ -18,8 +19,12 @@ Existing study folders with the same id are kept and skipped (so an interrupted 
 command); ``--overwrite`` regenerates them instead. Nothing else in OUT is touched, but ``OUT/studies.csv`` is
 rewritten, so an OUT whose ``studies.csv`` was not written by the simulator (e.g. a folder of your own studies with
 its ``study_id,patient_id`` table) is refused (exit code 2, one line on stderr), as is an OUT that is a file or
-cannot be written. Options given as comma lists (protocol, matrix, tracer) are drawn
-per study with equal probability.
+cannot be written.
+
+``--mix`` names the distribution the studies are drawn from (:mod:`scripts.simulation.mixes`; the README shows the
+``clinical`` mix as a table); ``--protocol``, ``--matrix``, ``--tracer``, ``--furosemide``, ``--pathology(-mix)`` and
+the ages replace that dimension of the mix. Options given as comma lists (protocol, matrix, tracer) are drawn per
+study with equal probability.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 
 from scripts.simulation import MATRICES, PATHOLOGIES, PROTOCOLS, TRACERS
 from scripts.simulation.batch import SimulationOptions, parse_choices, prepare_output, simulate_studies
+from scripts.simulation.mixes import DEFAULT_MIX, MIXES, get_mix
 
 __all__ = ["main", "parse_args"]
 
@@ -65,18 +71,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--studies", type=int, required=True, help="number of studies N (> 0)")
     p.add_argument("--seed", type=int, default=0, help="run seed (>= 0); default 0")
     p.add_argument("--start-index", type=int, default=0, help="index of the first study; default 0")
-    p.add_argument("--protocol", default="paper136", help=f"protocol(s), comma list of {', '.join(PROTOCOLS)}")
-    p.add_argument("--matrix", default="128", help="matrix size(s), comma list of 64, 128, 256; default 128")
+    p.add_argument("--mix", dest="study_mix", default=DEFAULT_MIX, choices=list(MIXES),
+                   help=f"named distribution of studies (default {DEFAULT_MIX}: what clinics acquire, the training "
+                   "data's default; paper: paper136, 128x128, no diuretic); the options below restrict it")
+    p.add_argument("--protocol", default=None, help=f"protocol(s), comma list of {', '.join(PROTOCOLS)}; default: "
+                   "the mix's")
+    p.add_argument("--matrix", default=None, help="matrix size(s), comma list of 64, 128, 256; default: the mix's")
     p.add_argument(
         "--tracer", default="mixed",
-        help="MAG3, DTPA, a comma list, or 'mixed' (MAG3 below 1 y, else 80 %% MAG3); default mixed",
+        help="MAG3, DTPA, a comma list, or 'mixed' (MAG3 below 1 y, else the mix's DTPA share); default mixed",
     )
     p.add_argument("--pathology", default=None, help=f"force one study-level pathology: {', '.join(PATHOLOGIES)}")
     p.add_argument("--pathology-mix", default=None, help="study-level weights, e.g. normal=0.5,obstructed=0.5")
-    p.add_argument("--age-min", type=float, default=0.2, help="minimum age in years; default 0.2")
-    p.add_argument("--age-max", type=float, default=16.0, help="maximum age in years; default 16")
-    p.add_argument("--furosemide", default="none", choices=["none", "F0", "F+20", "random"],
-                   help="diuretic: none (default), F0, F+20 (protocols >= 25 min), or random per study")
+    p.add_argument("--age-min", type=float, default=None, help="minimum age in years; default: the mix's")
+    p.add_argument("--age-max", type=float, default=None, help="maximum age in years; default: the mix's")
+    p.add_argument("--furosemide", default=None, choices=["none", "F0", "F+20", "F-15", "random"],
+                   help="diuretic: none, F0 (with the tracer), F+20 (protocols >= 25 min), F-15 (15 min before), or "
+                   "random (F0 or F+20) per study; default: the mix's")
     p.add_argument("--no-injection-site", action="store_true", help="never put the injection site in the image")
     p.add_argument("--no-motion", action="store_true", help="never add patient motion")
     p.add_argument("--workers", type=int, default=1, help="worker processes; default 1")
@@ -90,13 +101,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             raise _UsageError("--seed and --start-index must be >= 0")
         if args.workers < 1:
             raise _UsageError(f"--workers must be >= 1, got {args.workers}")
-        args.protocols = parse_choices(args.protocol, list(PROTOCOLS), "protocol")
-        args.matrices = parse_choices(args.matrix, list(MATRICES), "matrix", int)
+        args.protocols = None if args.protocol is None else parse_choices(args.protocol, list(PROTOCOLS), "protocol")
+        args.matrices = None if args.matrix is None else parse_choices(args.matrix, list(MATRICES), "matrix", int)
         args.tracers = None if args.tracer == "mixed" else parse_choices(args.tracer, list(TRACERS), "tracer")
         if args.pathology is not None and args.pathology not in PATHOLOGIES:
             raise _UsageError(f"--pathology: unknown value {args.pathology!r}; choose from {', '.join(PATHOLOGIES)}")
         args.mix = _mix(args.pathology_mix)
-        if not 0.0 < args.age_min <= args.age_max <= 18.0:
+        mix_ages = get_mix(args.study_mix).age_range
+        args.age_range = None
+        if args.age_min is not None or args.age_max is not None:
+            args.age_range = (mix_ages[0] if args.age_min is None else args.age_min,
+                              mix_ages[1] if args.age_max is None else args.age_max)
+            args.age_min, args.age_max = args.age_range
+        if args.age_range is not None and not 0.0 < args.age_min <= args.age_max <= 18.0:
             raise _UsageError(f"ages must satisfy 0 < --age-min <= --age-max <= 18, got {args.age_min}, {args.age_max}")
     except (_UsageError, ValueError) as exc:
         p.exit(2, f"simulate: error: {exc}\n")
@@ -105,9 +122,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _options(args: argparse.Namespace) -> SimulationOptions:
     return SimulationOptions(
-        out=str(args.out), seed=args.seed, protocols=tuple(args.protocols), matrices=tuple(args.matrices),
+        out=str(args.out), seed=args.seed, study_mix=args.study_mix,
+        protocols=None if args.protocols is None else tuple(args.protocols),
+        matrices=None if args.matrices is None else tuple(args.matrices),
         tracers=None if args.tracers is None else tuple(args.tracers), pathology=args.pathology, mix=args.mix,
-        age_range=(args.age_min, args.age_max), furosemide=args.furosemide,
+        age_range=args.age_range, furosemide=args.furosemide,
         injection_site=not args.no_injection_site, motion=not args.no_motion, overwrite=args.overwrite,
     )
 

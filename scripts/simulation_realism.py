@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--age-min", type=float, default=0.2)
     p.add_argument("--age-max", type=float, default=16.0)
+    p.add_argument("--mix", default=None, help="draw the simulated studies from this training mix (e.g. clinical: "
+                   "every matrix, protocol, collimator, count and background level), still normal MAG3 without "
+                   "motion; default: 128x128 paper136 LEHR studies")
     p.add_argument("--drf-check", type=int, default=0, help="also check the integral DRF on N studies")
     p.add_argument("--json", type=Path, help="write all figures to this JSON file")
     args = p.parse_args(argv)
@@ -115,7 +118,15 @@ def main(argv: list[str] | None = None) -> int:
         p.exit(2, "simulation_realism: error: --studies must be >= 1\n")
     from custom_transforms.io import read_dynamic_study
     from scripts.simulation import sample_study_config, simulate_study
+    from scripts.simulation.batch import SimulationOptions, study_config
     from scripts.simulation.measure import integral_drf_percent
+    from scripts.simulation.mixes import get_mix
+
+    if args.mix is not None:
+        try:
+            get_mix(args.mix)
+        except ValueError as exc:
+            p.exit(2, f"simulation_realism: error: --mix: {exc}\n")
 
     report: dict = {}
     try:
@@ -129,9 +140,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     auto, truth_roi, ages = [], [], []
     for i in range(args.studies):
-        rng = np.random.default_rng([args.seed, i])
-        cfg = sample_study_config(rng, tracer="MAG3", pathology="normal", matrix=128, protocol="paper136",
-                                  age_range=(args.age_min, args.age_max), motion=False)
+        if args.mix is not None:
+            cfg = study_config(i, SimulationOptions(out="", seed=args.seed, study_mix=args.mix, pathology="normal",
+                                                    tracers=("MAG3",), age_range=(args.age_min, args.age_max),
+                                                    motion=False))
+        else:
+            rng = np.random.default_rng([args.seed, i])
+            cfg = sample_study_config(rng, tracer="MAG3", pathology="normal", matrix=128, protocol="paper136",
+                                      age_range=(args.age_min, args.age_max), motion=False)
         st = simulate_study(cfg)
         ages.append(cfg.age_years)
         truth_roi.append(measure_study(st.frames, st.frame_starts_s, st.frame_durations_s,

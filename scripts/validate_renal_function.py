@@ -179,12 +179,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="first simulate N studies into --studies with scripts.simulate (existing ones are kept)")
     ap.add_argument("--seed", type=int, default=_DEFAULT_SEED, help=f"simulation seed (default {_DEFAULT_SEED}; "
                     "keep it different from the training data's seed)")
-    ap.add_argument("--protocol", default="paper136", help="simulation protocol(s), as scripts.simulate --protocol")
+    ap.add_argument("--mix", dest="study_mix", default=None,
+                    help="simulation mix, as scripts.simulate --mix (default: the simulator's, clinical)")
+    ap.add_argument("--protocol", default=None,
+                    help="simulation protocol(s), as scripts.simulate --protocol (default: the mix's)")
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--predictions", type=Path, help="folder of predicted parenchyma masks <study_id>.png")
     group.add_argument("--use-model", action="store_true", help="segment the studies with the bundle's model")
     ap.add_argument("--bundle-dir", default="bundle", help="bundle used by --use-model")
-    ap.add_argument("--fused-index", type=int, default=1, help="fused image segmented by the model")
+    ap.add_argument("--fused-index", type=int, default=None,
+                    help="fused image segmented by the model (default: the one it was trained on)")
     ap.add_argument("--no-gt", action="store_true", help="skip the ground-truth-mask runs")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N studies (0: all)")
     return ap.parse_args(argv)
@@ -204,8 +208,13 @@ def main(argv: list[str] | None = None) -> int:
             from scripts.simulation import PROTOCOLS
             from scripts.simulation.batch import SimulationOptions, parse_choices, prepare_output, simulate_studies
 
-            opts = SimulationOptions(out=str(args.studies), seed=args.seed,
-                                     protocols=tuple(parse_choices(args.protocol, list(PROTOCOLS), "protocol")))
+            from scripts.simulation.mixes import DEFAULT_MIX, get_mix
+
+            mix = get_mix(args.study_mix or DEFAULT_MIX).name
+            protocols = None
+            if args.protocol is not None:
+                protocols = tuple(parse_choices(args.protocol, list(PROTOCOLS), "protocol"))
+            opts = SimulationOptions(out=str(args.studies), seed=args.seed, study_mix=mix, protocols=protocols)
             prepare_output(args.studies)
             print(simulate_studies(opts, range(args.simulate), progress=False).summary())
         if not args.studies.is_dir():

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from custom_transforms.safe_files import make_build_dir
-from scripts.simulation.config import sample_study_config
+from scripts.simulation.config import StudyConfig, sample_study_config
+from scripts.simulation.mixes import DEFAULT_MIX, get_mix
 from scripts.simulation.protocols import PROTOCOLS
 from scripts.simulation.study import simulate_study
 from scripts.simulation.writer import (
@@ -42,7 +43,10 @@ from scripts.simulation.writer import (
     write_study,
 )
 
-__all__ = ["SimulationOptions", "SimulationRun", "parse_choices", "prepare_output", "simulate_one", "simulate_studies"]
+__all__ = [
+    "SimulationOptions", "SimulationRun", "parse_choices", "prepare_output", "simulate_one", "simulate_studies",
+    "study_config",
+]
 
 
 def parse_choices(text: str, allowed: Sequence, what: str, cast: Callable[[str], Any] = str) -> list:
@@ -74,34 +78,39 @@ def parse_choices(text: str, allowed: Sequence, what: str, cast: Callable[[str],
 
 @dataclass(frozen=True)
 class SimulationOptions:
-    """What :func:`simulate_one` draws per study; lists are drawn from with equal probability.
+    """What :func:`simulate_one` draws per study: a named mix, restricted by the options given.
+
+    Every option left at None comes from the mix (:mod:`scripts.simulation.mixes`); a given one replaces that
+    dimension of the mix (lists are drawn from with equal probability).
 
     Args:
         out: the output folder.
         seed: the run seed (study ``index`` draws from ``numpy.random.default_rng([seed, index])``). Defaults to 0.
-        protocols: acquisition protocols (:data:`scripts.simulation.PROTOCOLS`). Defaults to ``("paper136",)``.
-        matrices: matrix sizes. Defaults to ``(128,)``.
-        tracers: ``"MAG3"``/``"DTPA"``, or None for the age-dependent mix (MAG3 below 1 y, else 80 % MAG3).
-            Defaults to None.
+        study_mix: ``"clinical"`` or ``"paper"`` (the narrow slice: paper136, 128^2, no diuretic; draws exactly as
+            the simulator did before mixes existed). Defaults to :data:`scripts.simulation.mixes.DEFAULT_MIX`.
+        protocols: acquisition protocols (:data:`scripts.simulation.PROTOCOLS`). Defaults to the mix's.
+        matrices: matrix sizes. Defaults to the mix's.
+        tracers: ``"MAG3"``/``"DTPA"``, or None for the mix's age-dependent rule (MAG3 below 1 y). Defaults to None.
         pathology: one study-level pathology for every study, or None. Defaults to None.
-        mix: study-level pathology weights, or None for the default mix. Defaults to None.
-        age_range: ``(min, max)`` age in years. Defaults to ``(0.2, 16.0)``.
-        furosemide: ``"none"``, ``"F0"``, ``"F+20"`` (``"F0"`` for protocols under 25 min) or ``"random"``.
-            Defaults to ``"none"``.
+        mix: study-level pathology weights, or None for the mix's. Defaults to None.
+        age_range: ``(min, max)`` age in years. Defaults to the mix's.
+        furosemide: ``"none"``, ``"F0"``, ``"F+20"`` (``"F0"`` for protocols under 25 min), ``"F-15"`` or
+            ``"random"`` (F0 or F+20). Defaults to the mix's.
         injection_site: whether the injection site may appear in the image. Defaults to True.
-        motion: whether patient motion may be added. Defaults to True.
+        motion: whether patient motion may be added (at the mix's rate). Defaults to True.
         overwrite: regenerate study folders that already exist instead of keeping them. Defaults to False.
     """
 
     out: str
     seed: int = 0
-    protocols: tuple[str, ...] = ("paper136",)
-    matrices: tuple[int, ...] = (128,)
+    study_mix: str = DEFAULT_MIX
+    protocols: tuple[str, ...] | None = None
+    matrices: tuple[int, ...] | None = None
     tracers: tuple[str, ...] | None = None
     pathology: str | None = None
     mix: dict[str, float] | None = None
-    age_range: tuple[float, float] = (0.2, 16.0)
-    furosemide: str = "none"
+    age_range: tuple[float, float] | None = None
+    furosemide: str | None = None
     injection_site: bool = True
     motion: bool = True
     overwrite: bool = False
@@ -126,20 +135,44 @@ class SimulationRun:
         )
 
 
-def simulate_one(index: int, opts: SimulationOptions) -> str:
-    """Simulate and write study ``index`` (the random stream is ``default_rng([seed, index])``); returns its id."""
+def study_config(index: int, opts: SimulationOptions) -> StudyConfig:
+    """The configuration of study ``index``: drawn from ``default_rng([seed, index])``, the mix and the options."""
     rng = np.random.default_rng([opts.seed, index])
-    protocol = opts.protocols[int(rng.integers(len(opts.protocols)))]
-    matrix = opts.matrices[int(rng.integers(len(opts.matrices)))]
-    tracer = None if opts.tracers is None else opts.tracers[int(rng.integers(len(opts.tracers)))]
-    furo = {"none": False, "random": True, "F0": "F0", "F+20": "F+20"}[opts.furosemide]
-    if furo == "F+20" and PROTOCOLS[protocol].total_s < 25 * 60:
-        furo = "F0"
-    cfg = sample_study_config(
-        rng, tracer=tracer, protocol=protocol, matrix=matrix, age_range=opts.age_range,
-        pathology=opts.pathology, pathology_mix=opts.mix, injection_site=None if opts.injection_site else False,
-        motion=None if opts.motion else False, furosemide=furo, seed=opts.seed, index=index,
+    mix = get_mix(opts.study_mix)
+    furo_of = {"none": False, "random": True, "F0": "F0", "F+20": "F+20", "F-15": "F-15"}
+    if mix.name == "paper":  # the draw order of the simulator before mixes, so old seeds give the same studies
+        protocols, matrices = opts.protocols or ("paper136",), opts.matrices or (128,)
+        kw: dict[str, Any] = {"protocol": protocols[int(rng.integers(len(protocols)))],
+                              "matrix": matrices[int(rng.integers(len(matrices)))]}
+        tracer = None if opts.tracers is None else opts.tracers[int(rng.integers(len(opts.tracers)))]
+        kw.update(furosemide=furo_of[opts.furosemide or "none"], motion=None if opts.motion else False,
+                  age_range=opts.age_range or (0.2, 16.0), pathology_mix=opts.mix)
+    else:  # the mix's draw first, then the given options replace their dimension
+        kw = mix.draw(rng)
+        if opts.protocols:
+            kw["protocol"] = opts.protocols[int(rng.integers(len(opts.protocols)))]
+        if opts.matrices:
+            kw["matrix"] = opts.matrices[int(rng.integers(len(opts.matrices)))]
+        tracer = None if opts.tracers is None else opts.tracers[int(rng.integers(len(opts.tracers)))]
+        if opts.furosemide is not None:
+            kw["furosemide"] = furo_of[opts.furosemide]
+        if not opts.motion:
+            kw["motion"] = False
+        if opts.age_range is not None:
+            kw["age_range"] = opts.age_range
+        if opts.mix is not None:
+            kw["pathology_mix"] = opts.mix
+    if kw["furosemide"] == "F+20" and PROTOCOLS[kw["protocol"]].total_s < 25 * 60:
+        kw["furosemide"] = "F0"
+    return sample_study_config(
+        rng, tracer=tracer, pathology=opts.pathology, injection_site=None if opts.injection_site else False,
+        seed=opts.seed, index=index, **kw,
     )
+
+
+def simulate_one(index: int, opts: SimulationOptions) -> str:
+    """Simulate and write study ``index`` (see :func:`study_config`); returns its id."""
+    cfg = study_config(index, opts)
     sid = study_id_for(opts.seed, index)
     write_study(simulate_study(cfg), opts.out, sid, overwrite=opts.overwrite)
     return sid

@@ -12,7 +12,12 @@ to image bottom (caudal), origin on the midline at the height of the kidney cent
 Pathologies (per kidney): ``normal``, ``reduced`` (DRF 10-45 %), ``dilated`` (dilated, non-obstructed:
 slow pelvic emptying that responds to furosemide), ``obstructed`` (UPJ obstruction: dilated pelvis, no drainage,
 no furosemide response), ``hydronephrosis`` (large pelvis, thin 2.5-5 mm parenchyma, reduced function, poor
-drainage), ``nonfunctioning`` (present, no uptake; not labelled), ``absent`` (not labelled).
+drainage), ``nonfunctioning`` (present, no uptake; not labelled), ``absent`` (not labelled), ``scarred`` (small,
+reduced function, an outline with focal cortical notches), ``extrarenal_pelvis`` (a pelvis that bulges medially out of
+the hilum, normal function, slow but unobstructed drainage).
+
+Kidney position (per kidney, :attr:`KidneyConfig.position`): ``normal``, ``low`` (25-60 mm lower than usual, towards
+a pelvic kidney) or ``medial`` (closer to the spine).
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ from .protocols import DEFAULT_PROTOCOL, get_protocol
 __all__ = [
     "PATHOLOGIES",
     "DEFAULT_PATHOLOGY_MIX",
+    "FUROSEMIDE",
+    "FUROSEMIDE_START_MIN",
+    "KIDNEY_POSITIONS",
     "TRACERS",
     "MATRICES",
     "KidneyConfig",
@@ -46,7 +54,10 @@ __all__ = [
     "pixel_spacing_options",
 ]
 
-PATHOLOGIES = ("normal", "reduced", "dilated", "obstructed", "hydronephrosis", "nonfunctioning", "absent")
+PATHOLOGIES = (
+    "normal", "reduced", "dilated", "obstructed", "hydronephrosis", "nonfunctioning", "absent", "scarred",
+    "extrarenal_pelvis",
+)
 #: Study-level mix: ``normal`` = both kidneys normal; any other entry = that pathology on one random side.
 DEFAULT_PATHOLOGY_MIX: dict[str, float] = {
     "normal": 0.40,
@@ -58,6 +69,12 @@ DEFAULT_PATHOLOGY_MIX: dict[str, float] = {
     "absent": 0.05,
 }
 TRACERS = ("MAG3", "DTPA")
+#: Diuretic timings: ``None`` (none), ``"F0"`` (with the tracer), ``"F+20"`` (20 min after), ``"F-15"`` (15 min
+#: before: the pelvis empties fast from the start).
+FUROSEMIDE = (None, "F0", "F+20", "F-15")
+#: Effect start of each diuretic timing, min after injection.
+FUROSEMIDE_START_MIN = {None: None, "F0": 2.0, "F+20": 22.0, "F-15": -15.0}
+KIDNEY_POSITIONS = ("normal", "low", "medial")
 MATRICES = (64, 128, 256)
 #: Useful field of view of the camera head (mm, width x height); counts outside it are zero at zoom 1.
 UFOV_MM = (540.0, 400.0)
@@ -82,6 +99,7 @@ class KidneyConfig:
         pelvis_long_frac: half-length of the collecting system as a fraction of (half-length - parenchyma).
         pelvis_medial_frac: medial edge of the collecting system in half-widths from the centre (1 = the hilum lip).
         harmonics: boundary perturbation ``[(k, amplitude, phase_rad), ...]`` of the outline radius.
+        position: ``normal``, ``low`` or ``medial`` (see :data:`KIDNEY_POSITIONS`; already applied to ``centre_mm``).
     """
 
     side: str
@@ -95,6 +113,7 @@ class KidneyConfig:
     pelvis_long_frac: float = 0.55
     pelvis_medial_frac: float = 0.8
     harmonics: list[tuple[int, float, float]] = field(default_factory=list)
+    position: str = "normal"
 
     @property
     def present(self) -> bool:
@@ -131,7 +150,13 @@ class StudyConfig:
         left, right: kidney anatomy.
         injection_site_mm: ``(x, y)`` of the injection site if it lies in the field of view, else ``None``.
         motion: ``[first_frame, last_frame, dy_px, dx_px]`` of one transient patient movement, or ``None``.
-        furosemide: ``None``, ``"F0"`` or ``"F+20"``.
+        furosemide: one of :data:`FUROSEMIDE`.
+        collimator: ``"LEHR"``, ``"GP"`` or ``"LEAP"`` (see :data:`scripts.simulation.phantom.COLLIMATORS`):
+            resolution and sensitivity of the camera.
+        background_gain: factor on the tissue (non-organ) share of the blood-pool and interstitial templates:
+            1 = a clean pediatric study, about 2.5 = the real adult file's kidney-to-background ratio (~1.8).
+        liver_gain: factor on the liver and spleen share of the blood pool and on the hepatobiliary template
+            (hot liver/spleen at 1-3 min).
         noise_seed: seed of the Poisson noise.
         seed, index: where the config came from (``None`` if built by hand).
     """
@@ -158,6 +183,9 @@ class StudyConfig:
     injection_site_mm: tuple[float, float] | None = None
     motion: list[float] | None = None
     furosemide: str | None = None
+    collimator: str = "LEHR"
+    background_gain: float = 1.0
+    liver_gain: float = 1.0
     noise_seed: int = 0
     seed: int | None = None
     index: int | None = None
@@ -215,10 +243,18 @@ def _kidney_shape(
         thick = rng.uniform(2.5, 5.0)
         long_frac, medial = rng.uniform(0.88, 0.95), rng.uniform(1.2, 1.4)
         width_frac = rng.uniform(0.55, 0.65)
+    elif pathology == "scarred":
+        length *= rng.uniform(0.65, 0.88)
+        thick *= rng.uniform(0.6, 0.9)
+    elif pathology == "extrarenal_pelvis":
+        long_frac, medial = rng.uniform(0.4, 0.55), rng.uniform(1.7, 2.3)
     width = length * width_frac
     thick = float(min(thick, 0.6 * width))
     harmonics = [(k, float(np.clip(rng.normal(0.0, 0.022), -0.045, 0.045)), float(rng.uniform(0, 2 * np.pi)))
                  for k in range(2, 8)]
+    if pathology == "scarred":  # focal cortical scars: a few deep, narrow indentations of the outline
+        harmonics += [(int(k), -float(rng.uniform(0.05, 0.1)), float(rng.uniform(0, 2 * np.pi)))
+                      for k in rng.choice(np.arange(5, 10), size=int(rng.integers(2, 4)), replace=False)]
     return dict(length_mm=float(length), width_mm=float(width), parenchyma_mm=thick,
                 pelvis_long_frac=float(long_frac), pelvis_medial_frac=float(medial), harmonics=harmonics)
 
@@ -233,6 +269,8 @@ def _affected_share(rng: np.random.Generator, pathology: str) -> float:
         "hydronephrosis": (0.12, 0.42),
         "nonfunctioning": (0.0, 0.0),
         "absent": (0.0, 0.0),
+        "scarred": (0.10, 0.40),
+        "extrarenal_pelvis": (0.42, 0.52),
     }[pathology]
     return float(rng.uniform(lo, hi)) if hi > 0 else 0.0
 
@@ -248,6 +286,10 @@ def _drainage(rng: np.random.Generator, pathology: str, furo: bool) -> dict[str,
         tau_c, tau_p, furo_tau = rng.uniform(2.5, 4.5), rng.uniform(150.0, 600.0), None
     elif pathology == "hydronephrosis":
         tau_c, tau_p, furo_tau = rng.uniform(3.0, 5.0), rng.uniform(60.0, 400.0), rng.choice([None, 25.0])
+    elif pathology == "scarred":
+        tau_c, tau_p = rng.uniform(2.2, 3.8), rng.uniform(1.5, 3.5)
+    elif pathology == "extrarenal_pelvis":
+        tau_c, tau_p, furo_tau = rng.uniform(1.6, 2.4), rng.uniform(6.0, 20.0), rng.uniform(1.0, 2.5)
     return dict(tau_c=float(tau_c), tau_p=float(tau_p), tau_p_furo=(float(furo_tau) if furo and furo_tau else None))
 
 
@@ -263,6 +305,12 @@ def sample_study_config(
     injection_site: bool | None = None,
     motion: bool | None = None,
     furosemide: str | None | bool = False,
+    collimator: str = "LEHR",
+    background_gain: float = 1.0,
+    liver_gain: float = 1.0,
+    dose_factor: float = 1.0,
+    positions: tuple[str, str] = ("normal", "normal"),
+    dtpa_share: float = 0.2,
     seed: int | None = None,
     index: int | None = None,
 ) -> StudyConfig:
@@ -280,16 +328,30 @@ def sample_study_config(
         injection_site: force the injection-site hot spot on/off (``None``: when the arms are in the field of
             view, with probability 0.6).
         motion: force one transient movement on/off (``None``: probability 0.15).
-        furosemide: ``None``/``"F0"``/``"F+20"``; ``False`` (default) = no diuretic; ``True`` = draw one that fits
+        furosemide: one of :data:`FUROSEMIDE`; ``False`` (default) = no diuretic; ``True`` = draw F0 or F+20 to fit
             the protocol (F+20 needs at least 25 min).
+        collimator, background_gain, liver_gain: as in :class:`StudyConfig`. Default LEHR, 1, 1.
+        dose_factor: factor on the weight-based administered activity (count level). Defaults to 1.
+        positions: ``(left, right)`` kidney positions from :data:`KIDNEY_POSITIONS`. Defaults to both normal.
+        dtpa_share: with ``tracer=None``, the probability of DTPA from 1 year on. Defaults to 0.2.
         seed, index: recorded in the config (the command sets them).
 
     Returns:
         The :class:`StudyConfig`.
 
     Raises:
-        ValueError: unknown tracer, protocol, matrix, pathology or an empty age range.
+        ValueError: unknown tracer, protocol, matrix, pathology, collimator, kidney position, a non-positive gain or
+            dose factor, or an empty age range.
     """
+    from .phantom import COLLIMATORS  # the camera model owns the collimator table (phantom imports this module)
+
+    if collimator not in COLLIMATORS:
+        raise ValueError(f"collimator must be one of {tuple(COLLIMATORS)}, got {collimator!r}")
+    if len(positions) != 2 or any(p not in KIDNEY_POSITIONS for p in positions):
+        raise ValueError(f"positions must be two of {KIDNEY_POSITIONS}, got {positions!r}")
+    for name, v in (("background_gain", background_gain), ("liver_gain", liver_gain), ("dose_factor", dose_factor)):
+        if not float(v) > 0:
+            raise ValueError(f"{name} must be positive, got {v!r}")
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     proto = get_protocol(protocol or DEFAULT_PROTOCOL)
@@ -305,7 +367,7 @@ def sample_study_config(
     # patient
     age = float(rng.uniform(lo, hi) if rng.random() < 0.5 else np.exp(rng.uniform(np.log(lo), np.log(hi))))
     if tracer is None:  # DTPA is not used below 1 year (immature GFR: MAG3 is preferred in infants)
-        tracer = "MAG3" if age < 1.0 or rng.random() < 0.8 else "DTPA"
+        tracer = "MAG3" if age < 1.0 or rng.random() < 1.0 - dtpa_share else "DTPA"
     sex = "M" if rng.random() < 0.55 else "F"
     h_med = median_height_cm(age)
     height = h_med * float(np.exp(rng.normal(0, 0.04)))
@@ -335,9 +397,9 @@ def sample_study_config(
         furosemide = "F+20" if proto.total_s >= 25 * 60 and rng.random() < 0.5 else "F0"
     elif furosemide is False:
         furosemide = None
-    if furosemide not in (None, "F0", "F+20"):
-        raise ValueError(f"furosemide must be None, 'F0' or 'F+20', got {furosemide!r}")
-    t_furo = {None: None, "F0": 2.0, "F+20": 22.0}[furosemide]
+    if furosemide not in FUROSEMIDE:
+        raise ValueError(f"furosemide must be one of {FUROSEMIDE}, got {furosemide!r}")
+    t_furo = FUROSEMIDE_START_MIN[furosemide]
 
     # kidney anatomy
     base_len = kidney_length_mm(age) * float(np.clip(rng.normal(1.0, 0.07), 0.85, 1.15))
@@ -357,6 +419,15 @@ def sample_study_config(
     if sep < min_sep:
         for side, sign in (("left", -1.0), ("right", 1.0)):
             kidneys[side].centre_mm = (sign * min_sep / 2, kidneys[side].centre_mm[1])
+    for side, where in zip(("left", "right"), positions, strict=True):
+        kd = kidneys[side]
+        if where == "low":  # lower than usual (towards a pelvic kidney), less tilted
+            kd.centre_mm = (kd.centre_mm[0], kd.centre_mm[1] + float(rng.uniform(25.0, 60.0)) * s)
+            kd.tilt_deg *= 0.5
+        elif where == "medial":  # closer to the spine: the medial edge 3-8 mm off the midline (body scaled)
+            x_min = 0.5 * kd.width_mm + float(rng.uniform(3.0, 8.0)) * s
+            kd.centre_mm = (float(np.sign(kd.centre_mm[0]) * max(x_min, abs(kd.centre_mm[0]) * 0.7)), kd.centre_mm[1])
+        kd.position = where
 
     # kinetics
     maturation = min(1.0, 0.65 + 0.35 * age / 2.0)
@@ -387,7 +458,7 @@ def sample_study_config(
     dose_min = 15.0 if rng.random() < 0.5 else 37.0
     if tracer == "DTPA":
         dose_min = 20.0
-    dose = float(np.clip(3.7 * weight, dose_min, 148.0))
+    dose = float(np.clip(3.7 * weight, dose_min, 148.0)) * float(dose_factor)
     arms_in_fov = bool(rng.random() < 0.6)
     depot = float(rng.uniform(0.002, 0.03) if rng.random() < 0.9 else rng.uniform(0.03, 0.1))
     kin = KineticParams(
@@ -438,8 +509,10 @@ def sample_study_config(
         age_years=round(age, 4), sex=sex, weight_kg=round(float(weight), 2), height_cm=round(float(height), 1),
         tracer=tracer, protocol=proto.name, matrix=matrix, zoom=zoom, pixel_spacing_mm=spacing,
         fov_centre_mm=centre, trunk_width_cm=float(trunk_w), trunk_thickness_cm=float(trunk_t),
-        arms_in_fov=arms_in_fov, sensitivity_cps_per_mbq=float(rng.uniform(80.0, 100.0)), mu_per_cm=0.153,
+        arms_in_fov=arms_in_fov, sensitivity_cps_per_mbq=float(rng.uniform(80.0, 100.0)) * COLLIMATORS[collimator].sensitivity,
+        mu_per_cm=0.153,
         table_gap_cm=float(rng.uniform(1.0, 2.0)), kinetics=kin, left=kidneys["left"], right=kidneys["right"],
-        injection_site_mm=site, motion=move, furosemide=furosemide,
+        injection_site_mm=site, motion=move, furosemide=furosemide, collimator=collimator,
+        background_gain=float(background_gain), liver_gain=float(liver_gain),
         noise_seed=int(rng.integers(0, 2**63 - 1)), seed=seed, index=index,
     )

@@ -9,7 +9,8 @@ compartment's activity it holds. The camera model turns it into counts per MBq s
 - attenuation ``exp(-mu d)`` for the organ-centre depth ``d`` (tissue spread through the trunk uses the depth
   average ``(1 - exp(-mu T)) / (mu T)``);
 - a Gaussian point-spread function whose FWHM grows with the distance ``z = d + table gap`` to the collimator,
-  ``FWHM(z) = sqrt(3.8^2 + (1.6 + 0.55 z[cm])^2)`` mm (LEHR: ~5.5 mm at 4 cm, ~8 mm at 10 cm);
+  ``FWHM(z) = sqrt(3.8^2 + (a + b z[cm])^2)`` mm with the collimator's ``a, b`` (:data:`COLLIMATORS`; LEHR: ~5.5 mm
+  at 4 cm, ~8 mm at 10 cm; GP ~10 mm and LEAP ~12 mm at 10 cm, with 1.35x and 1.7x the LEHR sensitivity);
 - scatter as a broad Gaussian (sigma 30 mm) holding ``SF(d) = 0.12 + 0.025 d[cm]`` (clipped 0.10-0.45) of the
   detected counts;
 - sensitivity (cps/MBq) and the camera's rectangular useful field of view (540 x 400 mm; zero counts outside).
@@ -27,7 +28,7 @@ not labelled (they take up no tracer and are invisible on the images).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -35,14 +36,34 @@ from scipy.ndimage import gaussian_filter
 from .config import ARM_CENTRE_FRAC, ARM_RADIUS_FRAC, UFOV_MM, KidneyConfig, StudyConfig
 from .kinetics import IMAGE_COMPARTMENTS
 
-__all__ = ["Phantom", "build_phantom", "psf_fwhm_mm", "scatter_fraction", "kidney_geometry"]
+__all__ = [
+    "COLLIMATORS", "Collimator", "Phantom", "build_phantom", "psf_fwhm_mm", "scatter_fraction", "kidney_geometry",
+]
 
 _SCATTER_SIGMA_MM = 30.0
 
 
-def psf_fwhm_mm(distance_cm: float) -> float:
-    """System FWHM (mm) of the LEHR camera at a source-to-collimator distance (cm)."""
-    return float(np.hypot(3.8, 1.6 + 0.55 * distance_cm))
+class Collimator(NamedTuple):
+    """Geometric resolution ``a + b z`` (mm, z in cm) and sensitivity relative to LEHR of a parallel-hole collimator."""
+
+    offset_mm: float
+    slope_mm_per_cm: float
+    sensitivity: float
+
+
+#: Low-energy collimators of renography cameras: high resolution, general purpose, all purpose. Typical vendor
+#: figures (system FWHM at 10 cm about 8 / 10 / 12 mm; sensitivity about 1 : 1.35 : 1.7).
+COLLIMATORS: dict[str, Collimator] = {
+    "LEHR": Collimator(1.6, 0.55, 1.0),
+    "GP": Collimator(1.8, 0.75, 1.35),
+    "LEAP": Collimator(2.0, 0.95, 1.7),
+}
+
+
+def psf_fwhm_mm(distance_cm: float, collimator: str = "LEHR") -> float:
+    """System FWHM (mm) of the camera with this collimator at a source-to-collimator distance (cm)."""
+    c = COLLIMATORS[collimator]
+    return float(np.hypot(3.8, c.offset_mm + c.slope_mm_per_cm * distance_cm))
 
 
 def scatter_fraction(depth_cm: float) -> float:
@@ -164,7 +185,7 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
             trans = (1.0 - np.exp(-mu * spread_cm)) / (mu * spread_cm)
         else:
             trans = float(np.exp(-mu * depth_cm))
-        sigma = psf_fwhm_mm(depth_cm + gap) / 2.3548 / ps
+        sigma = psf_fwhm_mm(depth_cm + gap, cfg.collimator) / 2.3548 / ps
         sf = scatter_fraction(depth_cm)
         d = density * (weight / total)
         img = gaussian_filter(d, sigma, mode="constant") + sf / (1.0 - sf) * gaussian_filter(
@@ -249,7 +270,7 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
             "centre_rc_px": [round(float(row), 3), round(float(col), 3)],
             "depth_cm": round(k.depth_cm, 3),
             "transmission": round(float(np.exp(-mu * k.depth_cm)), 5),
-            "psf_fwhm_mm": round(psf_fwhm_mm(k.depth_cm + gap), 3),
+            "psf_fwhm_mm": round(psf_fwhm_mm(k.depth_cm + gap, cfg.collimator), 3),
             "scatter_fraction": round(scatter_fraction(k.depth_cm), 4),
         }
 
@@ -270,7 +291,13 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
     kidney_blood = {sd: dens[f"parenchyma_{sd}"] + dens[f"pelvis_{sd}"] * 0.5 for sd in ("left", "right")}
     tissue = project(trunk[0], 1.0, tt / 2, spread_cm=tt, full=trunk[1])
 
+    bg, lg = float(cfg.background_gain), float(cfg.liver_gain)
+
     def blood_like(parts: dict[str, float], trunk_w: float, arm_w: float, leg_w: float) -> np.ndarray:
+        # background_gain scales the tissue share, liver_gain the liver/spleen share (a realism knob of the image:
+        # the compartment's total activity is the kinetic model's, its spread over the image changes)
+        parts = {o: w * (lg if o in ("liver", "spleen") else 1.0) for o, w in parts.items()}
+        trunk_w, arm_w, leg_w = trunk_w * bg, arm_w * bg, leg_w * bg
         img = sum(project(organs[o][0], w, organ_depth[o], full=organs[o][1]) for o, w in parts.items())
         img = img + tissue * trunk_w
         img = img + sum(project(arms[sd][0], arm_w, arm_depth, full=arms[sd][1]) for sd in ("left", "right"))
@@ -298,7 +325,7 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
             ureter = tube(pts, 2.0)
             t[f"ureter_{sd}"] = project(ureter[0], 1.0, kid_depth[sd] + 0.1 * tt, full=ureter[1])
     t["bladder"] = project(bladder[0], 1.0, organ_depth["bladder"], full=bladder[1])
-    t["liver"] = project(liver[0], 1.0, organ_depth["liver"], full=liver[1])
+    t["liver"] = project(liver[0], lg, organ_depth["liver"], full=liver[1])
     t["gut"] = project(gallbladder[0], 0.3, organ_depth["gallbladder"], full=gallbladder[1]) + project(
         bowel[0], 0.7, organ_depth["bowel"], full=bowel[1]
     )

@@ -54,6 +54,7 @@ PROTOCOLS: dict[str, Protocol] = {
     for p in (
         Protocol("paper136", ((60, 1.0), (76, 15.0)), "60 x 1 s + 76 x 15 s = 20 min (the paper's 136 frames)"),
         Protocol("eanm117", ((30, 2.0), (87, 20.0)), "30 x 2 s + 87 x 20 s = 30 min"),
+        Protocol("real58", ((24, 2.1), (34, 30.1)), "24 x 2.1 s + 34 x 30.1 s = 17.9 min (the timing of the real adult MAG3 file)"),
         Protocol("10s120", ((120, 10.0),), "120 x 10 s = 20 min (WWSSF audit)"),
         Protocol("10s180", ((180, 10.0),), "180 x 10 s = 30 min (drsprg)"),
         Protocol("quick39", ((20, 3.0), (19, 60.0)), "20 x 3 s + 19 x 60 s = 20 min (tests and quick looks)"),

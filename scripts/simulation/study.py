@@ -23,7 +23,7 @@ from .protocols import get_protocol
 
 __all__ = ["SimulatedStudy", "simulate_study", "SIMULATOR_VERSION", "LABEL_CONVENTION", "TRUTH_DOC"]
 
-SIMULATOR_VERSION = "1.0.0"
+SIMULATOR_VERSION = "1.1.0"
 
 LABEL_CONVENTION = (
     "uint8 label maps on the native matrix, rows top (cranial) to bottom, columns as stored in the DICOM; posterior "
@@ -145,6 +145,7 @@ def simulate_study(config: StudyConfig, dt_s: float = 0.25) -> SimulatedStudy:
             "functioning": getattr(kin, f"k_{side}") > 0,
             "labelled": k.labelled,
             "pathology": k.pathology,
+            "position": k.position,
             "centre_mm": [round(v, 2) for v in k.centre_mm],
             "length_mm": round(k.length_mm, 2),
             "width_mm": round(k.width_mm, 2),
@@ -196,10 +197,12 @@ def simulate_study(config: StudyConfig, dt_s: float = 0.25) -> SimulatedStudy:
         else {"first_frame": int(config.motion[0]), "last_frame": int(config.motion[1]),
               "shift_rc_px": [round(config.motion[2], 3), round(config.motion[3], 3)]},
         "camera": {
+            "collimator": config.collimator,
             "sensitivity_cps_per_mbq": round(config.sensitivity_cps_per_mbq, 3),
             "mu_per_cm": config.mu_per_cm,
             "table_gap_cm": round(config.table_gap_cm, 3),
         },
+        "background": {"tissue_gain": round(config.background_gain, 4), "liver_gain": round(config.liver_gain, 4)},
         "kinetics": {k: (round(v, 6) if isinstance(v, float) else v) for k, v in vars(kin).items()},
         "label_convention": LABEL_CONVENTION,
         "definitions": TRUTH_DOC,

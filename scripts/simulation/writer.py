@@ -38,7 +38,7 @@ CSV_COLUMNS = (
     "study_id", "patient_id", "seed", "index", "age_years", "sex", "weight_kg", "height_cm", "tracer", "dose_mbq",
     "protocol", "n_frames", "matrix", "pixel_spacing_mm", "pathology_left", "pathology_right", "drf_left_percent",
     "tmax_left_min", "tmax_right_min", "t_half_left_min", "t_half_right_min", "furosemide", "injection_site",
-    "motion",
+    "motion", "collimator", "position_left", "position_right", "background_gain",
 )
 
 
@@ -125,6 +125,11 @@ def _row(truth: dict[str, Any], folder: Path) -> dict[str, Any]:
         "furosemide": fmt(truth.get("furosemide")),
         "injection_site": int(bool(truth["injection_site"]["in_field_of_view"])),
         "motion": int(truth.get("motion") is not None),
+        # facts added in simulator 1.1 (older truth files: the values they implied)
+        "collimator": truth.get("camera", {}).get("collimator", "LEHR"),
+        "position_left": truth["kidneys"]["left"].get("position", "normal"),
+        "position_right": truth["kidneys"]["right"].get("position", "normal"),
+        "background_gain": truth.get("background", {}).get("tissue_gain", 1.0),
     }
 
 
