@@ -36,9 +36,18 @@ dataset is left; with ``--overwrite`` the old one is replaced only once the new 
   rows top to bottom, columns left to right, as the DICOM stores them (posterior view: patient left on image left).
 - ``labels/<study_id>_f<k>.png``: uint8 0/1 parenchyma, same size, nearest-neighbour.
 - ``labels_native/<study_id>_f<k>.png``: uint8 0/1 on the study's native matrix.
+- ``labels_kidneys/<study_id>_f<k>.png``: uint8 0/1/2 on the native matrix, 1 patient-left, 2 patient-right kidney
+  (per-kidney evaluation): the simulator's values; a user's label with a value 2 as it is, a binary one split at the
+  vertical midline of its bounding box (:func:`custom_transforms.metrics.kidney_sides`).
 - ``datalist.json``: MONAI decathlon form (``training``/``validation``/``test`` lists of ``{"image", "label",
-  "label_native", "study", "patient", "fused_index", ...}`` with paths relative to DATASET), the ``options`` used, the
-  ``skipped`` studies with reasons, and the ``LoadImaged`` arguments that read the PNGs back.
+  "label_native", "label_kidneys", "study", "patient", "fused_index", ...}`` with paths relative to DATASET), the
+  ``options`` used, the ``skipped`` studies with reasons, the ``LoadImaged`` arguments that read the PNGs back, and
+  ``study_facts``: ``{study_id: {fact: value}}`` for evaluation by subgroup (:mod:`custom_transforms.subgroups`). A
+  simulated study's facts are the scalar fields of its ``truth.json`` (one level of nesting flattened as
+  ``<parent>_<key>``; else its ``studies.csv`` row) plus ``pathology``, the study-level pathology (the affected
+  kidney's, ``normal`` when both are; two different ones joined by ``+``); a user's study's are what the header says:
+  ``matrix`` (rows), ``protocol`` (the frame timing's phases, e.g. ``60x1s+76x15s``), ``tracer``, ``age_years``,
+  ``view`` when known (unknown facts are left out). They are kept out of the items so that items always batch.
 - ``splits.json``: study ids per split (patient-level), reusable with ``--splits``.
 - ``bundle_args.json``: the bundle config ids of the chain these options ran (``view``, ``min_start_s``,
   ``group_size``, ``window_s``, ``drop_partial``, ``fused_index`` = the first ``--fused``, ``colormap``,
@@ -105,6 +114,9 @@ __all__ = [
     "BuildOptions",
     "StudyRecord",
     "discover_studies",
+    "simulator_facts",
+    "header_facts",
+    "protocol_name",
     "split_patients",
     "build_dataset",
     "main",
@@ -150,6 +162,7 @@ class StudyRecord:
     labels: dict[int | None, Path] = field(default_factory=dict)
     patient_id: str = ""
     layout: str = "user"
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 class BuildError(Exception):
@@ -160,16 +173,113 @@ def _safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "study"
 
 
-def _simulator_patients(root: Path) -> dict[str, str]:
+def _simulator_rows(root: Path) -> dict[str, dict[str, str]]:
+    """``studies.csv`` rows by study id (``{}`` without the table or an id column)."""
     table = root / "studies.csv"
     if not table.exists():
         return {}
     with table.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     id_key = next((k for k in ("study_id", "study", "id") if rows and k in rows[0]), None)
-    if id_key is None or "patient_id" not in rows[0]:
+    if id_key is None:
         return {}
-    return {str(r[id_key]): str(r["patient_id"]) for r in rows if r.get("patient_id")}
+    return {str(r[id_key]): r for r in rows}
+
+
+def _simulator_patients(rows: dict[str, dict[str, str]]) -> dict[str, str]:
+    return {sid: str(r["patient_id"]) for sid, r in rows.items() if r.get("patient_id")}
+
+
+def _fact_value(value: Any) -> Any:
+    """A study fact for JSON: finite numbers, short strings (numeric ones as numbers) and booleans; else ``None``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str) and value.strip() and len(value) <= 80:
+        text = value.strip()
+        for cast in (int, float):
+            try:
+                number = cast(text)
+            except ValueError:
+                continue
+            return number if math.isfinite(number) else None
+        return text
+    return None
+
+
+def _study_pathology(left: Any, right: Any) -> str | None:
+    """The study-level pathology: the affected kidney's, ``normal`` when both are, two different ones joined by ``+``."""
+    if left is None and right is None:
+        return None
+    abnormal = sorted({str(v) for v in (left, right) if v is not None and str(v) != "normal"})
+    return "+".join(abnormal) if abnormal else "normal"
+
+
+def simulator_facts(truth: dict[str, Any] | None, row: dict[str, str] | None = None) -> dict[str, Any]:
+    """The study facts of a simulated study (see the module docstring), read generically from ``truth.json``.
+
+    Args:
+        truth: the parsed ``truth.json`` (``None``: not there or unreadable).
+        row: the study's ``studies.csv`` row, used when there is no ``truth``.
+
+    Returns:
+        ``{fact: value}``: scalar fields, one level of nesting flattened as ``<parent>_<key>``, and ``pathology``.
+    """
+    source: dict[str, Any] = truth if isinstance(truth, dict) else dict(row or {})
+    facts: dict[str, Any] = {}
+    for key, value in source.items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                if (v := _fact_value(v)) is not None:
+                    facts[f"{key}_{sub}"] = v
+        elif (v := _fact_value(value)) is not None:
+            facts[str(key)] = v
+    if isinstance(source.get("pathology"), str):  # a flat study-level pathology is used as it is
+        facts["pathology"] = source["pathology"]
+    else:
+        pathology = _study_pathology(facts.get("pathology_left"), facts.get("pathology_right"))
+        if pathology is not None:
+            facts["pathology"] = pathology
+    return facts
+
+
+def protocol_name(durations_s: Any) -> str:
+    """The frame timing as phases of equal frames, e.g. ``"60x1s+76x15s"`` (durations rounded to 0.01 s)."""
+    phases: list[list[Any]] = []
+    for d in np.round(np.asarray(durations_s, dtype=np.float64).reshape(-1), 2):
+        if phases and phases[-1][1] == d:
+            phases[-1][0] += 1
+        else:
+            phases.append([1, d])
+    return "+".join(f"{n}x{d:g}s" for n, d in phases)
+
+
+def header_facts(path: Path, native_shape: tuple[int, int], meta: dict[str, Any], view: str | int | None) -> dict:
+    """The study facts of a user's study from what its file says (see the module docstring)."""
+    from custom_transforms import RenogramInputError, read_dynamic_study
+
+    facts: dict[str, Any] = {"matrix": int(native_shape[0])}
+    try:  # the fused image's metadata has no frame timing left: read the study's once more
+        _, study_meta = read_dynamic_study(path, view)
+        facts["protocol"] = protocol_name(study_meta["frame_duration_s"])
+    except (RenogramInputError, OSError, KeyError):  # a fact we cannot read is unknown, not a reason to drop a study
+        pass
+    for fact, key in (("tracer", "tracer"), ("age_years", "patient_age_years"), ("view", "view")):
+        if (value := _fact_value(_scalar(meta.get(key)))) is not None and value != "unknown":
+            facts[fact] = round(value, 2) if isinstance(value, float) else value
+    return facts
+
+
+def _scalar(value: Any) -> Any:
+    """The one value of a MONAI-collated metadata entry (a 1-element list or array), else the value."""
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.item()
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    return value
 
 
 def discover_studies(root: str | os.PathLike) -> list[StudyRecord]:
@@ -185,20 +295,24 @@ def discover_studies(root: str | os.PathLike) -> list[StudyRecord]:
     root = Path(root)
     if not root.is_dir():
         raise BuildError(f"{root}: --studies is not a folder")
-    sim_patients = _simulator_patients(root)
+    sim_rows = _simulator_rows(root)
+    sim_patients = _simulator_patients(sim_rows)
     records: list[StudyRecord] = []
     # hidden folders (e.g. the simulator's ``.sim-tmp-*`` studies being written) are not studies
     subs = (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "study.dcm").exists())
     for sub in sorted(subs):
         labels = {None: sub / "parenchyma.png"} if (sub / "parenchyma.png").exists() else {}
         patient = sim_patients.get(sub.name, "")
-        truth = sub / "truth.json"
-        if not patient and truth.exists():
+        truth_file, truth = sub / "truth.json", None
+        if truth_file.exists():
             try:
-                patient = str(json.loads(truth.read_text(encoding="utf-8")).get("patient_id", "") or "")
+                truth = json.loads(truth_file.read_text(encoding="utf-8"))
             except (OSError, ValueError):
-                patient = ""
-        records.append(StudyRecord(_safe_id(sub.name), sub / "study.dcm", labels, patient, "simulator"))
+                truth = None
+        if not patient and isinstance(truth, dict):
+            patient = str(truth.get("patient_id", "") or "")
+        facts = simulator_facts(truth, sim_rows.get(sub.name))
+        records.append(StudyRecord(_safe_id(sub.name), sub / "study.dcm", labels, patient, "simulator", facts))
     for f in sorted(p for p in root.iterdir() if p.is_file() and p.name.lower().endswith(STUDY_SUFFIXES)):
         stem = f.name[: -len(".nii.gz")] if f.name.lower().endswith(".nii.gz") else f.stem
         labels: dict[int | None, Path] = {}
@@ -264,8 +378,14 @@ def split_patients(patients: list[str], fractions: tuple[float, ...], seed: int)
     return out
 
 
-def _read_label(path: Path, native_shape: tuple[int, int]) -> np.ndarray:
-    """Binary ``(H, W)`` uint8 parenchyma mask from a label PNG on the native matrix."""
+def _read_label(path: Path, native_shape: tuple[int, int], sides_known: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Binary ``(H, W)`` uint8 parenchyma mask and its 0/1/2 kidney map from a label PNG on the native matrix.
+
+    ``sides_known`` (the simulator's labels): the values are the kidneys even without a value 2; else
+    :func:`custom_transforms.metrics.kidney_sides` decides (a binary label is split at its bounding box's midline).
+    """
+    from custom_transforms.metrics import kidney_sides
+
     from PIL import Image, UnidentifiedImageError
 
     from custom_transforms import RenogramInputError
@@ -287,7 +407,7 @@ def _read_label(path: Path, native_shape: tuple[int, int]) -> np.ndarray:
     mask = (arr > 0).astype(np.uint8)
     if not mask.any():
         raise RenogramInputError(path, "label is empty (no parenchyma pixel)")
-    return mask
+    return mask, kidney_sides(arr, sides_known=True if sides_known else None)
 
 
 def _apply(transforms: list, data: dict) -> dict:
@@ -330,7 +450,7 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
         label_file = rec.labels.get(k_pos, rec.labels.get(None))
         if label_file is None:
             raise RenogramInputError(rec.path, f"no label file for fused image {k_pos}")
-        mask = _read_label(label_file, native_shape)
+        mask, sides = _read_label(label_file, native_shape, sides_known=rec.layout == "simulator")
         img = _apply(
             fused_image_transforms("image", k_pos, opts.colormap, opts.percentile, opts.size), {"image": fused}
         )["image"]
@@ -340,11 +460,13 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
         big = np.asarray(big.detach().cpu().numpy()[0] > 0.5, dtype=np.uint8)
         name = f"{rec.study_id}_f{k_pos}.png"
         pending += [(out / "images" / name, rgb), (out / "labels" / name, big), (out / "labels_native" / name, mask)]
+        pending.append((out / "labels_kidneys" / name, sides))
         entries.append(
             {
                 "image": f"images/{name}",
                 "label": f"labels/{name}",
                 "label_native": f"labels_native/{name}",
+                "label_kidneys": f"labels_kidneys/{name}",
                 "study": rec.study_id,
                 "study_path": str(rec.path),
                 "patient": "",
@@ -361,6 +483,10 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
     patient = rec.patient_id or (str(fused.meta.get("patient_id", "") or "") if rec.layout == "user" else "")
     for e in entries:
         e["patient"] = patient or rec.study_id
+    if rec.layout == "simulator":
+        rec.facts = {"matrix": native_shape[0]} | rec.facts
+    else:
+        rec.facts = header_facts(rec.path, native_shape, dict(fused.meta), opts.view) | rec.facts
     return entries
 
 
@@ -453,7 +579,7 @@ def build_dataset(studies: str | os.PathLike, out: str | os.PathLike, opts: Buil
     try:
         made = _make_parents(out)
         tmp = make_build_dir(out)
-        for sub in ("images", "labels", "labels_native"):
+        for sub in ("images", "labels", "labels_native", "labels_kidneys"):
             (tmp / sub).mkdir()
         entries: list[dict[str, Any]] = []
         skipped: list[dict[str, str]] = []
@@ -506,6 +632,8 @@ def build_dataset(studies: str | os.PathLike, out: str | os.PathLike, opts: Buil
         for name in SPLIT_NAMES:
             datalist[name] = [e for e in entries if assignment[e["study"]] == name]
         datalist["skipped"] = skipped
+        used = {e["study"] for e in entries}
+        datalist["study_facts"] = {r.study_id: r.facts for r in records if r.study_id in used}
         datalist["warnings"] = _patient_warnings(study_patient) if frozen is None and opts.group_by == "patient" else []
         datalist["numTraining"] = len(datalist["training"])
         splits = {name: sorted(s for s, a in assignment.items() if a == name) for name in SPLIT_NAMES}
@@ -556,6 +684,7 @@ def _dataset_readme(opts: BuildOptions) -> str:
         f"- images/: fused pseudocolor images ({opts.colormap or 'grayscale'}, {opts.size[0]}x{opts.size[1]}), "
         "uint8; rows = image rows top to bottom, columns left to right (as stored in the DICOM).\n"
         "- labels/: uint8 0/1 parenchyma at the image size (nearest); labels_native/: the same on the native matrix.\n"
+        "- labels_kidneys/: uint8 0/1/2 on the native matrix (1 patient-left, 2 patient-right kidney).\n"
         "- datalist.json: MONAI decathlon lists (training/validation/test), options, skipped studies.\n"
         "- splits.json: study ids per split (by patient); reuse with --splits.\n"
         "- bundle_args.json: bundle config overrides that run the same preprocessing on DICOM studies:\n"

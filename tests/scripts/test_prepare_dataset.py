@@ -18,7 +18,16 @@ from monai.transforms import LoadImaged
 from PIL import Image
 
 import custom_transforms as ct
-from scripts.prepare_dataset import PNG_READ_ARGS, BuildError, BuildOptions, build_dataset, main, split_patients
+from scripts.prepare_dataset import (
+    PNG_READ_ARGS,
+    BuildError,
+    BuildOptions,
+    build_dataset,
+    main,
+    protocol_name,
+    simulator_facts,
+    split_patients,
+)
 from tests.custom_transforms.nm_dicom import Phase, ramp_frames, write_nm_dicom
 
 
@@ -105,6 +114,41 @@ class TestBuildDataset(BuilderCase):
         # MONAI reads the datalist with paths resolved against the dataset folder
         items = load_decathlon_datalist(out / "datalist.json", data_list_key="training", base_dir=out)
         self.assertTrue(all(Path(i["image"]).exists() and Path(i["label_native"]).exists() for i in items))
+
+    def test_study_facts_and_kidney_labels(self):
+        out = self.root / "ds"
+        datalist = build_dataset(self.studies, out, self.opts)
+        facts = datalist["study_facts"]
+        self.assertEqual(sorted(facts), ["sim_a", "sim_b", "sim_c", "sim_d", "u1", "u2"])
+        # a DICOM without truth: what the header says (rows, phases, tracer, PatientAge 006Y); no pathology
+        self.assertEqual(facts["u1"], {"matrix": 32, "protocol": "60x1s+40x15s", "tracer": "MAG3", "age_years": 6.0})
+        self.assertEqual(facts["sim_a"]["age_years"], 5)  # truth.json's fields
+        self.assertEqual(facts["sim_a"]["matrix"], 32)
+        on_disk = json.loads((out / "datalist.json").read_text())
+        self.assertEqual(on_disk["study_facts"], facts)
+        for e in (e for name in ("training", "validation", "test") for e in datalist[name]):
+            sides = np.asarray(Image.open(out / e["label_kidneys"]))
+            # 0/1/2 kept (simulator, labels/u2.png) and the 0/255 label of u1 split at its bounding box's midline
+            np.testing.assert_array_equal(sides, make_label(), err_msg=e["study"])
+
+    def test_protocol_names(self):
+        self.assertEqual(protocol_name([1.0] * 60 + [15.0] * 76), "60x1s+76x15s")
+        self.assertEqual(protocol_name([2.1] * 24 + [30.0] * 34 + [2.1]), "24x2.1s+34x30s+1x2.1s")
+
+    def test_simulator_facts_are_read_generically(self):
+        truth = {"matrix": 128, "tracer": "DTPA", "pathology": {"left": "normal", "right": "scarred"},
+                 "collimator": "LEHR", "camera": {"psf_mm": 7.5, "name": "GP"}, "curves": {"time_s": [1, 2]},
+                 "furosemide": None, "label_convention": "x" * 200}
+        facts = simulator_facts(truth)
+        self.assertEqual(facts, {"matrix": 128, "tracer": "DTPA", "pathology_left": "normal",
+                                 "pathology_right": "scarred", "pathology": "scarred", "collimator": "LEHR",
+                                 "camera_psf_mm": 7.5, "camera_name": "GP"})
+        self.assertEqual(simulator_facts({"pathology": {"left": "normal", "right": "normal"}})["pathology"], "normal")
+        both = simulator_facts({"pathology": {"left": "reduced", "right": "dilated"}})
+        self.assertEqual(both["pathology"], "dilated+reduced")
+        row = {"study_id": "s", "matrix": "64", "pathology_left": "obstructed", "pathology_right": "normal", "x": ""}
+        self.assertEqual(simulator_facts(None, row), {"study_id": "s", "matrix": 64, "pathology_left": "obstructed",
+                                                      "pathology_right": "normal", "pathology": "obstructed"})
 
     def test_png_read_back_equals_pipeline(self):
         out = self.root / "ds"
@@ -331,6 +375,19 @@ class TestSimulatedStudies(unittest.TestCase):
             native = np.asarray(Image.open(self.out / e["label_native"]))
             parenchyma = np.asarray(Image.open(self.studies / e["study"] / "parenchyma.png"))
             np.testing.assert_array_equal(native, (parenchyma > 0).astype(np.uint8))
+
+    def test_study_facts_from_truth(self):
+        self.assertEqual(sorted(self.datalist["study_facts"]), ["s0", "s1", "s2"])
+        for sid, facts in self.datalist["study_facts"].items():
+            truth = json.loads((self.studies / sid / "truth.json").read_text())
+            for key in ("matrix", "protocol", "tracer", "age_years"):
+                self.assertEqual(facts[key], truth[key], (sid, key))
+            abnormal = sorted({v for v in truth["pathology"].values() if v != "normal"})
+            self.assertEqual(facts["pathology"], "+".join(abnormal) or "normal")
+        for e in (e for name in ("training", "validation", "test") for e in self.datalist[name]):
+            sides = np.asarray(Image.open(self.out / e["label_kidneys"]))
+            truth_map = np.asarray(Image.open(self.studies / e["study"] / "parenchyma.png"))
+            np.testing.assert_array_equal(sides, truth_map)
 
     def test_png_equals_pipeline(self):
         e = self.datalist["training"][0]
