@@ -29,6 +29,7 @@ from custom_transforms.errors import RenogramInputError
 
 __all__ = [
     "EPOCH_CHECKPOINT_PATTERN",
+    "SETTINGS_KEY",
     "TRAINING_RULE_IDS",
     "latest_epoch_checkpoint",
     "check_checkpoint",
@@ -39,6 +40,9 @@ __all__ = [
 
 #: file names of the per-epoch resume checkpoints written by the bundle's ``train#epoch_saver`` (MONAI/Ignite naming).
 EPOCH_CHECKPOINT_PATTERN = re.compile(r"checkpoint_epoch=(\d+)\.pt")
+
+#: checkpoint key of the :class:`custom_transforms.resume.TrainingSettings` record (next to ``"model"``).
+SETTINGS_KEY = "settings"
 
 #: config ids that turn a study into the network's input (the chain of ``custom_transforms.pipeline``) and build the
 #: network: weights trained with one value of any of them give wrong masks on images made with another.
@@ -120,9 +124,6 @@ def check_checkpoint(
 
 def _read_record(path: Path) -> tuple[bool, dict[str, Any] | None]:
     """``(readable, rule)``: whether ``path`` is a readable checkpoint, and its recorded rule (None without one)."""
-    # imported here: custom_transforms.resume imports this module (EPOCH_CHECKPOINT_PATTERN)
-    from custom_transforms.resume import SETTINGS_KEY
-
     if not path.is_file():
         return False, None
     try:
@@ -144,6 +145,17 @@ def recorded_training_rule(path: str | os.PathLike) -> dict[str, Any] | None:
         missing or cannot be read (:func:`check_checkpoint` names those).
     """
     return _read_record(Path(path))[1]
+
+
+def _rule_values(ids: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`TRAINING_RULE_IDS` of ``ids`` as ``TrainingSettings`` records them: plain JSON, ``in_channels`` int.
+
+    ``TrainingSettings`` itself is not used here: ``custom_transforms.resume`` imports this module.
+    """
+    out = {k: json.loads(json.dumps(ids[k], default=str)) for k in TRAINING_RULE_IDS if k in ids}
+    if isinstance(out.get("in_channels"), (int, float, str)):
+        out["in_channels"] = int(out["in_channels"])
+    return out
 
 
 def _show_id(value: Any) -> str:
@@ -173,8 +185,6 @@ def check_training_rule(path: str | os.PathLike, ids: Mapping[str, Any]) -> dict
         RenogramInputError: an id differs; one line names the weights file, each differing id with the value it was
             trained with and the run's value, and what to do.
     """
-    from custom_transforms.resume import TrainingSettings  # here: resume imports this module
-
     p = Path(path)
     readable, rule = _read_record(p)
     if rule is None:
@@ -186,11 +196,12 @@ def check_training_rule(path: str | os.PathLike, ids: Mapping[str, Any]) -> dict
                 flush=True,
             )
         return None
-    diffs = TrainingSettings({k: ids[k] for k in TRAINING_RULE_IDS if k in ids}).differences(rule)
+    trained = _rule_values(rule)
+    diffs = {k: (trained[k], v) for k, v in _rule_values(ids).items() if k in trained and trained[k] != v}
     if diffs:
-        trained = ", ".join(f"{k}={_show_id(old)}" for k, (old, _) in diffs.items())
+        was = ", ".join(f"{k}={_show_id(old)}" for k, (old, _) in diffs.items())
         now = ", ".join(f"{k}={_show_id(new)}" for k, (_, new) in diffs.items())
-        raise RenogramInputError(p, f"was trained with {trained}; this run has {now}: set the same ids, or retrain")
+        raise RenogramInputError(p, f"was trained with {was}; this run has {now}: set the same ids, or retrain")
     return rule
 
 

@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from ignite.engine import Engine, Events
 
-from custom_transforms.checkpoints import EPOCH_CHECKPOINT_PATTERN
+from custom_transforms.checkpoints import EPOCH_CHECKPOINT_PATTERN, SETTINGS_KEY
 from custom_transforms.errors import RenogramInputError
 
 __all__ = [
@@ -56,9 +56,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: checkpoint key of the :class:`TrainingSettings` record.
-SETTINGS_KEY = "settings"
 
 #: settings whose change makes a resume meaningless, with the reason given in the refusal.
 REFUSE_ON_CHANGE: dict[str, str] = {

@@ -105,8 +105,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="background ROI: full perirenal ring, its lateral crescent, or none")
     ap.add_argument("--ring-gap", type=int, default=1, help="pixels between kidney and background ring")
     ap.add_argument("--ring-width", type=int, default=2, help="background ring width (pixels)")
-    ap.add_argument("--fused-index", type=int, default=1,
-                    help="0-based fused image (7 frames after the first minute) segmented by the model and shown")
+    ap.add_argument("--fused-index", type=int, default=None,
+                    help="0-based fused image segmented by the model and shown (default: the one the model was "
+                    "trained on, recorded in its weights; 1, the paper's, for a --mask or weights without a record)")
     ap.add_argument("--bundle-dir", default="bundle", help="MONAI bundle used when no --mask is given")
     ap.add_argument("--on-error", choices=("skip", "stop"), default="skip",
                     help=f"a bad study among several: skip it and list it in {SKIPPED_FILE} (exit 2 at the end), or "
@@ -121,7 +122,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.ring_gap < 0 or args.ring_width < 1:
         ap.error("--ring-gap must be >= 0 and --ring-width >= 1")
-    if args.fused_index < 0:
+    if args.fused_index is not None and args.fused_index < 0:
         ap.error("--fused-index must be >= 0")
     if args.threads < 1:
         ap.error("--threads must be >= 1")

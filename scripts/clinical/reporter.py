@@ -33,7 +33,8 @@ class StudyReporter:
     Args:
         settings: analysis options. Defaults to :class:`scripts.clinical.analysis.AnalysisSettings`.
         bundle_dir: bundle whose ``inference.json`` and weights segment the studies. Defaults to ``"bundle"``.
-        fused_index: 0-based fused image segmented and shown. Defaults to 1.
+        fused_index: 0-based fused image segmented and shown. Defaults to None: the model's training rule (see
+            :class:`scripts.clinical.segment.BundleSegmenter`); with a given mask, the paper's (1).
         overrides: more config overrides for the bundle (e.g. ``device``). Defaults to None.
         dicom: also write the DICOM SEG and the report as DICOM for DICOM studies. Defaults to False.
 
@@ -49,13 +50,13 @@ class StudyReporter:
         self,
         settings: AnalysisSettings | None = None,
         bundle_dir: str | os.PathLike = "bundle",
-        fused_index: int = 1,
+        fused_index: int | None = None,
         overrides: dict[str, Any] | None = None,
         dicom: bool = False,
     ) -> None:
         self.settings = settings or AnalysisSettings()
         self.bundle_dir = bundle_dir
-        self.fused_index = int(fused_index)
+        self.fused_index = None if fused_index is None else int(fused_index)
         self.overrides = overrides
         self.dicom = bool(dicom)
         self._segmenter: Any = None
@@ -88,7 +89,7 @@ class StudyReporter:
                 return chain
         from custom_transforms.pipeline import FusedImageChain
 
-        return FusedImageChain(fused_index=self.fused_index)
+        return FusedImageChain() if self.fused_index is None else FusedImageChain(fused_index=self.fused_index)
 
     def load(self, path: str | os.PathLike, with_model: bool = True) -> LoadedStudy:
         """Read a study once (with the chain of :meth:`chain`).

@@ -10,6 +10,13 @@ of one, the ``inferer`` in eval mode without gradients, and the config's ``activ
 and ``cast`` post-transforms. The mask is on the study's native matrix and equals, pixel for pixel, the
 ``<name>_mask.png`` that ``python -m monai.bundle run --config_file bundle/configs/inference.json`` writes; no
 temporary folder, no PNG round trip.
+
+The segmenter has no preprocessing ids of its own: it takes the rule the weights were trained with (the
+:data:`~custom_transforms.checkpoints.TRAINING_RULE_IDS` that ``train.json`` records in ``model.pt``) over
+``inference.json``'s values, so the study is fused, colored and sized as in training and the network is the trained
+one. An id the caller sets explicitly (``fused_index``, ``overrides``) that differs from the record is refused in one
+line (:func:`~custom_transforms.checkpoints.check_training_rule`); weights without a record use ``inference.json``'s
+ids, as before.
 """
 
 from __future__ import annotations
@@ -40,12 +47,14 @@ class BundleSegmenter:
 
     Args:
         bundle_dir: bundle folder holding ``configs/inference.json`` and ``models/model.pt``. Defaults to ``bundle``.
-        fused_index: 0-based fused image the model segments. Defaults to 1 (the paper's 2nd fused image).
+        fused_index: 0-based fused image the model segments. Defaults to None: the one the weights were trained on
+            (recorded in ``model.pt``), else ``inference.json``'s (1, the paper's 2nd fused image).
         overrides: extra config overrides, as ``--id value`` pairs of ``monai.bundle run`` (e.g. ``network_def``,
             ``image_size``, ``ckpt_dir``, ``device``).
 
     Raises:
-        MissingModelError: no ``inference.json`` or no ``model.pt`` (in ``ckpt_dir``, by default ``models/``).
+        MissingModelError: no ``inference.json`` or no ``model.pt`` (in ``ckpt_dir``, by default ``models/``), or an
+            explicitly set id differs from the rule the weights were trained with (both named).
         RenogramInputError: the weights do not fit ``network_def`` or cannot be read (the checkpoint is named).
 
     Example::
@@ -55,12 +64,20 @@ class BundleSegmenter:
     """
 
     def __init__(
-        self, bundle_dir: str | os.PathLike = "bundle", fused_index: int = 1, overrides: dict[str, Any] | None = None
+        self,
+        bundle_dir: str | os.PathLike = "bundle",
+        fused_index: int | None = None,
+        overrides: dict[str, Any] | None = None,
     ) -> None:
         import torch
         from monai.bundle import ConfigParser
 
-        from custom_transforms.checkpoints import check_checkpoint
+        from custom_transforms.checkpoints import (
+            TRAINING_RULE_IDS,
+            check_checkpoint,
+            check_training_rule,
+            recorded_training_rule,
+        )
         from custom_transforms.pipeline import FusedImageChain
 
         root = Path(bundle_dir)
@@ -69,16 +86,28 @@ class BundleSegmenter:
             raise MissingModelError(config, "bundle inference config not found; pass a mask file with --mask")
         parser = ConfigParser()
         parser.read_config(str(config))
-        parser.update({"bundle_root": str(root), "fused_index": int(fused_index), **(overrides or {})})
+        explicit = dict(overrides or {})
+        if fused_index is not None:
+            explicit["fused_index"] = int(fused_index)
+        parser.update({"bundle_root": str(root), **explicit})
         weights = Path(parser.get_parsed_content("ckpt_dir")) / "model.pt"
         if not weights.is_file():
             raise MissingModelError(
                 weights,
                 "no trained model in the bundle (train it first, see the README); or pass a mask file with --mask",
             )
+        # the weights' own rule replaces inference.json's ids; the caller's explicit ids are kept and checked below
+        rule = recorded_training_rule(weights) or {}
+        parser.update({k: v for k, v in rule.items() if k not in explicit})
+        try:
+            check_training_rule(weights, {k: parser.get_parsed_content(k) for k in TRAINING_RULE_IDS if k in parser})
+        except RenogramInputError as exc:
+            raise MissingModelError(exc.path, exc.problem) from None
         self.bundle_dir = root
         self.weights = weights
-        self.fused_index = int(fused_index)
+        #: the preprocessing ids recorded with the weights (empty for weights without a record).
+        self.training_rule = rule
+        self.fused_index = int(parser.get_parsed_content("fused_index"))
         self.device = torch.device(parser.get_parsed_content("device"))
         network = parser.get_parsed_content("network_def").to(self.device)
         try:  # weights that do not fit make every study fail alike: a model error, not a bad study
@@ -141,7 +170,7 @@ class BundleSegmenter:
 def segment_studies(
     study_paths: Sequence[str | os.PathLike],
     bundle_dir: str | os.PathLike = "bundle",
-    fused_index: int = 1,
+    fused_index: int | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> list[np.ndarray]:
     """Segment several studies with one network (see :class:`BundleSegmenter`).
@@ -149,7 +178,8 @@ def segment_studies(
     Args:
         study_paths: dynamic study files (DICOM, NIfTI) or frame folders.
         bundle_dir: bundle folder holding ``configs/inference.json`` and ``models/model.pt``. Defaults to ``bundle``.
-        fused_index: 0-based fused image the model segments. Defaults to 1 (the paper's 2nd fused image).
+        fused_index: 0-based fused image the model segments. Defaults to None (the weights' training rule; see
+            :class:`BundleSegmenter`).
         overrides: extra config overrides (e.g. ``network_def`` for a non-default network).
 
     Returns:
@@ -170,7 +200,7 @@ def segment_studies(
 def segment_study(
     study_path: str | os.PathLike,
     bundle_dir: str | os.PathLike = "bundle",
-    fused_index: int = 1,
+    fused_index: int | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """Parenchyma mask ``(H, W)`` uint8 0/1 of one study from the bundle's model (see :class:`BundleSegmenter`)."""

@@ -258,7 +258,8 @@ class TestSeveralStudies(unittest.TestCase):
         out = self.tmp / "folder"
         rc, stdout, err = run_cli(self.studies, "--out", out, "--bundle-dir", self.bundle, "--quiet")
         self.assertEqual(rc, 0, err)
-        self.assertEqual(err, "")
+        # nothing per study; only the one line that the tiny bundle's weights record no training rule
+        self.assertEqual([line for line in err.splitlines() if "record no training rule" not in line], [])
         self.assertEqual(sorted(p.name for p in out.iterdir()),
                          ["cohort.csv", "cohort.png", "sim_a", "sim_b", "skipped.json"])
         for sid in ("sim_a", "sim_b"):

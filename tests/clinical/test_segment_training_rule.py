@@ -1,0 +1,113 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""The in-process segmenter uses the rule the weights were trained with; the shipped model on the real study.
+
+:class:`scripts.clinical.segment.BundleSegmenter` has no preprocessing ids of its own: it takes the record in
+``model.pt`` over ``inference.json``'s ids, refuses an explicit id that differs from it, and uses ``inference.json``'s
+ids for weights without a record. The real-data test runs the shipped model on the adult MAG3 study of
+``../shared/realdata`` (skipped where it is absent; never copied into the repository).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage as ndi
+
+from custom_transforms.pipeline import CHAIN_DEFAULTS, FusedImageChain
+from custom_transforms.resume import TrainingSettings
+from scripts.clinical.segment import BundleSegmenter, MissingModelError
+from tests.bundle.bundle_fixtures import ThresholdNet
+from tests.clinical.renal_fixtures import HAVE_SIMULATOR, REPO, make_tiny_bundle, simulate
+
+REAL_STUDY = REPO.parent / "shared" / "realdata" / "roim_renal_mag3_posterior_deid.dcm"
+
+#: a rule other than inference.json's defaults: 2-min windows, the first fused image.
+TRAINED = {
+    "network_name": "transformer_unet",
+    "network_kwargs": {},
+    "in_channels": 3,
+    "image_size": [64, 64],
+    **dict(CHAIN_DEFAULTS, window_s=120.0, fused_index=0),
+}
+
+
+@unittest.skipUnless(HAVE_SIMULATOR, "simulator missing")
+class TestSegmenterUsesTheTrainingRule(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.tmp = Path(tempfile.mkdtemp(prefix="segment_rule_"))
+        cls.study = simulate(cls.tmp / "studies", "s") / "study.dcm"
+        cls.old = make_tiny_bundle(cls.tmp / "old")  # weights without a record
+        cls.recorded = make_tiny_bundle(cls.tmp / "recorded")
+        state = {"model": ThresholdNet().state_dict(), "settings": TrainingSettings(TRAINED).state_dict()}
+        torch.save(state, cls.recorded / "models" / "model.pt")
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_recorded_rule_replaces_inference_json_ids(self):
+        seg = BundleSegmenter(self.recorded)
+        self.assertEqual(seg.fused_index, 0)
+        self.assertEqual(seg.training_rule, TRAINED)
+        expected = FusedImageChain(window_s=120.0, fused_index=0)(self.study)
+        torch.testing.assert_close(seg.chain(self.study), expected)
+        self.assertFalse(torch.equal(FusedImageChain()(self.study), expected))  # the rule matters on this study
+        # the config's preprocessing (what the network sees) follows the record too: the same as explicit ids
+        explicit = BundleSegmenter(self.recorded, fused_index=0, overrides={"window_s": 120.0})
+        torch.testing.assert_close(
+            seg.preprocessing({"image": str(self.study)})["image"],
+            explicit.preprocessing({"image": str(self.study)})["image"],
+        )
+        mask = seg(self.study)
+        np.testing.assert_array_equal(mask, explicit(self.study))
+        paper = BundleSegmenter(self.old)(self.study)
+        self.assertFalse(np.array_equal(mask, paper), "the recorded rule gave the paper rule's mask")
+
+    def test_explicit_id_that_differs_is_refused(self):
+        weights = self.recorded / "models" / "model.pt"
+        with self.assertRaises(MissingModelError) as ctx:
+            BundleSegmenter(self.recorded, fused_index=1)
+        self.assertEqual(
+            str(ctx.exception),
+            f"{weights}: was trained with fused_index=0; this run has fused_index=1: set the same ids, or retrain",
+        )
+        with self.assertRaisesRegex(MissingModelError, r"was trained with window_s=120; this run has window_s=60"):
+            BundleSegmenter(self.recorded, overrides={"window_s": 60.0})
+
+    def test_weights_without_record_use_inference_json(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            seg = BundleSegmenter(self.old)
+        self.assertIn("could not be checked", err.getvalue())
+        self.assertEqual((seg.fused_index, seg.training_rule), (1, {}))
+        torch.testing.assert_close(seg.chain(self.study), FusedImageChain()(self.study))
+        self.assertEqual(BundleSegmenter(self.old, fused_index=2).fused_index, 2)  # an explicit id is used as given
+
+
+@unittest.skipUnless(REAL_STUDY.is_file(), "real study not available (../shared/realdata)")
+class TestShippedModelOnRealStudy(unittest.TestCase):
+    def test_one_parenchyma_region_per_kidney(self):
+        with contextlib.redirect_stderr(io.StringIO()):
+            mask = BundleSegmenter(REPO / "bundle", overrides={"device": "cpu"})(REAL_STUDY)
+        h, w = mask.shape
+        labels, n = ndi.label(mask > 0, structure=np.ones((3, 3)))
+        self.assertEqual(n, 2, f"{n} connected regions, expected one per kidney")
+        areas = ndi.sum_labels(mask > 0, labels, range(1, n + 1))
+        for area in areas:  # a kidney on the posterior view: neither a speck nor half the abdomen
+            self.assertTrue(0.002 * h * w <= area <= 0.08 * h * w, f"region of {area:.0f} px on a {h}x{w} matrix")
+        columns = sorted(c for _, c in ndi.center_of_mass(mask > 0, labels, range(1, n + 1)))
+        self.assertLess(columns[0], w / 2, "no region left of the midline")
+        self.assertGreater(columns[1], w / 2, "no region right of the midline")
+
+
+if __name__ == "__main__":
+    unittest.main()
