@@ -80,7 +80,17 @@ REFUSE_ON_CHANGE: dict[str, str] = {
 #: settings that a resume applies as configured (logged when they differ from the checkpoint's).
 APPLY_ON_CHANGE: dict[str, str] = {
     "learning_rate": "set on the optimizer's param groups after its state is restored",
-    "max_epochs": "training continues to the configured max_epochs",
+    "max_epochs": (
+        "training continues to the configured max_epochs (a cosine lr_schedule is re-planned to reach 0 there: from "
+        "the restored epoch on the learning rate follows the new curve)"
+    ),
+    "weight_decay": "set on the optimizer's param groups after its state is restored",
+    "lr_schedule": "the learning rate follows the configured schedule from the restored epoch on",
+    "warmup_epochs": "the learning rate follows the configured schedule from the restored epoch on",
+    "loss_name": "the loss is built from the config",
+    "autocast_dtype": "the training step's precision follows the config (the weights are float32 either way)",
+    "channels_last": "the training step's memory format follows the config (the weights' values do not depend on it)",
+    "cache_rate": "the datasets are built from the config",
     "early_stop_patience": "the restored early-stopping counter is compared with the new patience",
     "val_interval": "validations follow the new interval",
     "augment_flip": "the training transforms are built from the config",
@@ -199,14 +209,19 @@ class TrainingSettings:
         dataset_dir: str | os.PathLike | None = None,
     ) -> None:
         record = {k: _plain(v) for k, v in settings.items()}
-        for key in ("learning_rate",):
+        for key in ("learning_rate", "weight_decay", "cache_rate"):
             if key in record:
                 record[key] = float(record[key])
-        for key in ("batch_size", "max_epochs", "early_stop_patience", "val_interval", "in_channels", "seed"):
+        for key in ("batch_size", "max_epochs", "early_stop_patience", "val_interval", "in_channels", "seed",
+                    "warmup_epochs"):
             if key in record:
                 record[key] = int(record[key])
-        if "augment_flip" in record:
-            record["augment_flip"] = _as_bool(record["augment_flip"])
+        for key in ("augment_flip", "channels_last"):
+            if key in record:
+                record[key] = _as_bool(record[key])
+        for key in ("lr_schedule", "loss_name"):
+            if key in record:
+                record[key] = str(record[key]).strip().lower()
         if record.get("initial_weights"):
             record["initial_weights"] = os.path.abspath(os.fspath(record["initial_weights"]))
         if network is not None:
@@ -317,8 +332,11 @@ class ResumeGuard:
     :meth:`attach` (one config step, before anything is trained) reads the checkpoint, refuses a resume whose
     settings differ in a :data:`REFUSE_ON_CHANGE` setting or whose epochs exceed ``max_epochs``, then attaches
     ``loader`` (MONAI's ``CheckpointLoader``, which restores on the trainer's ``STARTED`` event) and, after it, its own
-    ``STARTED`` handler. That handler sets the configured ``learning_rate`` on every param group of the restored
-    optimizer and logs each :data:`APPLY_ON_CHANGE` setting that differs, plus where the run continues.
+    ``STARTED`` handler. That handler sets the configured ``learning_rate`` (and ``weight_decay``) on every param group
+    of the restored optimizer and logs each :data:`APPLY_ON_CHANGE` setting that differs, plus where the run continues.
+    With a restored ``lr_scheduler`` (a ``LambdaLR``, :mod:`custom_transforms.lr_schedule`) the configured learning
+    rate becomes the schedule's base (peak) rate and each group's rate is the configured schedule's value at the
+    restored epoch, so a changed ``max_epochs``, ``warmup_epochs`` or ``lr_schedule`` takes effect at once.
 
     Args:
         checkpoint: the epoch checkpoint to resume from (``train#last_checkpoint``).
@@ -326,6 +344,8 @@ class ResumeGuard:
         settings: the run's :class:`TrainingSettings` (``train#settings``).
         optimizer: the optimizer whose learning rate is applied. Defaults to None (not applied).
         learning_rate: the configured learning rate. Defaults to None (not applied).
+        lr_scheduler: the restored ``LambdaLR`` of the run (``lr_scheduler``). Defaults to None (no schedule).
+        weight_decay: the configured weight decay. Defaults to None (not applied).
         early_stopping: the :class:`EarlyStoppingState`, for the log line. Defaults to None.
         best_metrics: the :class:`BestMetricRecord`, for the log line. Defaults to None.
     """
@@ -339,12 +359,16 @@ class ResumeGuard:
         learning_rate: float | None = None,
         early_stopping: EarlyStoppingState | None = None,
         best_metrics: BestMetricRecord | None = None,
+        lr_scheduler: torch.optim.lr_scheduler.LambdaLR | None = None,
+        weight_decay: float | None = None,
     ) -> None:
         self.checkpoint = Path(checkpoint)
         self.loader = loader
         self.settings = settings
         self.optimizer = optimizer
         self.learning_rate = None if learning_rate is None else float(learning_rate)
+        self.lr_scheduler = lr_scheduler
+        self.weight_decay = None if weight_decay is None else float(weight_decay)
         self.early_stopping = early_stopping
         self.best_metrics = best_metrics
         self.applied: dict[str, tuple[Any, Any]] = {}
@@ -393,6 +417,12 @@ class ResumeGuard:
                 "cannot resume: the checkpoint records no training settings (written by an older version of the "
                 f"bundle), so a changed network, input or dataset could not be detected; {self._fresh()}",
             )
+        if "lr_schedule" in self.settings.current and "lr_schedule" not in restored:
+            raise RenogramInputError(
+                self.checkpoint,
+                "cannot resume: the checkpoint records no learning-rate schedule (written by an older version of the "
+                f"bundle, before lr_schedule existed); {self._fresh()}",
+            )
         diffs = self.settings.differences(restored)
         refused = [k for k in REFUSE_ON_CHANGE if k in diffs]
         if "network_def" in refused and any(k in refused for k in _NETWORK_SETTINGS):
@@ -427,10 +457,22 @@ class ResumeGuard:
         trainer.add_event_handler(Events.STARTED, self._after_load)
 
     def _after_load(self, engine: Engine) -> None:
-        if self.optimizer is not None and self.learning_rate is not None:
-            restored = sorted({float(g["lr"]) for g in self.optimizer.param_groups})
+        if self.optimizer is not None and self.weight_decay is not None:
             for group in self.optimizer.param_groups:
-                group["lr"] = self.learning_rate
+                group["weight_decay"] = self.weight_decay
+        if self.optimizer is not None and self.learning_rate is not None:
+            scheduler = self.lr_scheduler
+            if scheduler is not None:
+                restored = sorted({float(b) for b in scheduler.base_lrs})
+                scheduler.base_lrs = [self.learning_rate] * len(self.optimizer.param_groups)
+                for group, factor in zip(self.optimizer.param_groups, scheduler.lr_lambdas):
+                    group["initial_lr"] = self.learning_rate
+                    group["lr"] = self.learning_rate * factor(scheduler.last_epoch)
+                scheduler._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]  # what get_last_lr() reads
+            else:
+                restored = sorted({float(g["lr"]) for g in self.optimizer.param_groups})
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.learning_rate
             if restored != [self.learning_rate]:
                 old = restored[0] if len(restored) == 1 else restored
                 self.applied["learning_rate"] = (old, self.learning_rate)
@@ -440,6 +482,8 @@ class ResumeGuard:
                 f"({APPLY_ON_CHANGE[key]})"
             )
         parts = [f"resumed {self.checkpoint} after epoch {engine.state.epoch} of max_epochs {engine.state.max_epochs}"]
+        if self.optimizer is not None:
+            parts.append(f"lr {self.optimizer.param_groups[0]['lr']:.3g}")
         if self.early_stopping is not None:
             stopper = _early_stopping(self.early_stopping.handler)
             if stopper is not None:

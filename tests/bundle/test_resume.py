@@ -46,7 +46,7 @@ class TestResume(unittest.TestCase):
     def setUpClass(cls) -> None:
         cls.tmp = Path(tempfile.mkdtemp(prefix="bundle_resume2_"))
         cls.dataset = make_png_dataset(cls.tmp / "dataset")
-        cls.interrupted = cls.tmp / "interrupted"  # two epochs at lr 0.002, not finalized; copied by each case
+        cls.interrupted = cls.tmp / "interrupted"  # two epochs at peak lr 0.001, not finalized; copied by each case
         _interrupted(cls.interrupted, cls.dataset, max_epochs=2)
 
     @classmethod
@@ -65,14 +65,14 @@ class TestResume(unittest.TestCase):
     def test_changed_learning_rate_is_applied_and_logged(self):
         root = self._copy("lr")
         start = torch.load(root / "models" / "checkpoint_epoch=2.pt", weights_only=True)
-        self.assertEqual(start["optimizer"]["param_groups"][0]["lr"], 0.002)
+        self.assertEqual(start["lr_scheduler"]["base_lrs"], [0.001])  # the recipe's peak learning rate
         wf = self._workflow(root, max_epochs=3, learning_rate=0.0)
         wf.initialize()
         with self.assertLogs("custom_transforms.resume", "INFO") as logs:
             wf.run()
         optimizer = wf.parser.get_parsed_content("optimizer")
         self.assertEqual([g["lr"] for g in optimizer.param_groups], [0.0])
-        self.assertTrue(any("learning_rate was 0.002" in m and "0.0 now: applied" in m for m in logs.output),
+        self.assertTrue(any("learning_rate was 0.001" in m and "0.0 now: applied" in m for m in logs.output),
                         logs.output)
         trained = torch.load(root / "models" / "checkpoint_epoch=3.pt", weights_only=True)
         self.assertEqual(trained["trainer"]["iteration"], 6)  # epoch 3 ran ...
@@ -91,7 +91,7 @@ class TestResume(unittest.TestCase):
             ["window_s", {"window_s": 120.0}, "window_s was null for this checkpoint and is 120.0 now"],
             ["network_name", {"network_name": "segnet"}, "network_name was 'transformer_unet'"],
             ["optimizer", {"optimizer": {"_target_": "torch.optim.SGD", "params": "$@network.parameters()",
-                                         "lr": "@learning_rate"}}, "optimizer was 'Adam' for this checkpoint"],
+                                         "lr": "@learning_rate"}}, "optimizer was 'AdamW' for this checkpoint"],
             ["smaller_max_epochs", {"max_epochs": 1}, "max_epochs is 1 but the checkpoint has 2 epochs done"],
         ]
     )
