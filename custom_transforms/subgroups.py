@@ -158,7 +158,7 @@ def _fmt(value: Any) -> str:
 def subgroup_table(summary: Mapping[str, Any], grids: Sequence[str] = ("network", "native")) -> str:
     """The subgroup table of a ``summary.json`` as Markdown (model card, README).
 
-    One row per subgroup (fact, value): n images (``*`` when fewer than :data:`MIN_SUBGROUP_IMAGES`), then Dice,
+    One row per subgroup (fact, value; facts in :data:`SUBGROUP_FACTS` order, numbers in numeric order): n images (``*`` when fewer than :data:`MIN_SUBGROUP_IMAGES`), then Dice,
     precision and recall on each grid, and the missed kidneys; an "all" row first from the summary's means.
 
     Args:
@@ -180,8 +180,12 @@ def subgroup_table(summary: Mapping[str, Any], grids: Sequence[str] = ("network"
     overall += [str(kidneys.get("missed_kidneys", "–"))]
     lines.append("| " + " | ".join(overall) + " |")
     flagged = False
-    for fact, table in summary.get("subgroups", {}).items():
-        for value, row in table.items():
+    subgroups = summary.get("subgroups", {})
+    facts = [f for f in SUBGROUP_FACTS if f in subgroups] + [f for f in subgroups if f not in SUBGROUP_FACTS]
+    for fact in facts:  # report order, values in _sort_key order (summary.json stores its keys sorted as text)
+        table = subgroups[fact]
+        for value in sorted(table, key=_sort_key):
+            row = table[value]
             n = str(row.get("n_images", ""))
             if row.get("few_images"):
                 n, flagged = n + " *", True

@@ -113,6 +113,9 @@ class TestSubgroups(unittest.TestCase):
         self.assertEqual(rows[0]["age_band"], "<1 y")
         table = subgroup_table(json.loads((tmp / "summary.json").read_text()))
         self.assertIn("| matrix | 128 | 2 * | 0.583 |", table)
+        self.assertLess(table.index("| matrix | 64 |"), table.index("| matrix | 128 |"))  # numeric, not text order
+        self.assertLess(table.index("| matrix |"), table.index("| tracer |"))
+        self.assertLess(table.index("| age band | <1 y"), table.index("| age band | >=10 y"))
         self.assertIn("| all |  | 3 |", table)
         self.assertIn("fewer than 10 images", table)
 
