@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_WORKSPACE",
     "OFFLINE_CONF",
     "REQUIREMENTS",
+    "check_weights",
     "check_workspace",
     "prepare_app",
     "server_command",
@@ -170,6 +171,47 @@ def write_random_weights(bundle: str | os.PathLike, seed: int = 0) -> Path:
     return out
 
 
+def check_weights(bundle: str | os.PathLike) -> None:
+    """Refuse weights trained by another rule than the bundle's ``inference.json`` ids.
+
+    MONAI Label builds ``network_def`` and the preprocessing from ``inference.json`` and loads ``models/model.pt``
+    without running the config's ``initialize`` (where ``monai.bundle run`` checks the rule), so ``start`` runs this
+    in MONAI Label's environment once the weights are in place: weights trained in the app before the configs were
+    refreshed, or a bundle whose weights and configs disagree, are refused instead of serving wrong masks. Weights
+    without a record pass (one line on stderr). Needs MONAI and torch in the running interpreter.
+
+    Raises:
+        RenogramInputError: an id differs (one line naming ``model.pt`` and each id).
+    """
+    from monai.bundle import ConfigParser
+
+    from custom_transforms.checkpoints import TRAINING_RULE_IDS, check_training_rule
+
+    bundle = Path(bundle).resolve()
+    parser = ConfigParser()
+    parser.read_config(str(bundle / "configs" / "inference.json"))
+    parser["bundle_root"] = str(bundle)
+    check_training_rule(
+        bundle / "models" / "model.pt", {k: parser.get_parsed_content(k) for k in TRAINING_RULE_IDS if k in parser}
+    )
+
+
+def _check_weights_in(python: str | os.PathLike, model: Path) -> None:
+    """:func:`check_weights` in MONAI Label's environment (this interpreter may have no torch); one line on failure."""
+    weights = model / "models" / "model.pt"
+    with open(weights, "rb") as f:
+        if f.read(2) != b"PK":  # not a torch.save archive: nothing recorded, and nothing MONAI Label could load
+            return
+    proc = subprocess.run([str(python), "-m", "scripts.monailabel_app", "check-weights", "--bundle", str(model)],
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+    lines = proc.stderr.strip().splitlines()
+    for line in lines:
+        if "record no training rule" in line:
+            print(line, file=sys.stderr)
+    if proc.returncode != 0:
+        raise ValueError(lines[-1].removeprefix("error: ") if lines else f"{weights}: could not be checked")
+
+
 def check_workspace(
     workspace: str | os.PathLike, studies: str | os.PathLike | None = None, bundle_dir: str | os.PathLike | None = None
 ) -> None:
@@ -214,7 +256,8 @@ def prepare_app(
 
     Raises:
         ValueError: ``name`` would change MONAI Label's task type or is not a plain folder name, or the app folder
-            overlaps ``studies`` or the source bundle (:func:`check_workspace`).
+            overlaps ``studies`` or the source bundle (:func:`check_workspace`), or the served weights were trained
+            by another rule than the exported ``inference.json`` (:func:`check_weights`; one line naming each id).
         FileNotFoundError: the export has no ``models/model.pt`` and ``random_weights`` is False.
         RuntimeError: the app download failed.
     """
@@ -273,6 +316,8 @@ def prepare_app(
     if not (model / "models" / "model.pt").is_file():
         _run([str(python), "-m", "scripts.monailabel_app", "init-weights", "--bundle", str(model)],
              f"{model}: writing random weights", cwd=REPO_ROOT)
+    else:  # weights from a training run: made by the same rule as the configs served with them
+        _check_weights_in(python, model)
     return app
 
 
@@ -343,12 +388,17 @@ def main(argv: list[str] | None = None) -> int:
     p_init = sub.add_parser("init-weights", help="write seeded random weights into a bundle (needs MONAI)")
     p_init.add_argument("--bundle", type=Path, required=True, help="exported bundle folder")
     p_init.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p_check = sub.add_parser("check-weights", help="refuse weights trained by another rule than the bundle's "
+                             "inference.json (needs MONAI; start runs it)")
+    p_check.add_argument("--bundle", type=Path, required=True, help="exported bundle folder")
     args = parser.parse_args(argv)
     try:
         if args.command == "setup":
             print(f"MONAI Label environment: {setup_venv(args.venv, python=args.python)}")
         elif args.command == "init-weights":
             print(f"random weights: {write_random_weights(args.bundle, args.seed)}")
+        elif args.command == "check-weights":
+            check_weights(args.bundle)
         else:
             if not args.studies.is_dir():
                 raise FileNotFoundError(f"{args.studies}: studies folder not found")

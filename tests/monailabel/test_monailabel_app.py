@@ -117,6 +117,25 @@ class TestPrepareAppWeights(unittest.TestCase):
         self.assertEqual(len(backups), 1)
         self.assertEqual((backups[0] / "model.pt").read_bytes(), b"trained in monailabel")
 
+    def test_weights_trained_by_another_rule_are_refused(self):
+        import torch
+
+        from custom_transforms.resume import TrainingSettings
+
+        shutil.copy(REPO_ROOT / "bundle" / "configs" / "inference.json", self.bundle / "configs" / "inference.json")
+        rule = {"group_size": 7, "window_s": 120.0, "fused_index": 0, "image_size": [384, 384]}
+        torch.save({"model": {}, "settings": TrainingSettings(rule).state_dict()}, self.bundle / "models" / "model.pt")
+        with self.assertRaises(ValueError) as ctx:
+            self.prepare()
+        self.assertEqual(
+            str(ctx.exception),
+            f"{self.model / 'models' / 'model.pt'}: was trained with window_s=120, fused_index=0; this run has "
+            "window_s=None, fused_index=1: set the same ids, or retrain",
+        )
+        torch.save({"model": {}, "settings": TrainingSettings(dict(rule, window_s=None, fused_index=1)).state_dict()},
+                   self.bundle / "models" / "model.pt")
+        self.prepare(replace_weights=True)  # the same rule: served
+
     def test_no_weights_anywhere_is_an_error_before_writing(self):
         (self.bundle / "models" / "model.pt").unlink()
         with self.assertRaisesRegex(FileNotFoundError, "--random-weights"):
