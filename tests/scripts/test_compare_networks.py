@@ -204,6 +204,9 @@ class TestEndToEndAndResume(unittest.TestCase):
             config = json.loads((run_dir / "config_train.json").read_text())
             self.assertEqual(config["network_name"], run["spec"]["network"])
             self.assertEqual(config["max_epochs"], 1)
+            # the paper's training set-up (configs/paper.json), whatever recipe train.json ships with
+            self.assertEqual((config["loss_name"], config["optimizer_name"], config["lr_schedule"]),
+                             ("bce", "Adam", "constant"))
             with (run_dir / "progress.csv").open(newline="") as f:
                 progress = list(csv.DictReader(f))
             self.assertEqual(len(progress), 1)
