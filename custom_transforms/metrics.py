@@ -134,9 +134,10 @@ class KidneyConfusionMetric(CumulativeIterationMetric):
 
     ``y_pred``: binary ``(B, 1, H, W)`` (or a list of ``(1, H, W)``); ``y``: the reference on the same grid, a side
     label map (0/1/2, :func:`kidney_sides` rules: a binary map is split at its bounding box's vertical midline). Its
-    buffer (``monai.handlers.IgniteMetricHandler(..., save_details=True)`` puts it in ``engine.state.metric_details``) is
-    ``(N, 2, 4)``: image, side (:data:`KIDNEY_SIDES`), tp/fp/tn/fn; :meth:`aggregate` gives the mean Dice of both kidneys
-    over the images where the kidney is in the reference (NaN-skipping, nnU-Net conventions).
+    buffer (``monai.handlers.IgniteMetricHandler(..., save_details=True)`` puts it in
+    ``engine.state.metric_details``) is ``(N, 2, 4)``: image, side (:data:`KIDNEY_SIDES`), tp/fp/tn/fn;
+    :meth:`aggregate` gives the mean Dice of both kidneys over the images where the kidney is in the reference
+    (NaN-skipping, nnU-Net conventions).
     """
 
     def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:

@@ -68,7 +68,7 @@ def _fact(facts: Mapping[str, Any], name: str) -> Any:
 
 
 def image_subgroups(facts: Mapping[str, Any] | None) -> dict[str, str]:
-    """``{fact: value}`` of the :data:`SUBGROUP_FACTS` known for one study (values as strings; unknown ones left out)."""
+    """``{fact: value}`` of the :data:`SUBGROUP_FACTS` known for a study (values as strings; unknown ones left out)."""
     facts = facts or {}
     out: dict[str, str] = {}
     for name in SUBGROUP_FACTS:
@@ -158,8 +158,9 @@ def _fmt(value: Any) -> str:
 def subgroup_table(summary: Mapping[str, Any], grids: Sequence[str] = ("network", "native")) -> str:
     """The subgroup table of a ``summary.json`` as Markdown (model card, README).
 
-    One row per subgroup (fact, value; facts in :data:`SUBGROUP_FACTS` order, numbers in numeric order): n images (``*`` when fewer than :data:`MIN_SUBGROUP_IMAGES`), then Dice,
-    precision and recall on each grid, and the missed kidneys; an "all" row first from the summary's means.
+    One row per subgroup (fact, value; facts in :data:`SUBGROUP_FACTS` order, numbers in numeric order): n images
+    (``*`` when fewer than :data:`MIN_SUBGROUP_IMAGES`), then Dice, precision and recall on each grid, and the missed
+    kidneys; an "all" row first from the summary's means.
 
     Args:
         summary: the dict ``write_summary`` returned or ``json.load`` of ``summary.json``.

@@ -23,9 +23,18 @@ from ignite.engine import Engine
 
 from custom_transforms.metrics import KIDNEY_SIDES, METRIC_NAMES, MISSED_KIDNEY_DICE, metrics_from_confusion
 from custom_transforms.safe_files import atomic_write_text
-from custom_transforms.subgroups import SUBGROUP_FACTS, image_subgroups, load_study_facts, subgroup_means
+from custom_transforms.subgroups import (
+    SUBGROUP_FACTS,
+    image_subgroups,
+    load_study_facts,
+    subgroup_means,
+    subgroup_table,
+)
 
-__all__ = ["write_summary"]
+__all__ = ["SUBGROUP_TABLE_FILE", "write_summary"]
+
+#: the Markdown subgroup table (:func:`custom_transforms.subgroups.subgroup_table`) written beside ``summary.json``.
+SUBGROUP_TABLE_FILE = "subgroups.md"
 
 
 def _confusion_rows(details: Any) -> np.ndarray:
@@ -43,7 +52,7 @@ def write_summary(
     kidneys_key: str = "native_kidney_dice",
     **info: Any,
 ) -> dict[str, Any]:
-    """Write ``summary.json`` and ``metrics_per_image.csv`` from a finished evaluator's confusion-matrix details.
+    """Write ``summary.json``, ``metrics_per_image.csv`` and ``subgroups.md`` from a finished evaluator's details.
 
     The per-image values come from the ``ConfusionMatrix`` handlers' buffers (``engine.state.metric_details``), one
     per grid, and are recomputed with :func:`metrics_from_confusion` (nnU-Net conventions); means skip NaN. The
@@ -51,14 +60,15 @@ def write_summary(
 
     Each image's subgroups (:func:`custom_transforms.subgroups.image_subgroups`) come from ``study_facts`` of its
     ``study`` (or its own ``"meta"`` dict); ``"subgroups"`` holds the means per subgroup on both grids
-    (:func:`~custom_transforms.subgroups.subgroup_means`). With a :class:`~custom_transforms.metrics.KidneyConfusionMetric`
-    buffer under ``kidneys_key``, each image gets ``native_left_dice``/``native_right_dice`` (and ``_n_ref``) and
-    ``missed_kidneys``, and ``"kidneys"`` holds the per-kidney means, the count of missed kidneys (a kidney in the
-    reference label with Dice below :data:`~custom_transforms.metrics.MISSED_KIDNEY_DICE`) and their list.
+    (:func:`~custom_transforms.subgroups.subgroup_means`). With a
+    :class:`~custom_transforms.metrics.KidneyConfusionMetric` buffer under ``kidneys_key``, each image gets
+    ``native_left_dice``/``native_right_dice`` (and ``_n_ref``) and ``missed_kidneys``, and ``"kidneys"`` holds the
+    per-kidney means, the count of missed kidneys (a kidney in the reference label with Dice below
+    :data:`~custom_transforms.metrics.MISSED_KIDNEY_DICE`) and their list.
 
     Args:
         evaluator: the evaluator after ``run()``.
-        summary_file: JSON path; the CSV goes next to it.
+        summary_file: JSON path; the CSV and the Markdown subgroup table (:data:`SUBGROUP_TABLE_FILE`) go next to it.
         items: the evaluated datalist items (for file names), in loader order.
         grids: grid name -> metric-details key of a ``ConfusionMatrix`` handler. Defaults to
             ``{"network": "val_precision", "native": "native_precision"}``.
@@ -118,6 +128,7 @@ def write_summary(
     writer.writeheader()
     writer.writerows(per_image)
     atomic_write_text(path.with_name("metrics_per_image.csv"), "".join(lines))
+    atomic_write_text(path.with_name(SUBGROUP_TABLE_FILE), subgroup_table(summary))
     return summary
 
 

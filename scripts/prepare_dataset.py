@@ -209,7 +209,7 @@ def _fact_value(value: Any) -> Any:
 
 
 def _study_pathology(left: Any, right: Any) -> str | None:
-    """The study-level pathology: the affected kidney's, ``normal`` when both are, two different ones joined by ``+``."""
+    """The study-level pathology: the affected kidney's, ``normal`` when both are, two different ones joined by +."""
     if left is None and right is None:
         return None
     abnormal = sorted({str(v) for v in (left, right) if v is not None and str(v) != "normal"})

@@ -112,6 +112,7 @@ class TestSubgroups(unittest.TestCase):
         self.assertAlmostEqual(float(rows[2]["native_left_dice"]), 6 / 7)
         self.assertEqual(rows[0]["age_band"], "<1 y")
         table = subgroup_table(json.loads((tmp / "summary.json").read_text()))
+        self.assertEqual((tmp / "subgroups.md").read_text(), table)
         self.assertIn("| matrix | 128 | 2 * | 0.583 |", table)
         self.assertLess(table.index("| matrix | 64 |"), table.index("| matrix | 128 |"))  # numeric, not text order
         self.assertLess(table.index("| matrix |"), table.index("| tracer |"))

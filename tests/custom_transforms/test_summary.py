@@ -1,6 +1,6 @@
 # Copyright (c) 2026 Renogram parenchyma bundle contributors.
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
-"""Tests of :mod:`custom_transforms.summary`: summary.json and metrics_per_image.csv from the evaluator's buffers."""
+"""Tests of :mod:`custom_transforms.summary`: summary.json, metrics_per_image.csv and subgroups.md from the buffers."""
 
 from __future__ import annotations
 
@@ -54,9 +54,10 @@ class TestSummary(unittest.TestCase):
             write_summary(_engine(torch.tensor([[[4.0, 0, 12, 0]]])), tmp / "eval" / "summary.json", [{"image": "a"}])
         finally:
             os.umask(old)
-        for name in ("summary.json", "metrics_per_image.csv"):
+        names = ["metrics_per_image.csv", "subgroups.md", "summary.json"]
+        for name in names:
             self.assertEqual(stat.S_IMODE((tmp / "eval" / name).stat().st_mode), mode, name)
-        self.assertEqual(sorted(p.name for p in (tmp / "eval").iterdir()), ["metrics_per_image.csv", "summary.json"])
+        self.assertEqual(sorted(p.name for p in (tmp / "eval").iterdir()), names)
 
 
 if __name__ == "__main__":
