@@ -6,6 +6,7 @@ Usage::
 
     python -m scripts.benchmark_networks --size 384 --json bench_networks.json
     python -m scripts.benchmark_networks --size 384 --networks transformer_unet,unet,unetr --threads 2
+    python -m scripts.benchmark_networks --networks transformer_unet --threads 2 --autocast bfloat16 --channels-last
 
 For every network of ``networks.available_networks()`` (or ``--networks``), plus the speed-target reference
 ``unet_target_ref`` = MONAI ``UNet(channels=(16, 32, 64, 128, 256), strides=(2, 2, 2, 2))`` (no residual units), it
@@ -17,7 +18,8 @@ measures, each network in two fresh subprocesses (one inference, one training) s
 - median inference latency per image at batch 1 (eval mode, ``torch.no_grad``) over ``--repeats`` runs after 2
   warm-ups, with ``torch.set_num_threads(--threads)`` recorded;
 - median training-step time at ``--train-batch`` (forward, BCE/CE loss, backward, Adam step) over ``--train-repeats``
-  steps after 1 warm-up;
+  steps after 1 warm-up, also per image (``train_ms_per_image``); ``--autocast bfloat16 --channels-last`` times the
+  step as ``train.json``'s default recipe runs it (bf16 autocast, ``channels_last``; fp32 without them);
 - peak memory as the growth of the process's peak resident set size (``resource.getrusage(...).ru_maxrss``) from
   just before the first forward to the end of the timed runs, i.e. activations, workspace, gradients and optimizer
   state beyond the weights and the interpreter; the absolute peak RSS is recorded too.
@@ -73,7 +75,9 @@ def _run_child(args: argparse.Namespace, name: str, mode: str) -> dict:
         str(args.repeats if mode == "infer" else args.train_repeats),
         "--train-batch",
         str(args.train_batch),
-    ]
+        "--autocast",
+        args.autocast,
+    ] + (["--channels-last"] if args.channels_last else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     if proc.returncode != 0 or not proc.stdout.strip():
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -84,7 +88,7 @@ def _run_child(args: argparse.Namespace, name: str, mode: str) -> dict:
 def _table(rows: list[dict]) -> str:
     head = (
         "| network | params (M) | GFLOPs/img | infer b1 median (min) (ms) | train step b{b} median (s) "
-        "| peak RSS growth infer (MB) | peak RSS growth train (MB) |\n|---|---|---|---|---|---|---|"
+        "| train ms/img | peak RSS growth infer (MB) | peak RSS growth train (MB) |\n|---|---|---|---|---|---|---|---|"
     )
     batch = next((r.get("train_batch") for r in rows if r.get("train_batch")), 8)
     lines = [head.format(b=batch)]
@@ -96,7 +100,7 @@ def _table(rows: list[dict]) -> str:
         lines.append(
             f"| {r['network']} | {f(r.get('params_m'), '.2f')} | {f(r.get('gflops_per_image'), '.2f')} "
             f"| {f(r.get('latency_ms_b1'), '.1f')} ({f(r.get('latency_ms_b1_min'), '.1f')}) "
-            f"| {f(r.get('train_step_s'), '.2f')} "
+            f"| {f(r.get('train_step_s'), '.2f')} | {f(r.get('train_ms_per_image'), '.1f')} "
             f"| {f(r.get('peak_rss_delta_mb_infer'), '.0f')} | {f(r.get('peak_rss_delta_mb_train'), '.0f')} |"
         )
     return "\n".join(lines)
@@ -132,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-channels", type=int, default=1, help="output channels (default 1, the paper's BCE)")
     parser.add_argument("--networks", default=None, help="comma-separated subset (default: all registered + reference)")
     parser.add_argument("--no-train", action="store_true", help="skip the training-step measurement")
+    parser.add_argument(
+        "--autocast", default="none", choices=("none", "bfloat16", "float16"),
+        help="training step under torch.autocast with this dtype, as train.json's autocast_dtype (default none: fp32)",
+    )
+    parser.add_argument(
+        "--channels-last", action="store_true", help="training step in channels_last memory format (train.json id)"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--child-mode", default="infer", choices=("infer", "train", "interleaved"), help=argparse.SUPPRESS
@@ -150,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.child:
         rec = measure(
-            args.child, args.child_mode, args.size, args.threads, args.repeats, args.train_batch, args.out_channels
+            args.child, args.child_mode, args.size, args.threads, args.repeats, args.train_batch, args.out_channels,
+            autocast=args.autocast, channels_last=args.channels_last,
         )
         print(json.dumps(rec))
         return 0
@@ -173,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "train_repeats": args.train_repeats,
         "train_batch": args.train_batch,
+        "train_autocast": None if args.autocast == "none" else args.autocast,
+        "train_channels_last": args.channels_last,
         "memory": "growth of peak RSS (ru_maxrss) over the timed runs, per subprocess",
         "results": [],
     }

@@ -70,10 +70,27 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
 
 
-def measure(name: str, mode: str, size: int, threads: int, repeats: int, batch: int, out_channels: int) -> dict:
-    """One network, one mode (``"infer"`` or ``"train"``), in this process; returns the figures."""
+def measure(
+    name: str,
+    mode: str,
+    size: int,
+    threads: int,
+    repeats: int,
+    batch: int,
+    out_channels: int,
+    autocast: str | None = None,
+    channels_last: bool = False,
+) -> dict:
+    """One network, one mode (``"infer"`` or ``"train"``), in this process; returns the figures.
+
+    ``autocast`` (``"bfloat16"``, ``"float16"`` or None) and ``channels_last`` apply to the training step only, as in
+    ``train.json`` (``autocast_dtype``, ``channels_last``): the forward runs through the bundle's
+    :class:`~custom_transforms.autocast_inferer.AutocastInferer` and the network is moved to ``channels_last``.
+    """
     import torch
     import torch.nn.functional as F
+
+    from custom_transforms.autocast_inferer import AutocastInferer
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -93,13 +110,16 @@ def measure(name: str, mode: str, size: int, threads: int, repeats: int, batch: 
         if out_channels > 1:
             y = y[:, 0].long()
         net.train()
+        inferer = AutocastInferer(autocast, channels_last=channels_last)
+        if inferer.channels_last:
+            net = net.to(memory_format=torch.channels_last)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         rss0 = _maxrss_mb()
         times = []
         for i in range(repeats + 1):
             t0 = time.perf_counter()
             opt.zero_grad(set_to_none=True)
-            out = net(x)
+            out = inferer(x, net)
             loss = F.binary_cross_entropy_with_logits(out, y) if out_channels == 1 else F.cross_entropy(out, y)
             loss.backward()
             opt.step()
@@ -107,6 +127,9 @@ def measure(name: str, mode: str, size: int, threads: int, repeats: int, batch: 
                 times.append(time.perf_counter() - t0)
         rec["train_step_s"] = statistics.median(times)
         rec["train_batch"] = batch
+        rec["train_ms_per_image"] = 1e3 * rec["train_step_s"] / batch
+        rec["train_autocast"] = None if inferer.dtype is None else str(inferer.dtype).replace("torch.", "")
+        rec["train_channels_last"] = inferer.channels_last
     rec["peak_rss_delta_mb"] = _maxrss_mb() - rss0
     rec["peak_rss_mb"] = _maxrss_mb()
     return rec

@@ -44,6 +44,18 @@ class TestBenchmarkNetworks(unittest.TestCase):
         self.assertGreater(rec["gflops_per_image"], 0.0)
         self.assertGreater(rec["latency_ms_b1"], 0.0)
 
+    def test_measure_train_record_with_the_recipes_step(self) -> None:
+        threads = torch.get_num_threads()
+        try:
+            fast = network_costs.measure(network_costs.REFERENCE_NAME, "train", 32, 1, 1, 2, 1,
+                                         autocast="bfloat16", channels_last=True)
+            plain = network_costs.measure(network_costs.REFERENCE_NAME, "train", 32, 1, 1, 2, 1)
+        finally:
+            torch.set_num_threads(threads)
+        self.assertEqual((fast["train_autocast"], fast["train_channels_last"]), ("bfloat16", True))
+        self.assertEqual((plain["train_autocast"], plain["train_channels_last"]), (None, False))
+        self.assertAlmostEqual(fast["train_ms_per_image"], 1e3 * fast["train_step_s"] / 2)
+
     def test_ratios(self) -> None:
         rows = [
             {"network": "transformer_unet", "gflops_per_image": 2.0, "latency_ms_b1": 30.0, "latency_ms_b1_min": 20.0},
@@ -57,7 +69,7 @@ class TestBenchmarkNetworks(unittest.TestCase):
         self.assertAlmostEqual(out["latency_vs_unetr_from_min"], 0.1)
 
     def test_cli_errors_exit_2_one_line(self) -> None:
-        for argv in (["--networks", "transunet"], ["--size", "0"]):
+        for argv in (["--networks", "transunet"], ["--size", "0"], ["--autocast", "int8"]):
             err = io.StringIO()
             with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as ctx:
                 bench.main(argv)
