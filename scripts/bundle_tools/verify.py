@@ -17,13 +17,58 @@ from pathlib import Path
 
 from scripts.bundle_tools.export import REPO_ROOT
 
-__all__ = ["DEFAULT_SCHEMAS", "verify_bundle"]
+__all__ = ["DEFAULT_SCHEMAS", "check_exported_training_rule", "verify_bundle"]
 
 #: offline copies of the metadata schemas: the one ``metadata.json`` names (20220324) and the newer 20240725 one.
 DEFAULT_SCHEMAS = tuple(
     REPO_ROOT.parent / "shared" / "monai_bundle_schema" / name
     for name in ("meta_schema_20220324.json", "meta_schema_20240725.json")
 )
+
+
+#: run in the exported bundle (its own code packages on ``sys.path``): its weights against its inference.json ids.
+_RULE_CHECK = """
+import sys
+from monai.bundle import ConfigParser
+from custom_transforms.checkpoints import TRAINING_RULE_IDS, check_training_rule
+from custom_transforms.errors import RenogramInputError
+parser = ConfigParser()
+parser.read_config("configs/inference.json")
+parser["bundle_root"] = sys.argv[1]
+try:
+    ids = {k: parser.get_parsed_content(k) for k in TRAINING_RULE_IDS if k in parser}
+    rule = check_training_rule("models/model.pt", ids)
+except RenogramInputError as exc:
+    print(exc, file=sys.stderr)
+    sys.exit(2)
+print("training rule: " + ("ok" if rule else "not recorded in models/model.pt"))
+"""
+
+
+def check_exported_training_rule(bundle: str | os.PathLike) -> str:
+    """Check that an exported bundle's ``models/model.pt`` was trained by the rule of its ``configs/inference.json``.
+
+    ``ckpt_export`` (TorchScript) and MONAI Label build the network and preprocessing from the exported configs
+    without the config's ``initialize`` check, so the pair is checked here, in a subprocess that imports the bundle's
+    own copy of the code (the repository is not on ``sys.path``).
+
+    Returns:
+        ``"training rule: ok"``, or ``"training rule: not recorded in models/model.pt"`` for weights without a record.
+
+    Raises:
+        RuntimeError: an id differs; the message is the one line of
+            :func:`custom_transforms.checkpoints.check_training_rule` (the weights file and each id).
+    """
+    bundle = Path(bundle).resolve()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(bundle)
+    proc = subprocess.run([sys.executable, "-c", _RULE_CHECK, str(bundle)], cwd=bundle, env=env, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        one_line = lines and lines[-1].startswith("models/")
+        raise RuntimeError(f"{bundle}/{lines[-1]}" if one_line else proc.stderr[-3000:])
+    return proc.stdout.strip().splitlines()[-1]
 
 
 def verify_bundle(bundle: str | os.PathLike, schemas: list[str | os.PathLike] | None = None) -> None:
@@ -46,8 +91,12 @@ def verify_bundle(bundle: str | os.PathLike, schemas: list[str | os.PathLike] | 
              "--config_file", "configs/inference.json", "--bundle_root", str(bundle)],
         ]
         if (bundle / "models" / "model.pt").is_file():
+            print(check_exported_training_rule(bundle))
+            # --key_in_ckpt model: with the default "" MONAI copies nothing from {"model": ..., "settings": ...} and
+            # exports the untrained network silently; "model" also loads a plain state_dict (Ignite's load_objects)
             checks.append(["ckpt_export", "network_def", "--filepath", str(Path(scratch) / "model.ts"),
-                           "--ckpt_file", "models/model.pt", "--meta_file", "configs/metadata.json",
+                           "--ckpt_file", "models/model.pt", "--key_in_ckpt", "model", "--meta_file",
+                           "configs/metadata.json",
                            "--config_file", "configs/inference.json", "--bundle_root", str(bundle)])
         for i, schema in enumerate(reversed(schemas)):
             if not schema.is_file():

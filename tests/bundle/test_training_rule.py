@@ -41,8 +41,8 @@ RULE = {
 
 
 def _save(path: Path, net: torch.nn.Module, rule: dict | None) -> Path:
-    state = net.state_dict() if rule is None else {"model": net.state_dict(), "settings": TrainingSettings(rule).state_dict()}
-    torch.save(state, path)
+    state = net.state_dict()
+    torch.save(state if rule is None else {"model": state, "settings": TrainingSettings(rule).state_dict()}, path)
     return path
 
 
@@ -61,11 +61,17 @@ class TestCheckTrainingRule(unittest.TestCase):
 
     @parameterized.expand(
         [
-            [{"window_s": 120.0, "fused_index": 0}, "window_s=120, fused_index=0; this run has window_s=None, fused_index=1"],
+            [
+                {"window_s": 120.0, "fused_index": 0},
+                "window_s=120, fused_index=0; this run has window_s=None, fused_index=1",
+            ],
             [{"group_size": 5}, "group_size=5; this run has group_size=7"],
             [{"image_size": [96, 96]}, "image_size=[96, 96]; this run has image_size=[64, 64]"],
             [{"network_name": "unet"}, "network_name=unet; this run has network_name=transformer_unet"],
-            [{"colormap": "none", "in_channels": 1}, "in_channels=1, colormap=none; this run has in_channels=3, colormap=jet"],
+            [
+                {"colormap": "none", "in_channels": 1},
+                "in_channels=1, colormap=none; this run has in_channels=3, colormap=jet",
+            ],
             [{"view": "anterior"}, "view=anterior; this run has view=None"],
         ]
     )
@@ -99,7 +105,8 @@ class TestCheckTrainingRule(unittest.TestCase):
 
         trained = torch.nn.Conv2d(3, 1, 1)
         path = _save(self.tmp / "model.pt", trained, RULE)
-        CheckpointLoader(load_path=str(path), load_dict={"model": self.net}, map_location="cpu")(Engine(lambda e, b: None))
+        loader = CheckpointLoader(load_path=str(path), load_dict={"model": self.net}, map_location="cpu")
+        loader(Engine(lambda engine, batch: None))
         for key, value in trained.state_dict().items():
             torch.testing.assert_close(self.net.state_dict()[key], value)
 

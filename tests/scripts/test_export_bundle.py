@@ -97,5 +97,57 @@ class TestExportBundle(unittest.TestCase):
             self.assertIn("ckpt_export: ok", proc.stdout)
 
 
+
+class TestExportedTrainingRule(unittest.TestCase):
+    """The exported weights and configs are one rule (TorchScript export and MONAI Label skip ``initialize``)."""
+
+    def setUp(self) -> None:
+        import torch
+
+        from custom_transforms.resume import TrainingSettings
+
+        self.tmp = Path(tempfile.mkdtemp(prefix="export_rule_"))
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.src = self.tmp / "bundle"
+        shutil.copytree(REPO_ROOT / "bundle" / "configs", self.src / "configs")
+        (self.src / "models").mkdir()
+        self.rule = {"group_size": 7, "window_s": 120.0, "fused_index": 0}
+        self.save = lambda rule: torch.save({"model": {}, "settings": TrainingSettings(rule).state_dict()},
+                                            self.src / "models" / "model.pt")
+
+    def test_weights_of_another_rule_are_refused_in_one_line(self):
+        from scripts.bundle_tools.verify import check_exported_training_rule
+
+        self.save(self.rule)
+        out = export_bundle(self.tmp / "out", self.src)
+        with self.assertRaises(RuntimeError) as ctx:
+            check_exported_training_rule(out)
+        self.assertEqual(
+            str(ctx.exception),
+            f"{Path(out).resolve()}/models/model.pt: was trained with window_s=120, fused_index=0; this run has "
+            "window_s=None, fused_index=1: set the same ids, or retrain",
+        )
+        self.save(dict(self.rule, window_s=None, fused_index=1))
+        out = export_bundle(self.tmp / "out2", self.src)
+        self.assertEqual(check_exported_training_rule(out), "training rule: ok")
+
+    def test_torchscript_export_takes_the_model_entry(self):
+        from unittest import mock
+
+        from scripts.bundle_tools import verify
+
+        self.save(dict(self.rule, window_s=None, fused_index=1))
+        out = export_bundle(self.tmp / "out", self.src)
+        done = subprocess.CompletedProcess([], 0, "", "")
+        with mock.patch.object(verify.subprocess, "run", return_value=done) as run, \
+                mock.patch.object(verify, "check_exported_training_rule", return_value="training rule: ok"), \
+                mock.patch("sys.stdout"):
+            verify.verify_bundle(out, schemas=[])
+        export = [c.args[0] for c in run.call_args_list if "ckpt_export" in c.args[0]]
+        self.assertEqual(len(export), 1)
+        # without it MONAI copies nothing from {"model": ..., "settings": ...}: an untrained TorchScript network
+        self.assertIn("--key_in_ckpt model", " ".join(export[0]))
+
+
 if __name__ == "__main__":
     unittest.main()
