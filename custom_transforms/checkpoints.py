@@ -16,9 +16,9 @@ run whose ids differ, so that weights are never applied to images made by anothe
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from typing import Any
 import torch
 
 from custom_transforms.errors import RenogramInputError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "EPOCH_CHECKPOINT_PATTERN",
@@ -171,8 +173,8 @@ def check_training_rule(path: str | os.PathLike, ids: Mapping[str, Any]) -> dict
 
     Only the :data:`TRAINING_RULE_IDS` present both in ``ids`` and in the record are compared, after the same
     normalisation as :class:`~custom_transforms.resume.TrainingSettings` (tuples as lists, ``in_channels`` an int), so
-    ``60`` and ``60.0`` are the same value. Weights without a record load as before: one line on stderr says the rule
-    could not be checked. A missing or unreadable file is left to :func:`check_checkpoint`.
+    ``60`` and ``60.0`` are the same value. Weights without a record load as before: one warning (this module's
+    logger) says the rule could not be checked. A missing or unreadable file is left to :func:`check_checkpoint`.
 
     Args:
         path: the weights file (``<ckpt_dir>/model.pt``).
@@ -189,11 +191,10 @@ def check_training_rule(path: str | os.PathLike, ids: Mapping[str, Any]) -> dict
     readable, rule = _read_record(p)
     if rule is None:
         if readable:
-            print(
+            # a warning, not an error line: the run goes on (in a bundle run it lands in the log, logging.conf)
+            logger.warning(
                 f"{p}: the weights record no training rule (written by an older version of the bundle); the "
-                f"preprocessing ids ({', '.join(TRAINING_RULE_IDS)}) could not be checked against it",
-                file=sys.stderr,
-                flush=True,
+                f"preprocessing ids ({', '.join(TRAINING_RULE_IDS)}) could not be checked against it"
             )
         return None
     trained = _rule_values(rule)

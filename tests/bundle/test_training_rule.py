@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from monai.bundle import ConfigParser
 from parameterized import parameterized
 from PIL import Image
 
+from custom_transforms import checkpoints
 from custom_transforms.checkpoints import TRAINING_RULE_IDS, check_training_rule, recorded_training_rule
 from custom_transforms.errors import RenogramInputError
 from custom_transforms.pipeline import CHAIN_DEFAULTS, DEFAULT_SPATIAL_SIZE, bundle_overrides
@@ -85,20 +87,17 @@ class TestCheckTrainingRule(unittest.TestCase):
 
     def test_weights_without_record_are_not_checked(self):
         path = _save(self.tmp / "old.pt", self.net, None)
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
+        with self.assertLogs("custom_transforms.checkpoints", "WARNING") as logs:
             self.assertIsNone(check_training_rule(path, dict(RULE, window_s=120.0)))
-        self.assertEqual(err.getvalue().count("\n"), 1)
-        self.assertTrue(err.getvalue().startswith(f"{path}: the weights record no training rule"), err.getvalue())
+        self.assertEqual(len(logs.output), 1)
+        self.assertIn(f"{path}: the weights record no training rule", logs.output[0])
         torch.save({"model": self.net.state_dict()}, self.tmp / "wrapped.pt")  # {"model": ...} without "settings"
         self.assertIsNone(recorded_training_rule(self.tmp / "wrapped.pt"))
         # a missing or unreadable file is left to check_checkpoint (which names it), without a line here
         (self.tmp / "broken.pt").write_bytes(b"not a checkpoint")
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
+        with self.assertNoLogs("custom_transforms.checkpoints"):
             self.assertIsNone(check_training_rule(self.tmp / "missing.pt", RULE))
             self.assertIsNone(check_training_rule(self.tmp / "broken.pt", RULE))
-        self.assertEqual(err.getvalue(), "")
 
     def test_monai_checkpoint_loader_loads_the_model_of_a_recorded_checkpoint(self):
         from monai.handlers import CheckpointLoader
@@ -171,11 +170,10 @@ class TestBundleRecordsAndChecksTheRule(unittest.TestCase):
             output_dir=str(self.tmp / out), ckpt_dir=str(ckpt_dir or self.models), save_overlay=False,
             **dict(TINY_OVERRIDES, **overrides),
         )
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
+        with mock.patch.object(checkpoints.logger, "warning") as warning, contextlib.redirect_stderr(io.StringIO()):
             wf.initialize()
             wf.run()
-        return err.getvalue()
+        return "\n".join(str(c.args[0]) for c in warning.call_args_list)
 
     def test_best_and_final_checkpoints_carry_the_rule(self):
         expected = dict(RULE)

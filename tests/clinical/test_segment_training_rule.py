@@ -84,10 +84,9 @@ class TestSegmenterUsesTheTrainingRule(unittest.TestCase):
             BundleSegmenter(self.recorded, overrides={"window_s": 60.0})
 
     def test_weights_without_record_use_inference_json(self):
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
+        with self.assertLogs("custom_transforms.checkpoints", "WARNING") as logs:
             seg = BundleSegmenter(self.old)
-        self.assertIn("could not be checked", err.getvalue())
+        self.assertIn("could not be checked", logs.output[0])
         self.assertEqual((seg.fused_index, seg.training_rule), (1, {}))
         torch.testing.assert_close(seg.chain(self.study), FusedImageChain()(self.study))
         self.assertEqual(BundleSegmenter(self.old, fused_index=2).fused_index, 2)  # an explicit id is used as given
