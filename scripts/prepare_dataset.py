@@ -224,7 +224,8 @@ def simulator_facts(truth: dict[str, Any] | None, row: dict[str, str] | None = N
         row: the study's ``studies.csv`` row, used when there is no ``truth``.
 
     Returns:
-        ``{fact: value}``: scalar fields, one level of nesting flattened as ``<parent>_<key>``, and ``pathology``.
+        ``{fact: value}``: scalar fields, one level of nesting flattened as ``<parent>_<key>``, ``pathology``, and
+        ``furosemide`` ``"none"`` where the simulator recorded no diuretic (``null``).
     """
     source: dict[str, Any] = truth if isinstance(truth, dict) else dict(row or {})
     facts: dict[str, Any] = {}
@@ -235,6 +236,8 @@ def simulator_facts(truth: dict[str, Any] | None, row: dict[str, str] | None = N
                     facts[f"{key}_{sub}"] = v
         elif (v := _fact_value(value)) is not None:
             facts[str(key)] = v
+    if "furosemide" in source and source["furosemide"] in (None, ""):  # the simulator's None: no diuretic given
+        facts["furosemide"] = "none"
     if isinstance(source.get("pathology"), str):  # a flat study-level pathology is used as it is
         facts["pathology"] = source["pathology"]
     else:

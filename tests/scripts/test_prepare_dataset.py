@@ -142,7 +142,8 @@ class TestBuildDataset(BuilderCase):
         facts = simulator_facts(truth)
         self.assertEqual(facts, {"matrix": 128, "tracer": "DTPA", "pathology_left": "normal",
                                  "pathology_right": "scarred", "pathology": "scarred", "collimator": "LEHR",
-                                 "camera_psf_mm": 7.5, "camera_name": "GP"})
+                                 "camera_psf_mm": 7.5, "camera_name": "GP", "furosemide": "none"})
+        self.assertEqual(simulator_facts({"furosemide": "F+20"})["furosemide"], "F+20")
         self.assertEqual(simulator_facts({"pathology": {"left": "normal", "right": "normal"}})["pathology"], "normal")
         both = simulator_facts({"pathology": {"left": "reduced", "right": "dilated"}})
         self.assertEqual(both["pathology"], "dilated+reduced")
@@ -382,6 +383,10 @@ class TestSimulatedStudies(unittest.TestCase):
             truth = json.loads((self.studies / sid / "truth.json").read_text())
             for key in ("matrix", "protocol", "tracer", "age_years"):
                 self.assertEqual(facts[key], truth[key], (sid, key))
+            self.assertEqual(facts["furosemide"], truth["furosemide"] or "none")
+            if "collimator" in truth.get("camera", {}):  # nested facts are flattened one level
+                self.assertEqual(facts["camera_collimator"], truth["camera"]["collimator"])
+            self.assertEqual(facts["camera_mu_per_cm"], truth["camera"]["mu_per_cm"])
             abnormal = sorted({v for v in truth["pathology"].values() if v != "normal"})
             self.assertEqual(facts["pathology"], "+".join(abnormal) or "normal")
         for e in (e for name in ("training", "validation", "test") for e in self.datalist[name]):
