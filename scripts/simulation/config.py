@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .camera import COLLIMATORS
 from .growth import (
     kidney_depth_cm,
     kidney_length_mm,
@@ -343,8 +344,6 @@ def sample_study_config(
         ValueError: unknown tracer, protocol, matrix, pathology, collimator, kidney position, a non-positive gain or
             dose factor, or an empty age range.
     """
-    from .phantom import COLLIMATORS  # the camera model owns the collimator table (phantom imports this module)
-
     if collimator not in COLLIMATORS:
         raise ValueError(f"collimator must be one of {tuple(COLLIMATORS)}, got {collimator!r}")
     if len(positions) != 2 or any(p not in KIDNEY_POSITIONS for p in positions):

@@ -28,36 +28,18 @@ not labelled (they take up no tracer and are invisible on the images).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from .camera import COLLIMATORS
 from .config import ARM_CENTRE_FRAC, ARM_RADIUS_FRAC, UFOV_MM, KidneyConfig, StudyConfig
 from .kinetics import IMAGE_COMPARTMENTS
 
-__all__ = [
-    "COLLIMATORS", "Collimator", "Phantom", "build_phantom", "psf_fwhm_mm", "scatter_fraction", "kidney_geometry",
-]
+__all__ = ["Phantom", "build_phantom", "psf_fwhm_mm", "scatter_fraction", "kidney_geometry"]
 
 _SCATTER_SIGMA_MM = 30.0
-
-
-class Collimator(NamedTuple):
-    """Geometric resolution ``a + b z`` (mm, z in cm) and sensitivity relative to LEHR of a parallel-hole collimator."""
-
-    offset_mm: float
-    slope_mm_per_cm: float
-    sensitivity: float
-
-
-#: Low-energy collimators of renography cameras: high resolution, general purpose, all purpose. Typical vendor
-#: figures (system FWHM at 10 cm about 8 / 10 / 12 mm; sensitivity about 1 : 1.35 : 1.7).
-COLLIMATORS: dict[str, Collimator] = {
-    "LEHR": Collimator(1.6, 0.55, 1.0),
-    "GP": Collimator(1.8, 0.75, 1.35),
-    "LEAP": Collimator(2.0, 0.95, 1.7),
-}
 
 
 def psf_fwhm_mm(distance_cm: float, collimator: str = "LEHR") -> float:
