@@ -78,7 +78,9 @@ class TestTrainEvaluateInfer(unittest.TestCase):
         model = self.bundle_root / "models" / "model.pt"
         self.assertTrue(model.is_file())
         net = self.train_workflow.parser.get_parsed_content("network_def", instantiate=True)
-        net.load_state_dict(_state_dict_file(model), strict=True)  # raises on any key or shape mismatch
+        saved = _state_dict_file(model)
+        self.assertEqual(set(saved), {"model", "settings"})  # the weights and the rule they were trained with
+        net.load_state_dict(saved["model"], strict=True)  # raises on any key or shape mismatch
 
     def test_finished_run_keeps_final_checkpoint_and_no_resume_checkpoint(self):
         models = self.bundle_root / "models"
@@ -396,7 +398,7 @@ class TestBadInput(unittest.TestCase):
         self._train(self.dataset, root2, initial_weights=str(start), resume=False, learning_rate=0.0)
         trained = _state_dict_file(root2 / "models" / "checkpoint_final.pt")
         trained = trained.get("model", trained)
-        for key, value in _state_dict_file(start).items():
+        for key, value in _state_dict_file(start)["model"].items():  # model.pt: {"model", "settings"}
             torch.testing.assert_close(trained[key], value)
         other = dict(TINY_OVERRIDES, network_def=dict(TINY_OVERRIDES["network_def"], channels=[8, 16]))
         wf = make_workflow(["train.json"], "train", bundle_root=str(self.tmp / "root_init3"),
@@ -516,7 +518,7 @@ class TestMultiProcessTraining(unittest.TestCase):
         proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
         self.assertEqual(proc.returncode, 0, proc.stdout[-3000:] + proc.stderr[-3000:])
         self.assertIn("val_mean_dice", proc.stdout + proc.stderr)
-        sd = _state_dict_file(tmp / "models" / "model.pt")
+        sd = _state_dict_file(tmp / "models" / "model.pt")["model"]  # beside "settings", the training rule
         self.assertFalse(any(k.startswith("module.") for k in sd))  # DDP wrapper not saved
         self.assertEqual(set(sd), set(start))
         for key, value in start.items():  # --initial_weights reached the network under torchrun

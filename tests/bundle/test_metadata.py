@@ -84,7 +84,9 @@ class TestNetwork(unittest.TestCase):
         parser.read_config(str(CONFIGS / "inference.json"))
         parser["bundle_root"] = str(BUNDLE)
         net = parser.get_parsed_content("network_def")
-        net.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True), strict=True)
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        # a model.pt trained by this bundle holds {"model", "settings"}; older ones a plain state_dict
+        net.load_state_dict(state["model"] if "settings" in state else state, strict=True)
 
 
 if __name__ == "__main__":
