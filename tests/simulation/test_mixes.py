@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import unittest
+from pathlib import Path
 
 import numpy as np
 from parameterized import parameterized
@@ -116,6 +117,11 @@ class TestClinicalMix(unittest.TestCase):
         for name in list(self.mix.protocols) + list(self.mix.collimators) + list(self.mix.pathologies):
             self.assertIn(name, table)
         self.assertIn("| matrix | 64² 30 %, 128² 40 %, 256² 30 % |", table)
+
+    def test_the_readme_shows_the_table(self):
+        readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+        for row in mix_table("clinical").splitlines()[2:]:
+            self.assertIn(row, readme)
 
     def test_unknown_mix(self):
         with self.assertRaisesRegex(ValueError, "unknown mix 'clinic'; choose one of clinical, paper"):
