@@ -82,6 +82,11 @@ class TestPresets(unittest.TestCase):
                  "percentile", "image_size", "in_channels"}
         self.assertFalse(chain & set(paper))
 
+    def test_cosine_ends_at_the_trainers_max_epochs(self):  # MONAI Label overrides train#trainer#max_epochs only
+        scheduler = _parse(["train.json"], **{"train#trainer#max_epochs": 10}).get_parsed_content("lr_scheduler")
+        self.assertAlmostEqual(scheduler.lr_lambdas[0](6), 0.5)
+        self.assertEqual(scheduler.lr_lambdas[0](10), 0.0)
+
     def test_unknown_loss_name_is_a_key_error_naming_it(self):
         with self.assertRaises(Exception) as ctx:
             _parse(["train.json"], loss_name="focal").get_parsed_content("loss")
