@@ -6,6 +6,8 @@ the schedule's state in the epoch checkpoint and its restoration on resume."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 import tempfile
 import unittest
@@ -177,6 +179,27 @@ class TestScheduleResume(unittest.TestCase):
         self.assertAlmostEqual(lrs[0], 1e-3 * f(2))
         self.assertEqual(state["lr_scheduler"]["last_epoch"], 3)
         self.assertAlmostEqual(state["optimizer"]["param_groups"][0]["lr"], 1e-3 * f(3))
+
+    def test_checkpoint_from_before_the_schedule_is_refused_in_one_line(self):
+        root = self._copy("before_schedule")
+        path = root / "models" / "checkpoint_epoch=2.pt"
+        state = torch.load(path, weights_only=True)
+        state["settings"] = {k: v for k, v in state["settings"].items() if k != "lr_schedule"}
+        del state["lr_scheduler"]
+        torch.save(state, path)
+        wf = self._workflow(root, max_epochs=3)
+        with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit) as ctx:
+            wf.initialize()
+        self.assertEqual(ctx.exception.code, 2)
+        self.assertIn("records no learning-rate schedule", str(ctx.exception))
+
+    def test_changed_weight_decay_is_applied(self):
+        root = self._copy("weight_decay")
+        wf = self._workflow(root, max_epochs=3, weight_decay=0.5)
+        wf.initialize()
+        wf.run()
+        state = torch.load(root / "models" / "checkpoint_epoch=3.pt", weights_only=True)
+        self.assertEqual(state["optimizer"]["param_groups"][0]["weight_decay"], 0.5)
 
     def test_longer_max_epochs_replans_the_cosine(self):
         lrs, state = self._resume("longer", max_epochs=6, learning_rate=2e-3)
