@@ -60,6 +60,8 @@ __all__ = [
     "DEFAULT_SPATIAL_SIZE",
     "CHAIN_IDS",
     "CHAIN_DEFAULTS",
+    "FUSION_RULES",
+    "BUNDLE_CHAIN",
     "StudyFusion",
     "FusedImageInput",
     "FusedImageChain",
@@ -90,6 +92,16 @@ CHAIN_DEFAULTS: dict[str, Any] = {
 }
 #: the bundle config ids that parameterise the chain (besides ``image_size``, the ``Resized`` target).
 CHAIN_IDS = tuple(CHAIN_DEFAULTS)
+#: Named fusion rules (chain ids that pick the fused image). ``paper``: sum 7 frames after the first minute, the 2nd
+#: fused image -- its time window moves with the frame duration (2.2-8.4 min over the clinical protocols).
+#: ``time_window``: sum the frames of minutes 1-3 (120 s windows from 60 s, the 1st) -- the same window under every
+#: protocol, and the parenchyma still brighter than a dilated pelvis (``python -m scripts.compare_fusion_rules``).
+FUSION_RULES: dict[str, dict[str, Any]] = {
+    "paper": {"min_start_s": 60.0, "group_size": 7, "window_s": None, "drop_partial": True, "fused_index": 1},
+    "time_window": {"min_start_s": 60.0, "group_size": 7, "window_s": 120.0, "drop_partial": True, "fused_index": 0},
+}
+#: The chain the bundle ships: its configs' ids and ``scripts.prepare_dataset``'s defaults.
+BUNDLE_CHAIN: dict[str, Any] = dict(CHAIN_DEFAULTS, **FUSION_RULES["time_window"])
 
 
 def _is_loaded_study(study: Any) -> bool:

@@ -4,7 +4,8 @@
 
 Usage::
 
-    python -m scripts.prepare_dataset --studies STUDIES --out DATASET
+    python -m scripts.prepare_dataset --studies STUDIES --out DATASET                 # the bundle's rule: minutes 1-3
+    python -m scripts.prepare_dataset --studies STUDIES --out DATASET --rule paper    # 7 frames, 2nd and 3rd image
     python -m scripts.prepare_dataset --studies STUDIES --out DATASET --split 0.8 0.2 0.0   # the paper's 80/20
     python -m scripts.prepare_dataset --studies NEW --out DATASET2 --splits DATASET/splits.json   # reuse a frozen split
 
@@ -94,6 +95,7 @@ import numpy as np
 import torch
 
 from custom_transforms.datalists import STUDY_SUFFIXES
+from custom_transforms.pipeline import BUNDLE_CHAIN, FUSION_RULES
 from custom_transforms.safe_files import (
     SKIPPED_FILE,
     OutputOverlapError,
@@ -127,6 +129,8 @@ SPLIT_NAMES = ("training", "validation", "test")
 PNG_READ_ARGS = {"reader": "PILReader", "reverse_indexing": False, "ensure_channel_first": True, "image_only": True}
 #: the dataset's bundle config overrides (``monai.bundle run --args_file``) that run the chain it was built with.
 BUNDLE_ARGS_FILE = "bundle_args.json"
+#: fused images labelled by default under a rule, where not only the rule's own (the paper labelled its 2nd and 3rd).
+LABELLED_BY_RULE: dict[str, tuple[int, ...]] = {"paper": (1, 2)}
 #: reason recorded in ``datalist.json`` ``skipped`` for a study a frozen ``--splits`` leaves out (not a failure).
 EXCLUDED_REASON = "not in the frozen --splits"
 
@@ -138,11 +142,11 @@ class BuildOptions:
     size: tuple[int, int] = (384, 384)
     colormap: str | None = "jet"
     percentile: float = 99.5
-    min_start_s: float = 60.0
-    group_size: int = 7
-    window_s: float | None = None
-    drop_partial: bool = True
-    fused: tuple[int, ...] = (1, 2)
+    min_start_s: float = BUNDLE_CHAIN["min_start_s"]
+    group_size: int = BUNDLE_CHAIN["group_size"]
+    window_s: float | None = BUNDLE_CHAIN["window_s"]
+    drop_partial: bool = BUNDLE_CHAIN["drop_partial"]
+    fused: tuple[int, ...] = (BUNDLE_CHAIN["fused_index"],)
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
     group_by: str = "patient"
@@ -724,11 +728,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, nargs="+", default=[384], help="output size: S or H W (default 384)")
     p.add_argument("--colormap", default="jet", help="OpenCV colormap name, or 'none' for grayscale (default jet)")
     p.add_argument("--percentile", type=float, default=99.5, help="image percentile taken as full scale (default 99.5)")
-    p.add_argument("--min-start-s", type=float, default=60.0, help="drop frames starting before this (default 60 s)")
-    p.add_argument("--group-size", type=int, default=7, help="frames summed per fused image (default 7)")
-    p.add_argument("--window-s", type=float, default=None, help="fuse fixed time windows of this many s instead")
+    p.add_argument(
+        "--rule", choices=tuple(FUSION_RULES), default="time_window",
+        help="fusion rule (custom_transforms.pipeline.FUSION_RULES): time_window (default, the bundle's: minutes 1-3, "
+        "--window-s 120 --fused 0) or paper (7 frames after the first minute, --fused 1 2 as the paper labelled); "
+        "the four options below override it",
+    )
+    p.add_argument("--min-start-s", type=float, default=None, help="drop frames starting before this (default 60 s)")
+    p.add_argument("--group-size", type=int, default=None, help="frames summed per fused image (paper rule: 7)")
+    p.add_argument("--window-s", type=float, default=None,
+                   help="fuse fixed time windows of this many s (time_window rule: 120; 0 = groups of frames)")
     p.add_argument("--keep-partial", action="store_true", help="keep a partial last group/window (default: drop)")
-    p.add_argument("--fused", type=int, nargs="+", default=[1, 2], help="0-based fused images to label (default 1 2)")
+    p.add_argument("--fused", type=int, nargs="+", default=None,
+                   help="0-based fused images to label (time_window rule: 0; paper rule: 1 2)")
     p.add_argument(
         "--split",
         type=float,
@@ -760,6 +772,30 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def options_from_args(args: argparse.Namespace, size: tuple[int, int], colormap: str | None) -> BuildOptions:
+    """The :class:`BuildOptions` of parsed flags: the ``--rule``'s ids, overridden by the flags given."""
+    rule = FUSION_RULES[args.rule]
+    window_s = rule["window_s"] if args.window_s is None else (None if args.window_s == 0 else args.window_s)
+    return BuildOptions(
+        size=size,
+        colormap=colormap,
+        percentile=args.percentile,
+        min_start_s=rule["min_start_s"] if args.min_start_s is None else args.min_start_s,
+        group_size=rule["group_size"] if args.group_size is None else args.group_size,
+        window_s=window_s,
+        drop_partial=not args.keep_partial,
+        fused=tuple(args.fused) if args.fused is not None else LABELLED_BY_RULE.get(args.rule, (rule["fused_index"],)),
+        split=tuple(args.split),
+        seed=args.seed,
+        group_by=args.group_by,
+        view=args.view,
+        splits_file=args.splits,
+        on_error=args.on_error,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit code.
 
@@ -779,24 +815,7 @@ def main(argv: list[str] | None = None) -> int:
             colormap_lut(colormap)
     except ValueError as exc:
         parser.error(str(exc))
-    opts = BuildOptions(
-        size=size,
-        colormap=colormap,
-        percentile=args.percentile,
-        min_start_s=args.min_start_s,
-        group_size=args.group_size,
-        window_s=args.window_s,
-        drop_partial=not args.keep_partial,
-        fused=tuple(args.fused),
-        split=tuple(args.split),
-        seed=args.seed,
-        group_by=args.group_by,
-        view=args.view,
-        splits_file=args.splits,
-        on_error=args.on_error,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-    )
+    opts = options_from_args(args, size, colormap)
     try:
         datalist = build_dataset(args.studies, args.out, opts)
     except BuildError as exc:

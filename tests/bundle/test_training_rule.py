@@ -10,6 +10,8 @@ before. One tiny training run (64x64, a two-level UNet, one epoch) serves every 
 
 from __future__ import annotations
 
+import dataclasses
+
 import contextlib
 import io
 import shutil
@@ -28,7 +30,7 @@ from PIL import Image
 from custom_transforms import checkpoints
 from custom_transforms.checkpoints import TRAINING_RULE_IDS, check_training_rule, recorded_training_rule
 from custom_transforms.errors import RenogramInputError
-from custom_transforms.pipeline import CHAIN_DEFAULTS, DEFAULT_SPATIAL_SIZE, bundle_overrides
+from custom_transforms.pipeline import BUNDLE_CHAIN, CHAIN_DEFAULTS, DEFAULT_SPATIAL_SIZE, bundle_overrides
 from custom_transforms.resume import TrainingSettings
 from tests.bundle.bundle_fixtures import CONFIGS, TINY_OVERRIDES, make_png_dataset, make_workflow
 
@@ -117,16 +119,17 @@ class TestSameDefaults(unittest.TestCase):
         from scripts import prepare_dataset
 
         args = prepare_dataset._parser().parse_args(["--studies", "s", "--out", "o"])
-        cli = prepare_dataset.BuildOptions(
-            size=tuple(args.size * 2 if len(args.size) == 1 else args.size), colormap=args.colormap,
-            percentile=args.percentile, min_start_s=args.min_start_s, group_size=args.group_size,
-            window_s=args.window_s, drop_partial=not args.keep_partial, fused=tuple(args.fused), view=args.view,
+        cli = prepare_dataset.options_from_args(args, tuple(args.size * 2), args.colormap)
+        self.assertEqual(dataclasses.replace(cli, progress=True), prepare_dataset.BuildOptions(),
+                         "prepare_dataset's flags and BuildOptions defaults")
+        paper = prepare_dataset.options_from_args(
+            prepare_dataset._parser().parse_args(["--studies", "s", "--out", "o", "--rule", "paper"]), (384, 384), "jet"
         )
-        self.assertEqual(cli, prepare_dataset.BuildOptions(), "prepare_dataset's flags and BuildOptions defaults")
+        self.assertEqual((paper.window_s, paper.group_size, paper.fused), (None, 7, (1, 2)))
         dataset_rule = bundle_overrides(
             {k: v for k, v in vars(prepare_dataset.BuildOptions()).items() if k not in ("progress", "overwrite")}
         )
-        pipeline_rule = dict(CHAIN_DEFAULTS, image_size=list(DEFAULT_SPATIAL_SIZE), in_channels=3)
+        pipeline_rule = dict(BUNDLE_CHAIN, image_size=list(DEFAULT_SPATIAL_SIZE), in_channels=3)
         self.assertEqual(dataset_rule, pipeline_rule)
         for configs in (["train.json"], ["train.json", "evaluate.json"], ["inference.json"]):
             parser = ConfigParser()
@@ -176,7 +179,7 @@ class TestBundleRecordsAndChecksTheRule(unittest.TestCase):
         return "\n".join(str(c.args[0]) for c in warning.call_args_list)
 
     def test_best_and_final_checkpoints_carry_the_rule(self):
-        expected = dict(RULE)
+        expected = dict(RULE, **BUNDLE_CHAIN)  # train.json's ids: the bundle's rule
         for name in ("model.pt", "checkpoint_final.pt"):
             state = torch.load(self.models / name, map_location="cpu", weights_only=True)
             self.assertIn("model", state, name)
@@ -189,12 +192,12 @@ class TestBundleRecordsAndChecksTheRule(unittest.TestCase):
 
     def test_inference_with_another_rule_is_refused(self):
         with self.assertRaises(SystemExit) as ctx:
-            self._infer("other", window_s=120.0, fused_index=0)
+            self._infer("other", window_s=None, fused_index=1)
         self.assertEqual(ctx.exception.code, 2)
         self.assertEqual(
             str(ctx.exception),
-            f"{self.models / 'model.pt'}: was trained with window_s=None, fused_index=1; this run has window_s=120, "
-            "fused_index=0: set the same ids, or retrain",
+            f"{self.models / 'model.pt'}: was trained with window_s=120, fused_index=0; this run has window_s=None, "
+            "fused_index=1: set the same ids, or retrain",
         )
         self.assertEqual(list((self.tmp / "other").glob("*_mask.png")), [])
 
@@ -214,7 +217,7 @@ class TestBundleRecordsAndChecksTheRule(unittest.TestCase):
         old.mkdir()
         state = torch.load(self.models / "model.pt", map_location="cpu", weights_only=True)["model"]
         torch.save(state, old / "model.pt")  # the layout of weights written before the record existed
-        err = self._infer("old", ckpt_dir=old, window_s=120.0)
+        err = self._infer("old", ckpt_dir=old, window_s=90.0)
         self.assertIn("could not be checked", err)
         self.assertTrue((self.tmp / "old" / "a_mask.png").is_file())
 

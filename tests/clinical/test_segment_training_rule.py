@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy import ndimage as ndi
 
-from custom_transforms.pipeline import CHAIN_DEFAULTS, FusedImageChain
+from custom_transforms.pipeline import BUNDLE_CHAIN, FUSION_RULES, FusedImageChain
 from custom_transforms.resume import TrainingSettings
 from scripts.clinical.segment import BundleSegmenter, MissingModelError
 from tests.bundle.bundle_fixtures import ThresholdNet
@@ -29,13 +29,14 @@ from tests.clinical.renal_fixtures import HAVE_SIMULATOR, REPO, make_tiny_bundle
 
 REAL_STUDY = REPO.parent / "shared" / "realdata" / "roim_renal_mag3_posterior_deid.dcm"
 
-#: a rule other than inference.json's defaults: 2-min windows, the first fused image.
+#: a rule other than inference.json's (the bundle's 1-3 min window): the paper's 7 frames, the 2nd fused image.
 TRAINED = {
     "network_name": "transformer_unet",
     "network_kwargs": {},
     "in_channels": 3,
     "image_size": [64, 64],
-    **dict(CHAIN_DEFAULTS, window_s=120.0, fused_index=0),
+    **BUNDLE_CHAIN,
+    **FUSION_RULES["paper"],
 }
 
 
@@ -56,39 +57,40 @@ class TestSegmenterUsesTheTrainingRule(unittest.TestCase):
 
     def test_recorded_rule_replaces_inference_json_ids(self):
         seg = BundleSegmenter(self.recorded)
-        self.assertEqual(seg.fused_index, 0)
+        self.assertEqual(seg.fused_index, 1)
         self.assertEqual(seg.training_rule, TRAINED)
-        expected = FusedImageChain(window_s=120.0, fused_index=0)(self.study)
+        expected = FusedImageChain(**FUSION_RULES["paper"])(self.study)
         torch.testing.assert_close(seg.chain(self.study), expected)
-        self.assertFalse(torch.equal(FusedImageChain()(self.study), expected))  # the rule matters on this study
+        bundle_rule = FusedImageChain(**FUSION_RULES["time_window"])(self.study)
+        self.assertFalse(torch.equal(bundle_rule, expected))  # the rule matters on this study
         # the config's preprocessing (what the network sees) follows the record too: the same as explicit ids
-        explicit = BundleSegmenter(self.recorded, fused_index=0, overrides={"window_s": 120.0})
+        explicit = BundleSegmenter(self.recorded, fused_index=1, overrides={"window_s": None})
         torch.testing.assert_close(
             seg.preprocessing({"image": str(self.study)})["image"],
             explicit.preprocessing({"image": str(self.study)})["image"],
         )
         mask = seg(self.study)
         np.testing.assert_array_equal(mask, explicit(self.study))
-        paper = BundleSegmenter(self.old)(self.study)
-        self.assertFalse(np.array_equal(mask, paper), "the recorded rule gave the paper rule's mask")
+        unrecorded = BundleSegmenter(self.old)(self.study)
+        self.assertFalse(np.array_equal(mask, unrecorded), "the recorded rule gave inference.json's rule's mask")
 
     def test_explicit_id_that_differs_is_refused(self):
         weights = self.recorded / "models" / "model.pt"
         with self.assertRaises(MissingModelError) as ctx:
-            BundleSegmenter(self.recorded, fused_index=1)
+            BundleSegmenter(self.recorded, fused_index=0)
         self.assertEqual(
             str(ctx.exception),
-            f"{weights}: was trained with fused_index=0; this run has fused_index=1: set the same ids, or retrain",
+            f"{weights}: was trained with fused_index=1; this run has fused_index=0: set the same ids, or retrain",
         )
-        with self.assertRaisesRegex(MissingModelError, r"was trained with window_s=120; this run has window_s=60"):
+        with self.assertRaisesRegex(MissingModelError, r"was trained with window_s=None; this run has window_s=60"):
             BundleSegmenter(self.recorded, overrides={"window_s": 60.0})
 
     def test_weights_without_record_use_inference_json(self):
         with self.assertLogs("custom_transforms.checkpoints", "WARNING") as logs:
             seg = BundleSegmenter(self.old)
         self.assertIn("could not be checked", logs.output[0])
-        self.assertEqual((seg.fused_index, seg.training_rule), (1, {}))
-        torch.testing.assert_close(seg.chain(self.study), FusedImageChain()(self.study))
+        self.assertEqual((seg.fused_index, seg.training_rule), (0, {}))
+        torch.testing.assert_close(seg.chain(self.study), FusedImageChain(**FUSION_RULES["time_window"])(self.study))
         self.assertEqual(BundleSegmenter(self.old, fused_index=2).fused_index, 2)  # an explicit id is used as given
 
 

@@ -20,7 +20,14 @@ from parameterized import parameterized
 
 import custom_transforms as ct
 from custom_transforms.io import frame_timing
-from custom_transforms.pipeline import CHAIN_DEFAULTS, CHAIN_IDS, FusedImageChain, StudyFusion
+from custom_transforms.pipeline import (
+    BUNDLE_CHAIN,
+    CHAIN_DEFAULTS,
+    CHAIN_IDS,
+    FUSION_RULES,
+    FusedImageChain,
+    StudyFusion,
+)
 from custom_transforms.renogram_image import LoadRenogramImage, LoadRenogramImaged
 from tests.custom_transforms.nm_dicom import Phase, write_nm_dicom
 
@@ -105,7 +112,7 @@ class TestFusedImageChain(ChainCase):
         parser = ConfigParser()
         parser.read_config(str(CONFIGS / "inference.json"))
         for key in CHAIN_IDS:
-            self.assertEqual(parser[key], CHAIN_DEFAULTS[key], key)  # the configs state the chain's defaults
+            self.assertEqual(parser[key], BUNDLE_CHAIN[key], key)  # the configs state the bundle's rule
         parser.update({"window_s": 120.0, "fused_index": 2, "colormap": "hot"})
         chain = FusedImageChain.from_config(parser)
         self.assertEqual(chain.fusion.fusion.window_s, 120.0)
@@ -113,6 +120,10 @@ class TestFusedImageChain(ChainCase):
         torch.testing.assert_close(chain(str(self.path)), FusedImageChain(window_s=120.0, fused_index=2,
                                                                           colormap="hot")(str(self.path)))
         self.assertEqual(FusedImageChain.from_config(ConfigParser({})).fused_index, CHAIN_DEFAULTS["fused_index"])
+
+    def test_the_bundle_rule_is_the_time_window_rule(self):
+        self.assertEqual({k: BUNDLE_CHAIN[k] for k in FUSION_RULES["time_window"]}, FUSION_RULES["time_window"])
+        self.assertEqual({k: CHAIN_DEFAULTS[k] for k in FUSION_RULES["paper"]}, FUSION_RULES["paper"])  # classes
 
     def test_pipeline_functions_are_the_chain_resized(self):
         pre = ct.fused_image_pipeline(window_s=120.0, fused_index=2, spatial_size=(30, 36))

@@ -18,6 +18,7 @@ from monai.transforms import LoadImaged
 from PIL import Image
 
 import custom_transforms as ct
+from custom_transforms.pipeline import BUNDLE_CHAIN
 from scripts.prepare_dataset import (
     PNG_READ_ARGS,
     BuildError,
@@ -29,6 +30,9 @@ from scripts.prepare_dataset import (
     split_patients,
 )
 from tests.custom_transforms.nm_dicom import Phase, ramp_frames, write_nm_dicom
+
+#: the paper's rule (7 frames, the 2nd and 3rd fused images labelled): the mechanism tests below use it
+PAPER_RULE = {"min_start_s": 60.0, "group_size": 7, "window_s": None, "fused": (1, 2)}
 
 
 def make_study(path: Path, seed: int, patient_id: str, shape=(32, 40)) -> None:
@@ -72,7 +76,7 @@ class BuilderCase(unittest.TestCase):
         make_study(self.studies / "u2.dcm", 11, "U2")
         (self.studies / "labels").mkdir()
         Image.fromarray(make_label()).save(self.studies / "labels" / "u2.png")
-        self.opts = BuildOptions(size=(64, 64), progress=False, split=(0.6, 0.2, 0.2))
+        self.opts = BuildOptions(size=(64, 64), progress=False, split=(0.6, 0.2, 0.2), **PAPER_RULE)
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -150,6 +154,16 @@ class TestBuildDataset(BuilderCase):
         row = {"study_id": "s", "matrix": "64", "pathology_left": "obstructed", "pathology_right": "normal", "x": ""}
         self.assertEqual(simulator_facts(None, row), {"study_id": "s", "matrix": 64, "pathology_left": "obstructed",
                                                       "pathology_right": "normal", "pathology": "obstructed"})
+
+    def test_default_options_build_the_bundle_rule(self):
+        out = self.root / "ds"
+        datalist = build_dataset(self.studies, out, BuildOptions(size=(64, 64), progress=False, split=(0.6, 0.2, 0.2)))
+        entry = next(e for name in ("training", "validation", "test") for e in datalist[name] if e["study"] == "u1")
+        self.assertEqual((entry["fused_index"], entry["fused_start_s"], entry["fused_end_s"]), (0, 60.0, 180.0))
+        png = LoadImaged(keys="image", **PNG_READ_ARGS)({"image": str(out / entry["image"])})["image"]
+        expected = ct.fused_image_pipeline(spatial_size=(64, 64), **{k: v for k, v in BUNDLE_CHAIN.items()})(
+            {"image": str(self.studies / "u1.dcm")})["image"]
+        self.assertLessEqual(float((png.as_tensor() / 255.0 - expected.as_tensor()).abs().max()), 0.5 / 255 + 1e-6)
 
     def test_png_read_back_equals_pipeline(self):
         out = self.root / "ds"
@@ -350,7 +364,7 @@ class TestSimulatedStudies(unittest.TestCase):
         (cls.studies / ".sim-tmp-s9-123" / "study.dcm").write_bytes(b"partial")
         cls.out = Path(cls.tmp.name) / "ds"
         cls.datalist = build_dataset(
-            cls.studies, cls.out, BuildOptions(size=(64, 64), progress=False, split=(0.4, 0.3, 0.3))
+            cls.studies, cls.out, BuildOptions(size=(64, 64), progress=False, split=(0.4, 0.3, 0.3), **PAPER_RULE)
         )
 
     @classmethod
