@@ -54,7 +54,7 @@ class TestPresets(unittest.TestCase):
         conv = next(p for p in net.parameters() if p.ndim == 4)
         self.assertTrue(conv.is_contiguous(memory_format=torch.channels_last))
         for key, value in {"batch_size": 8, "max_epochs": 1000, "early_stop_patience": 100, "cache_rate": 1.0,
-                           "lr_schedule": "cosine", "warmup_epochs": 2, "num_workers": 1, "num_threads": None,
+                           "lr_schedule": "cosine", "warmup_epochs": 2, "num_workers": 0, "num_threads": None,
                            "network_name": "transformer_unet"}.items():
             self.assertEqual(parser.get_parsed_content(key), value, key)
         self.assertEqual(parser["train#dataset"]["_target_"], "CacheDataset")
