@@ -3,15 +3,22 @@
 """Curve timing and ROI measurements the simulator uses for its truth and its self-checks.
 
 These are deliberately simple reference implementations (the project's clinical module is separate): Tmax and
-T1/2 of a count curve, the perirenal background ring, and the 1-2 min integral DRF.
+T1/2 of a count curve, the perirenal background ring, the 1-2 min integral DRF, and the true output efficiency and
+transit times of the compartment model (:func:`transit_truth`, what ``scripts.validate_renal_function`` measures the
+report's against).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 from scipy.ndimage import binary_dilation
 
-__all__ = ["curve_tmax_thalf", "perirenal_ring", "integral_drf_percent"]
+from .kinetics import IMAGE_COMPARTMENTS, TC99M_HALF_LIFE_S, KineticParams, solve_kinetics
+
+__all__ = ["curve_tmax_thalf", "perirenal_ring", "integral_drf_percent", "transit_truth"]
 
 
 def curve_tmax_thalf(counts: np.ndarray, durations_s: np.ndarray, starts_s: np.ndarray) -> tuple[float, float]:
@@ -85,3 +92,73 @@ def integral_drf_percent(
         corrected.append(img[roi].sum() - roi.sum() * img[ring].mean())
     total = corrected[0] + corrected[1]
     return float(100.0 * corrected[0] / total)
+
+
+def transit_truth(
+    kinetics: KineticParams | Mapping[str, Any],
+    end_s: float,
+    oe_times_min: tuple[float, ...] = (20.0, 30.0),
+    dt_s: float = 0.25,
+) -> dict[str, dict[str, Any]]:
+    """The true output efficiency and transit times of each kidney, from the compartment model.
+
+    Per side (``"left"``, ``"right"``), with the names of the report's entries:
+
+    - ``parenchymal_transit_time_min`` = tau_c: the mean of the n-stage Erlang chain of the parenchyma (each stage
+      has mean tau_c / n, and means add).
+    - ``mean_transit_time_min`` = tau_c + tau_p: the whole kidney's ROI holds the parenchyma and then the pelvis,
+      whose emptying is exponential with mean tau_p. tau_p is the one in effect over the whole study:
+      ``tau_p_furo`` when the diuretic acts from injection or before (F-15), ``tau_p`` without a diuretic or when it
+      acts only after the study. None when the diuretic starts during the study: the kidney is then not a
+      time-invariant system and has no single mean transit time (``problem`` says so).
+    - ``output_efficiency_<t>min_percent`` = ``100 * (1 - A(t) / (k int_0^t plasma))``: the share of the tracer taken
+      up by t (min from acquisition start) that has left parenchyma and pelvis, with decay removed (``A`` = their
+      activity); exact under any diuretic timing. None after ``end_s``.
+
+    A kidney without uptake (k = 0) has every value None.
+
+    Args:
+        kinetics: the study's :class:`~scripts.simulation.kinetics.KineticParams` or ``truth.json``'s ``kinetics``.
+        end_s: end of the acquisition (s from its start).
+        oe_times_min: times of the output efficiency (min). Defaults to 20 and 30.
+        dt_s: time step of the kinetic solution (s). Defaults to 0.25.
+
+    Returns:
+        ``{side: {"mean_transit_time_min", "parenchymal_transit_time_min", "output_efficiency_<t>min_percent" ...,
+        "problem"}}``.
+    """
+    p = kinetics if isinstance(kinetics, KineticParams) else KineticParams(**dict(kinetics))
+    t, act = solve_kinetics(p, float(end_s) + dt_s, dt_s)
+    act = act * np.exp(np.log(2.0) / TC99M_HALF_LIFE_S * t)[:, None]  # decay removed: output is what left the ROI
+    col = {name: i for i, name in enumerate(IMAGE_COMPARTMENTS)}
+    plasma = act[:, col["plasma"]]
+    cum_plasma = np.concatenate([[0.0], np.cumsum(0.5 * (plasma[1:] + plasma[:-1]) * np.diff(t))])  # MBq s
+    furo_s = None if p.t_furo_min is None else p.t_inj_s + 60.0 * p.t_furo_min
+    out: dict[str, dict[str, Any]] = {}
+    for side in ("left", "right"):
+        k_per_s = getattr(p, f"k_{side}") / 60.0
+        tau_c, tau_p, tau_furo = (getattr(p, f"tau_c_{side}"), getattr(p, f"tau_p_{side}"),
+                                  getattr(p, f"tau_p_furo_{side}"))
+        entry: dict[str, Any] = {f"output_efficiency_{tm:g}min_percent": None for tm in oe_times_min}
+        entry.update(mean_transit_time_min=None, parenchymal_transit_time_min=None, problem="")
+        if not k_per_s > 0:
+            entry["problem"] = "no uptake"
+            out[side] = entry
+            continue
+        entry["parenchymal_transit_time_min"] = float(tau_c)
+        if furo_s is None or furo_s >= float(end_s) or tau_furo is None:
+            entry["mean_transit_time_min"] = float(tau_c + tau_p)
+        elif furo_s <= p.t_inj_s:
+            entry["mean_transit_time_min"] = float(tau_c + tau_furo)
+        else:
+            entry["problem"] = (f"the diuretic changes pelvic emptying at {furo_s / 60:.1f} min, during the study: "
+                                "no single whole-kidney mean transit time")
+        inside = act[:, col[f"parenchyma_{side}"]] + act[:, col[f"pelvis_{side}"]]
+        for tm in oe_times_min:
+            ts = 60.0 * tm
+            if ts > float(end_s) + 1e-3:
+                continue
+            taken = k_per_s * float(np.interp(ts, t, cum_plasma))
+            entry[f"output_efficiency_{tm:g}min_percent"] = 100.0 * (taken - float(np.interp(ts, t, inside))) / taken
+        out[side] = entry
+    return out
