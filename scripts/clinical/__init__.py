@@ -5,7 +5,8 @@
 Modules, in the order a study goes through them: :mod:`~scripts.clinical.study` (load once, fused image),
 :mod:`~scripts.clinical.segment` (the bundle's model, in process), :mod:`~scripts.clinical.rois`,
 :mod:`~scripts.clinical.motion` (patient motion found and undone), :mod:`~scripts.clinical.curves`,
-:mod:`~scripts.clinical.kidney_indices` (formulas in :mod:`~scripts.clinical.indices`; output efficiency and transit times in :mod:`~scripts.clinical.transit`),
+:mod:`~scripts.clinical.kidney_indices` (formulas in :mod:`~scripts.clinical.indices`; output efficiency and transit
+times in :mod:`~scripts.clinical.transit`),
 :mod:`~scripts.clinical.flags` (ranges in :mod:`~scripts.clinical.normal_ranges`),
 :mod:`~scripts.clinical.analysis` (the five steps), :mod:`~scripts.clinical.report` (files),
 :mod:`~scripts.clinical.reporter` (load, segment, analyse, write), :mod:`~scripts.clinical.cohort` (batch table);
