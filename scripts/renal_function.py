@@ -105,6 +105,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="background ROI: full perirenal ring, its lateral crescent, or none")
     ap.add_argument("--ring-gap", type=int, default=1, help="pixels between kidney and background ring")
     ap.add_argument("--ring-width", type=int, default=2, help="background ring width (pixels)")
+    ap.add_argument("--no-motion-correction", dest="motion_correction", action="store_false",
+                    help="measure and report patient motion (report.json 'motion', a warning above 1 px) but do not "
+                    "shift the moved frames back before the curves")
     ap.add_argument("--fused-index", type=int, default=None,
                     help="0-based fused image segmented by the model and shown (default: the one the model was "
                     "trained on, recorded in its weights; 1, the paper's, for a --mask or weights without a record)")
@@ -230,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = AnalysisSettings(
         drf_window_s=args.drf_window, patlak_window_s=args.patlak_window, background=args.background,
         ring_gap_px=args.ring_gap, ring_width_px=args.ring_width, mask_kind=args.mask_kind, label_mode=args.labels,
+        motion_correction=args.motion_correction,
     )
     out = Path(args.out)
     try:

@@ -26,7 +26,10 @@ Every study folder ``STUDIES/<id>/`` (``study.dcm`` + ``parenchyma.png``, ``kidn
 Writes ``OUT/per_study.csv`` (one row per study and mask source), ``OUT/summary.json`` and prints a markdown table:
 median / 90th percentile / max |DRF error| (percentage points of the left DRF; integral and Patlak), Tmax error of
 kidneys whose truth pathology is ``normal`` (median, 90th percentile, share within 1 min) and T1/2 error where both
-truth and measurement are defined.
+truth and measurement are defined; then the segmentation QC confusion table
+(:mod:`scripts.clinical.qc_confusion`: of the studies with a left-DRF error above 5 points, and within 2 points,
+how many carry a ``qc`` warning; ``summary.json``'s ``qc_confusion``, and ``qc_confusion_mask_codes`` counting only
+the codes about the mask, :data:`scripts.clinical.qc.MASK_CODES`; ``per_study.csv``'s ``qc_any``, ``qc_codes``).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ from custom_transforms.safe_files import (
     check_output_separate,
 )
 from scripts.clinical.analysis import AnalysisSettings, analyse_study
+from scripts.clinical.qc import MASK_CODES, qc_codes_text
+from scripts.clinical.qc_confusion import confusion_markdown, qc_confusion
 from scripts.clinical.rois import read_mask
 
 __all__ = ["MASK_SOURCES", "measure_study", "summarise", "markdown_table", "find_prediction", "main"]
@@ -89,6 +94,8 @@ def measure_study(study_dir: Path, source: str, mask: np.ndarray | Path, setting
     row["drf_error_patlak"] = _err(drf["patlak"]["left"], truth["drf_left_percent"])
     row["blood_pool"] = rep["blood_pool"]["method"]
     row["n_warnings"] = len(rep["warnings"])
+    row["qc_any"] = int(bool(rep.get("qc")))
+    row["qc_codes"] = qc_codes_text(rep.get("qc", []))
     for side in ("left", "right"):
         k = rep["kidneys"][side]
         row[f"found_{side}"] = int(bool(k["found"]))
@@ -272,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = summarise(rows)
     meta = {"studies_dir": str(args.studies), "n_studies": len(dirs), "seed": args.seed if args.simulate else None,
-            "predictions": str(args.predictions) if args.predictions else None, "summary": summary}
+            "predictions": str(args.predictions) if args.predictions else None, "summary": summary,
+            "qc_confusion": qc_confusion(rows), "qc_confusion_mask_codes": qc_confusion(rows, codes=MASK_CODES)}
     try:
         atomic_write_text(args.out / "per_study.csv", buf.getvalue())
         atomic_write_text(args.out / "summary.json", json.dumps(meta, indent=2))
@@ -281,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     print(markdown_table(summary))
+    print("\nSegmentation QC against the DRF error (left DRF, integral), any QC code:\n")
+    print(confusion_markdown(meta["qc_confusion"]))
+    print(f"\nThe same, the codes about the mask only ({', '.join(MASK_CODES)}):\n")
+    print(confusion_markdown(meta["qc_confusion_mask_codes"]))
     return 0
 
 

@@ -8,14 +8,16 @@ gives it (:class:`scripts.clinical.study.LoadedStudy`), and a kidney mask on the
 :data:`REPORT_SCHEMA_VERSION` / ``scripts/clinical/report.py``).
 
 1. ROIs (:func:`scripts.clinical.rois.build_rois`): kidneys assigned to patient sides, whole kidney, background
-   ring, heart.
+   ring, heart. Then patient motion (:mod:`scripts.clinical.motion`): frames registered to the ones the mask was
+   drawn on, the moved ones shifted back (``settings.motion_correction``), ``report.json``'s ``motion``.
 2. Curves (:mod:`scripts.clinical.curves`): count rates (counts/s) at frame mid-times; ``K_c = K - N_K * B`` with B
    the mean rate per pixel of the kidney's own background ring; the blood pool from the heart ROI.
 3. Indices (:mod:`scripts.clinical.kidney_indices`): DRF by the integral of ``K_c`` over the DRF window (default
    60-120 s) and by Rutland-Patlak over the Patlak window (default 60-150 s, frame mid-times), both with whole-kidney
    ROIs; timing indices (Tmax, T1/2, 20-min/max, NORA) from ``K_c`` smoothed with a 20 s Gaussian so that a single
    noisy frame cannot move them.
-4. Flags (:mod:`scripts.clinical.flags`): each index against :mod:`scripts.clinical.normal_ranges`; quality warnings.
+4. Flags (:mod:`scripts.clinical.flags`): each index against :mod:`scripts.clinical.normal_ranges`; quality warnings;
+   segmentation QC (:mod:`scripts.clinical.qc`): coded warnings, ``report.json``'s ``qc``.
 5. Report (:func:`build_report`): the ``report.json`` dictionary, every choice recorded in ``settings``.
 """
 
@@ -33,7 +35,9 @@ from custom_transforms.io import frame_timing
 from scripts.clinical.curves import blood_pool, kidney_curves
 from scripts.clinical.flags import kidney_flags, quality_warnings
 from scripts.clinical.kidney_indices import json_float, kidney_indices, split_function
+from scripts.clinical.motion import correct_motion, estimate_motion
 from scripts.clinical.normal_ranges import normal_ranges_json
+from scripts.clinical.qc import QCWarning, segmentation_qc
 from scripts.clinical.rois import SIDES, KidneyROIs, build_rois
 from scripts.clinical.study import LoadedStudy, fused_display, load_study, window_sum
 
@@ -63,6 +67,10 @@ class AnalysisSettings:
         label_mode: ``"auto"``, ``"labels"`` or ``"binary"`` (see :func:`scripts.clinical.rois.assign_kidneys`).
         smoothing_s: Gaussian sigma (s) for the timing indices. Defaults to 20.
         late_time_min: time of the late ratios (20-min/max, NORA). Defaults to 20.
+        motion_correction: shift frames found moved back before the curves (:mod:`scripts.clinical.motion`; off:
+            the motion is still measured and reported). Defaults to True.
+        motion_reference_s: the frames (unit mid-times, s) whose positions the others are registered to, those
+            the mask was drawn on. Defaults to (60, 180), the bundle's fused image (minutes 1-3).
     """
 
     drf_window_s: tuple[float, float] = (60.0, 120.0)
@@ -74,6 +82,8 @@ class AnalysisSettings:
     label_mode: str = "auto"
     smoothing_s: float = 20.0
     late_time_min: float = 20.0
+    motion_correction: bool = True
+    motion_reference_s: tuple[float, float] = (60.0, 180.0)
 
 
 @dataclass
@@ -127,8 +137,10 @@ def build_report(
     kidneys: dict[str, Any],
     warnings: list[str],
     display_title: str,
+    qc: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The ``report.json`` dictionary (schema :data:`REPORT_SCHEMA_VERSION`) from the steps' results."""
+    """The ``report.json`` dictionary (schema :data:`REPORT_SCHEMA_VERSION`) from the steps' results (``qc``: the
+    segmentation QC entries of :mod:`scripts.clinical.qc`, ``[]`` when None)."""
     src = meta.get("filename_or_obj") or None
     spacing = [float(v) for v in meta.get("pixel_spacing_mm", [float("nan")] * 2)]
     return {
@@ -161,6 +173,7 @@ def build_report(
         "kidneys": kidneys,
         "normal_ranges": normal_ranges_json(),
         "warnings": warnings,
+        "qc": list(qc or []),
         "display_image": display_title,
     }
 
@@ -203,6 +216,16 @@ def analyse_frames(
     warnings = list(rois.warnings)
     if view not in ("posterior", "anterior") and not any("assumed posterior" in w for w in warnings):
         warnings.append(f"view is {view!r}; assumed posterior (patient left on image left)")
+    # 1b. motion: frames registered to the reference window (where the mask lies), the moved ones shifted back. The
+    # ROIs stay; building them used only the first minute (heart), which is never shifted, and the field of view.
+    motion = estimate_motion(
+        frames, starts, durs, np.logical_or.reduce([k for k in rois.kidney.values() if k is not None]),
+        spacing_mm=spacing[0], reference_window_s=st.motion_reference_s,
+    )
+    if st.motion_correction:
+        frames = correct_motion(frames, motion)
+    if motion.warns:
+        warnings.append(motion.message())
 
     # 2. curves
     blood = blood_pool(frames, durs, rois)
@@ -235,13 +258,20 @@ def analyse_frames(
         if side in found:
             kidneys[side]["drf_parenchyma_integral_percent"] = drf["parenchyma_integral"][side]
             kidneys[side]["flags"] = kidney_flags(kidneys[side])
+    # 4b. segmentation QC (scripts.clinical.qc): report.json's coded ``qc`` list, motion's entry included
+    qc = segmentation_qc(mask, rois, kidneys, window_sum(frames, starts, durs)[0], spacing,
+                         meta.get("patient_age_years"), extra=[QCWarning(**e) for e in motion.qc_entries()])
     # 5. report
     if display_image is None:
         display_image, default_title = window_sum(frames, starts, durs)
         display_title = display_title or default_title
     report = build_report(meta, frames.shape, end_s, st, mask_source, blood.info, drf, kidneys, warnings,
-                          display_title)
-    return RenalAnalysis(report, curves, rois, np.asarray(display_image, float), display_title)
+                          display_title, qc=[q.as_json() for q in qc])
+    report["settings"]["motion_correction"] = bool(st.motion_correction)
+    report["motion"] = motion.info()
+    result = RenalAnalysis(report, curves, rois, np.asarray(display_image, float), display_title)
+    result.extra["motion"] = motion
+    return result
 
 
 def analyse_loaded(

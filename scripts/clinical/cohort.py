@@ -7,7 +7,8 @@
 kidney's indices (``<side>_<index>``: Tmax, T1/2, its fit, 20-min/max, NORA20, last/max, NORA at the last frame,
 KTBR, Patlak slope and R^2, ROI sizes; empty where not computed or the kidney was not found) and their flags
 (``<side>_flag_<index>``: ``normal``/``borderline``/``abnormal``/``n/a``), the blood-pool method, and the warnings
-(``n_warnings``; ``warnings`` joined by `` | ``). Values are the ``report.json`` numbers, as written there.
+(``n_warnings``; ``warnings`` joined by `` | ``), and the segmentation QC codes (``qc``: ``code:side`` joined by
+``;``, :func:`scripts.clinical.qc.qc_codes_text`). Values are the ``report.json`` numbers, as written there.
 
 ``cohort.png`` (one page): the distribution of the left kidney's split function (integral and Patlak) against the
 normal band, the abnormal/borderline counts per flagged index, Tmax against T1/2 per kidney, and integral against
@@ -28,6 +29,7 @@ import numpy as np
 from custom_transforms.safe_files import atomic_write_bytes, atomic_write_text
 from scripts.clinical.kidney_indices import DRF_METHODS
 from scripts.clinical.normal_ranges import NORMAL_RANGES
+from scripts.clinical.qc import qc_codes_text
 from scripts.clinical.rois import SIDES
 
 __all__ = [
@@ -55,7 +57,7 @@ COHORT_COLUMNS: tuple[str, ...] = (
     *(f"drf_{method}_{side}" for method in DRF_METHODS for side in SIDES),
     *(f"{side}_{name}" for side in SIDES for name in KIDNEY_COLUMNS),
     *(f"{side}_flag_{name}" for side in SIDES for name in FLAG_COLUMNS),
-    "blood_pool_method", "n_warnings", "warnings",
+    "blood_pool_method", "n_warnings", "warnings", "qc",
 )
 
 
@@ -79,6 +81,7 @@ def cohort_row(study_id: str, source: str | os.PathLike, report: dict[str, Any])
     row["blood_pool_method"] = report["blood_pool"].get("method")
     row["n_warnings"] = len(report["warnings"])
     row["warnings"] = WARNING_SEPARATOR.join(report["warnings"])
+    row["qc"] = qc_codes_text(report.get("qc", []))
     return row
 
 

@@ -5,7 +5,8 @@
 Each :class:`NormalRange` states its bounds once (with whether a bound is itself normal) and the borderline band,
 if any; :func:`flag_value` applies it and :func:`normal_ranges_json` writes it as ``report.json``'s
 ``normal_ranges`` (``low``/``high``/``text``/``source`` per index). Sources: ``/work/shared/docs/renography.md``
-section 3.
+section 3. The normal kidney length for a child's age (:func:`kidney_length_for_age`, section 2.4) is what the
+segmentation QC of :mod:`scripts.clinical.qc` judges an ROI's size against.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["NormalRange", "NORMAL_RANGES", "FLAGS", "flag_value", "normal_ranges_json"]
+__all__ = [
+    "NormalRange", "NORMAL_RANGES", "FLAGS", "flag_value", "normal_ranges_json", "KidneyLength",
+    "KIDNEY_LENGTH_SD_MM", "KIDNEY_LENGTH_SOURCE", "KIDNEY_LENGTH_MAX_AGE_Y", "kidney_length_for_age",
+]
 
 #: the flag values, from best to worst; ``"n/a"`` when there is no value or no range.
 FLAGS = ("normal", "borderline", "abnormal", "n/a")
@@ -102,3 +106,46 @@ def flag_value(name: str, value: float | None) -> str:
 def normal_ranges_json() -> dict[str, dict[str, Any]]:
     """:data:`NORMAL_RANGES` as written in ``report.json``."""
     return {name: rng.as_json() for name, rng in NORMAL_RANGES.items()}
+
+
+@dataclass(frozen=True)
+class KidneyLength:
+    """Normal kidney length of a child of one age (:func:`kidney_length_for_age`).
+
+    Attributes:
+        mean_mm: the regression's mean length.
+        sd_mm: the standard deviation of a child's length about it.
+        low_mm, high_mm: the 95 % range, ``mean -/+ 1.96 SD``.
+        source: where the numbers come from.
+    """
+
+    mean_mm: float
+    sd_mm: float
+    low_mm: float
+    high_mm: float
+    source: str
+
+
+#: kidney length SD (mm): the 95 % range of the length-for-height regression is +-1.1 cm (Korean J Radiol,
+#: PMC3725364), i.e. 1.1 cm / 1.96.
+KIDNEY_LENGTH_SD_MM = 5.6
+KIDNEY_LENGTH_SOURCE = (
+    "Kim et al., J Korean Soc Ultrasound Med 2010;29:181 (550 children, 1 month-15 y): L = 45.95 + 1.064 x months "
+    "(<= 24 months), else 62.17 + 0.203 x months [mm]; SD 5.6 mm from the +-1.1 cm 95 % range of PMC3725364"
+)
+#: the oldest age (years) the pediatric regression is applied at (its data reach 15 y; 18 y extrapolates 3 y).
+KIDNEY_LENGTH_MAX_AGE_Y = 18.0
+
+
+def kidney_length_for_age(age_years: float) -> KidneyLength | None:
+    """Normal kidney length (mm) at an age (years), or None for an unknown age or one outside 0-18 y (adults are
+    not covered by the pediatric regression). Source: :data:`KIDNEY_LENGTH_SOURCE` (renography.md section 2.4)."""
+    if age_years is None or not math.isfinite(float(age_years)):
+        return None
+    age = float(age_years)
+    if not 0.0 <= age <= KIDNEY_LENGTH_MAX_AGE_Y:
+        return None
+    months = 12.0 * age
+    mean = 45.95 + 1.064 * months if months <= 24 else 62.17 + 0.203 * months
+    half = 1.96 * KIDNEY_LENGTH_SD_MM
+    return KidneyLength(mean, KIDNEY_LENGTH_SD_MM, mean - half, mean + half, KIDNEY_LENGTH_SOURCE)

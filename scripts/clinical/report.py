@@ -5,13 +5,15 @@
 ``report.json`` (schema ``1.0``, see :data:`scripts.clinical.analysis.REPORT_SCHEMA_VERSION`; normal ranges from
 :mod:`scripts.clinical.normal_ranges`) holds ``study``,
 ``settings``, ``blood_pool``, ``drf_percent`` (``integral``/``patlak``/``parenchyma_integral`` -> ``left``/``right``),
-``kidneys`` (per patient side: ``found`` and the indices with their ``flags``), ``normal_ranges``, ``warnings``.
+``kidneys`` (per patient side: ``found`` and the indices with their ``flags``), ``normal_ranges``, ``warnings``,
+``qc`` (coded segmentation QC warnings, :mod:`scripts.clinical.qc`).
 ``curves.csv`` has one row per frame: timing (s, min) and every curve in counts/s (background-corrected kidney and
 parenchyma, raw kidney, background per pixel, smoothed kidney, blood pool per pixel).
 
 ``report.png``: the display image with the ROI outlines (whole kidney solid, parenchyma thin, background dotted,
 heart dashed; patient sides labelled), the two background-corrected renogram curves with Tmax marks and the DRF
-window shaded, and a table of the indices against their normal ranges (abnormal red, borderline orange).
+window shaded, and a table of the indices against their normal ranges (abnormal red, borderline orange); the
+segmentation QC codes in red on the image, their messages under the table.
 All three files (and, with ``--dicom``, ``seg.dcm`` and ``report.dcm`` of :mod:`scripts.clinical.dicom_outputs`) are
 written to temporary names (or a new folder is built aside) and renamed together at the end.
 """
@@ -44,6 +46,8 @@ REPORT_DPI = 90
 _NOTE_WIDTH = 190
 _SIDE_COLOURS = {"left": "#1f5fd6", "right": "#d62728"}
 _FLAG_COLOURS = {"abnormal": "#f4b6b6", "borderline": "#fde3b0", "normal": "white", "n/a": "#eeeeee"}
+#: colour of the segmentation QC codes on the image (report.json's ``qc``).
+_QC_COLOUR = "#d00000"
 
 
 def write_curves_csv(result: RenalAnalysis, path: str | os.PathLike) -> None:
@@ -114,6 +118,10 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
     ax.text(0.01, 0.01, "posterior view: patient left on image left" if study["view"] != "anterior"
             else "anterior view: patient left on image right", transform=ax.transAxes, fontsize=8, color="k",
             bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none"})
+    if rep.get("qc"):  # the segmentation QC codes, red, on the image they are about (messages under the table)
+        codes = [f"{q['code']}{' (' + q['side'] + ')' if q.get('side') else ''}" for q in rep["qc"]]
+        ax.text(0.01, 0.99, "QC: " + "\n      ".join(codes), transform=ax.transAxes, fontsize=9, color=_QC_COLOUR,
+                fontweight="bold", va="top", ha="left", bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -199,11 +207,15 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
             f"{rep['settings']['ring_width_px']} px wide).  Patlak blood pool: {bp}.  Mask: "
             f"{Path(rep['settings']['mask_source']).name if rep['settings']['mask_source'] else '?'}."
             "  Red = outside normal range, orange = borderline.")
-    lines = [note] + [f"WARNING: {w}" for w in warnings[:6]]
+    # segmentation QC first (its messages also in ``warnings``, e.g. KTBR and motion, are not repeated), six lines
+    qc = rep.get("qc", [])
+    qc_lines = [f"QC {q['code']}{' (' + q['side'] + ')' if q.get('side') else ''}: {q['message']}" for q in qc[:6]]
+    rest = [w for w in warnings if w not in {q["message"] for q in qc}]
+    lines = [note] + qc_lines + [f"WARNING: {w}" for w in rest[: max(0, 6 - len(qc_lines))]]
     # wrapped here at a fixed width (matplotlib's wrap=True measures every word at every draw)
     text = "\n".join(textwrap.fill(line, _NOTE_WIDTH, subsequent_indent="    ") for line in lines)
     ax.text(0.0, 0.0, text, transform=ax.transAxes, fontsize=9, va="bottom", ha="left",
-            color="#8a1c1c" if warnings else "k")
+            color="#8a1c1c" if warnings or qc else "k")
     fig.savefig(path, format="png", pil_kwargs={"compress_level": 1})  # fast zlib: a larger file, a quicker report
 
 

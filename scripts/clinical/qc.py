@@ -1,0 +1,393 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""Segmentation quality control: named warnings that say when the kidney ROIs, and so the DRF, should not be trusted.
+
+``report.json``'s ``qc`` is a list of ``{"code": ..., "side": "left" | "right" | null, "message": ...}``
+(:meth:`QCWarning.as_json`), in the order below; ``report.png`` lists them in red. The codes are stable strings
+(:data:`QC_CODES`, the one table):
+
+========================== ======== ========================================================================
+code                       side     when
+========================== ======== ========================================================================
+``kidney_too_small``       kidney   whole-kidney ROI length or area below :data:`SIZE_LIMITS` times what is
+                                    expected for the patient's age (part of the kidney missed by the mask, or
+                                    a very small kidney); only when the age and the pixel size are known
+``kidney_too_large``       kidney   length or area above :data:`SIZE_LIMITS` times the expected (the ROI
+                                    took in a neighbour, e.g. spleen, liver or bladder, or a very large kidney)
+``missing_kidney_uptake``  missing  one side has no ROI while its renal fossa (the other kidney mirrored
+                                    across the body midline, searched around) holds uptake well above the
+                                    background in the 1-3 min image (:data:`FOSSA_UPTAKE_RATIO`)
+``mask_fragment``          null or  a mask region far (> :data:`FRAGMENT_GAP_MM`) from both kidneys: left out
+                           kidney   of the ROIs (side null), or joined to one kidney's ROI and more than
+                                    :data:`FRAGMENT_JOINED_GAP_MM` from the rest of it (that side)
+``low_kidney_background``  kidney   kidney-to-background ratio <= 2 (the ``ktbr`` range of
+                                    :mod:`scripts.clinical.normal_ranges`; also in ``warnings``)
+``motion``                 null     patient motion above the threshold of :mod:`scripts.clinical.motion`
+                                    (written by that module and passed in through ``extra``; this module only
+                                    reserves the code)
+``low_model_confidence``   null     reserved for the DRF interval of issue 14 item 1 (wider than a stated
+                                    limit); not emitted yet: the interval's code passes its warning through
+                                    :func:`segmentation_qc`'s ``extra`` hook
+========================== ======== ========================================================================
+
+Sizes: the kidney's length is the long side of the minimum-area rectangle around its whole-kidney ROI
+(``cv2.minAreaRect`` on the pixel centres in mm, plus one pixel for the outer pixel edges); its area is the pixel
+count times the pixel area. The expected length is the pediatric length-for-age regression of
+:func:`scripts.clinical.normal_ranges.kidney_length_for_age`; the expected area is the ellipse of that length and
+half its width (width about 0.45-0.55 of the length, ``/work/shared/docs/renography.md`` section 2.4).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+
+from scripts.clinical.normal_ranges import flag_value, kidney_length_for_age
+from scripts.clinical.rois import SIDES, KidneyROIs, background_ring, whole_kidney
+
+__all__ = [
+    "QC_CODES",
+    "MASK_CODES",
+    "SIZE_LIMITS",
+    "FOSSA_UPTAKE_RATIO",
+    "FRAGMENT_GAP_MM",
+    "FRAGMENT_JOINED_GAP_MM",
+    "QCWarning",
+    "kidney_size",
+    "body_midline",
+    "size_qc",
+    "missing_kidney_qc",
+    "fragment_qc",
+    "ktbr_qc",
+    "segmentation_qc",
+    "qc_codes_text",
+]
+
+#: code -> what it means (the table of the module docstring; the README's clinical-report section repeats it).
+QC_CODES: dict[str, str] = {
+    "kidney_too_small": "kidney ROI length or area implausibly small for the patient's age",
+    "kidney_too_large": "kidney ROI length or area implausibly large for the patient's age",
+    "missing_kidney_uptake": "no ROI on one side while that renal fossa shows uptake",
+    "mask_fragment": "a mask region far from both kidneys",
+    "low_kidney_background": "kidney-to-background ratio <= 2: DRF unreliable",
+    "motion": "patient motion above the threshold (scripts.clinical.motion)",
+    "low_model_confidence": "reserved: DRF interval wider than its limit (issue 14 item 1; not emitted yet)",
+}
+
+#: the codes about the mask itself (the others concern the study: its counts or the patient's motion).
+MASK_CODES = ("kidney_too_small", "kidney_too_large", "missing_kidney_uptake", "mask_fragment", "low_model_confidence")
+
+#: ``(low, high)`` factors on the expected length and on the expected area beyond which a kidney ROI is implausible.
+#: Wider than the normal range on purpose: a small scarred or a large hydronephrotic kidney is a finding, not a
+#: failed segmentation. On 40 fresh simulated studies (seed 7100, clinical mix) the true masks' whole-kidney ROIs
+#: measured 0.67-1.45x the expected length and 0.43-2.03x the expected area (scarred and hydronephrotic kidneys the
+#: extremes), the model's 0.64-1.56x and 0.42-1.87x (1.56x: a blob joined to the kidney).
+SIZE_LIMITS: dict[str, tuple[float, float]] = {"length": (0.6, 1.6), "area": (0.35, 2.6)}
+#: a missing kidney's fossa is flagged when its best kidney-shaped window stands out from its own surround by at least
+#: this fraction of the present kidney's contrast to its perirenal ring (:func:`_fossa_uptake`). Measured on 40 fresh
+#: simulated studies (seed 7100, clinical mix, true masks): the fossa of a truly absent or non-functioning kidney
+#: 0.01-0.25 (6 studies; the liver over the right fossa the highest), a kidney erased from the mask 0.09-2.3 and at
+#: least 0.3 in 52 of 68 (the others faint hydronephrotic, reduced or scarred kidneys beside a normal one).
+FOSSA_UPTAKE_RATIO = 0.3
+#: ... and at least this many standard deviations of the Poisson noise of that contrast.
+_FOSSA_MIN_SNR = 5.0
+#: a mask region is a fragment when its gap to every kidney ROI exceeds this (mm; at least 2 pixels).
+FRAGMENT_GAP_MM = 15.0
+#: ... and a piece joined to one kidney's ROI when it lies this far (mm) from the rest of it: wider, because the thin
+#: parenchyma of a hydronephrotic kidney breaks into pieces up to about 32 mm apart on a 64x64 matrix (6.3 mm pixels,
+#: true labels of the simulator), while a joined bladder or injection-site blob lies farther.
+FRAGMENT_JOINED_GAP_MM = 40.0
+#: regions smaller than this are ignored as specks (as :mod:`scripts.clinical.rois` drops them).
+_MIN_FRAGMENT_PX = 3
+#: the fossa search: the mirrored kidney is moved up to these fractions of its length (rows up, rows down, columns
+#: either way): the left kidney usually lies 1-2 cm higher, a low kidney up to about half a length lower.
+_SEARCH_UP, _SEARCH_DOWN, _SEARCH_SIDE = 0.4, 0.6, 0.3
+
+
+@dataclass(frozen=True)
+class QCWarning:
+    """One quality-control warning.
+
+    Attributes:
+        code: one of :data:`QC_CODES`.
+        side: the patient side it concerns (``"left"``/``"right"``) or None (the study, or a region of no side).
+        message: one line for the physician.
+    """
+
+    code: str
+    side: str | None
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"code", "side", "message"}`` as ``report.json`` stores it."""
+        return {"code": self.code, "side": self.side, "message": self.message}
+
+
+def _spacing(spacing_mm: Sequence[float] | None) -> tuple[float, float] | None:
+    """``(row, column)`` pixel size in mm, or None when unknown."""
+    try:
+        sp = [float(v) for v in np.ravel(np.asarray(spacing_mm, dtype=float))]
+    except (TypeError, ValueError):  # None, or a list holding None (report.json's unknown spacing)
+        return None
+    if len(sp) == 1:
+        sp = sp * 2
+    if len(sp) < 2 or not all(math.isfinite(v) and v > 0 for v in sp[:2]):
+        return None
+    return sp[0], sp[1]
+
+
+def kidney_size(roi: np.ndarray, spacing_mm: Sequence[float]) -> tuple[float, float]:
+    """``(length_mm, area_mm2)`` of one ROI (see the module docstring).
+
+    Args:
+        roi: ``(H, W)`` bool mask of one kidney (non-empty).
+        spacing_mm: ``(row, column)`` pixel size in mm.
+    """
+    sy, sx = _spacing(spacing_mm) or (1.0, 1.0)
+    r, c = np.nonzero(np.asarray(roi, bool))
+    pts = np.stack([c * sx, r * sy], axis=1).astype(np.float32)
+    _, (w, h), _ = cv2.minAreaRect(pts)
+    return float(max(w, h) + math.sqrt(sx * sy)), float(r.size * sx * sy)
+
+
+def body_midline(image: np.ndarray, rows: np.ndarray) -> float:
+    """Column of the body's midline in the given rows of a counts image.
+
+    How: the log of the smoothed image is split into body and air by Otsu's threshold (OpenCV); in ``rows`` the
+    columns that are body in at least half the rows form runs, and the midline is the centre of the widest run (the
+    trunk; arms beside it are narrower runs, and an air gap separates them). Written here because a planar
+    scintigram has no other landmark with one kidney: the spine is photopenic only between two kidneys. Falls back
+    to the image centre when no run is found.
+    """
+    img = np.asarray(image, float)
+    w = img.shape[1]
+    smooth = ndi.gaussian_filter(np.clip(img, 0, None), 1.5)
+    logged = np.log1p(smooth)
+    top = float(logged.max())
+    if top <= 0:
+        return (w - 1) / 2.0
+    scaled = np.round(255.0 * logged / top).astype(np.uint8)
+    _, body = cv2.threshold(scaled, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    rows = np.asarray(rows, int)
+    rows = rows[(rows >= 0) & (rows < img.shape[0])]
+    if rows.size == 0:
+        return (w - 1) / 2.0
+    cols = body[rows].mean(axis=0) >= 0.5
+    runs, n = ndi.label(cols)
+    if n == 0:
+        return (w - 1) / 2.0
+    sizes = ndi.sum_labels(np.ones(w), runs, index=np.arange(1, n + 1))
+    idx = np.flatnonzero(runs == 1 + int(np.argmax(sizes)))
+    return float(idx[0] + idx[-1]) / 2.0
+
+
+def size_qc(rois: KidneyROIs, spacing_mm: Sequence[float] | None, age_years: float | None) -> list[QCWarning]:
+    """``kidney_too_small`` / ``kidney_too_large`` of each found kidney (nothing without an age or a pixel size)."""
+    spacing = _spacing(spacing_mm)
+    expected = None if age_years is None else kidney_length_for_age(age_years)
+    if spacing is None or expected is None:
+        return []
+    exp_len = expected.mean_mm
+    exp_area = math.pi / 4.0 * exp_len * 0.5 * exp_len
+    (l_lo, l_hi), (a_lo, a_hi) = SIZE_LIMITS["length"], SIZE_LIMITS["area"]
+    out: list[QCWarning] = []
+    for side in SIDES:
+        roi = rois.kidney[side]
+        if roi is None or not roi.any():
+            continue
+        length, area = kidney_size(roi, spacing)
+        what = (f"{side} kidney ROI {length:.0f} mm long, {area / 100.0:.1f} cm2 (expected about {exp_len:.0f} mm, "
+                f"{exp_area / 100.0:.1f} cm2 at {float(age_years):.3g} y)")
+        if length < l_lo * exp_len or area < a_lo * exp_area:
+            out.append(QCWarning("kidney_too_small", side, f"{what}: too small for the age; the mask may miss part "
+                                 "of the kidney (or the kidney is very small)"))
+        elif length > l_hi * exp_len or area > a_hi * exp_area:
+            out.append(QCWarning("kidney_too_large", side, f"{what}: too large for the age; the mask may take in a "
+                                 "neighbouring organ (or the kidney is very large)"))
+    return out
+
+
+def _fossa_uptake(rois: KidneyROIs, present: str, image: np.ndarray) -> tuple[float, float, float]:
+    """``(ratio, snr, midline column)`` of the best kidney-shaped window in the missing side's fossa.
+
+    The present kidney's whole-kidney ROI, mirrored across the body midline, is the window, with a ring 2 px wide,
+    1 px out, around it (a centre-minus-surround matched filter: ``cv2.filter2D`` with each as a normalised kernel);
+    its centre may move as :data:`_SEARCH_UP` etc. say. ``ratio`` = max over the search of (window mean - ring mean)
+    / (kidney mean - kidney's perirenal ring mean): a missed kidney stands out from its own surround, while the liver
+    over the right fossa (as hot as 0.4-0.6 of a kidney at 1-3 min on the simulator) is a wide region that a
+    kidney-sized window inside it does not stand out from. Written here because no library gives a contrast matched
+    filter on an arbitrary template. The present kidney and the heart ROI (2 px dilated) count as background inside
+    the search. ``snr`` = that difference over its Poisson standard deviation at the background level.
+    """
+    img = np.asarray(image, float)
+    h, w = img.shape
+    kid = np.asarray(rois.kidney[present], bool)
+    ring = rois.background[present]
+    if ring is None or not ring.any():
+        ring = background_ring(kid, gap=1, width=2, valid=img > 0)
+    bg = float(img[ring].mean()) if ring.any() else 0.0
+    k_mean = float(img[kid].mean())
+    r, c = np.nonzero(kid)
+    mid = body_midline(img, np.arange(r.min(), r.max() + 1))
+    mc = np.round(2.0 * mid - c).astype(int)
+    pad = 4  # room for the ring (1 px gap + 2 px) in the kernel
+    inner = np.zeros((r.max() - r.min() + 1 + 2 * pad, mc.max() - mc.min() + 1 + 2 * pad), bool)
+    inner[r - r.min() + pad, mc - mc.min() + pad] = True
+    square = np.ones((3, 3), bool)
+    outer = ndi.binary_dilation(inner, square, iterations=3) & ~ndi.binary_dilation(inner, square, iterations=1)
+    n_in, n_out = float(inner.sum()), float(outer.sum())
+    work = img.copy()
+    work[ndi.binary_dilation(kid, square, iterations=2)] = bg
+    if rois.heart is not None and rois.heart.any():
+        work[ndi.binary_dilation(rois.heart, square, iterations=2)] = bg
+    work = work.astype(np.float32)
+    resp = (cv2.filter2D(work, -1, (inner / n_in).astype(np.float32), borderType=cv2.BORDER_CONSTANT)
+            - cv2.filter2D(work, -1, (outer / n_out).astype(np.float32), borderType=cv2.BORDER_CONSTANT))
+    # filter2D anchors the kernel at its centre (kh // 2, kw // 2): the mirrored kidney lies there unmoved
+    yc, xc = r.min() - pad + inner.shape[0] // 2, mc.min() - pad + inner.shape[1] // 2
+    length_px = max(r.max() - r.min() + 1, mc.max() - mc.min() + 1)
+    y0, y1 = max(int(yc - _SEARCH_UP * length_px), 0), min(int(yc + _SEARCH_DOWN * length_px) + 1, h)
+    x0, x1 = max(int(xc - _SEARCH_SIDE * length_px), 0), min(int(xc + _SEARCH_SIDE * length_px) + 1, w)
+    if y0 >= y1 or x0 >= x1 or k_mean <= bg:
+        return 0.0, 0.0, mid
+    best = float(resp[y0:y1, x0:x1].max())
+    ratio = best / (k_mean - bg)
+    snr = best / math.sqrt(max(bg, 1.0) * (1.0 / n_in + 1.0 / n_out))
+    return float(ratio), float(snr), mid
+
+
+def missing_kidney_qc(rois: KidneyROIs, image: np.ndarray) -> list[QCWarning]:
+    """``missing_kidney_uptake`` when exactly one kidney has an ROI and the other fossa holds uptake.
+
+    Args:
+        rois: the study's ROIs.
+        image: ``(H, W)`` counts of the uptake phase (the 1-3 min sum, the bundle's fused image rule).
+    """
+    present = [s for s in SIDES if rois.kidney[s] is not None and rois.kidney[s].any()]
+    if len(present) != 1:
+        return []
+    side = present[0]
+    missing = "right" if side == "left" else "left"
+    ratio, snr, _ = _fossa_uptake(rois, side, image)
+    if ratio >= FOSSA_UPTAKE_RATIO and snr >= _FOSSA_MIN_SNR:
+        return [QCWarning("missing_kidney_uptake", missing,
+                          f"no {missing} kidney in the mask, but its renal fossa shows uptake (contrast "
+                          f"{100 * ratio:.0f} % of the {side} kidney's): the mask may miss the {missing} kidney (DRF "
+                          "100/0 is then wrong)")]
+    return []
+
+
+def fragment_qc(mask: np.ndarray, rois: KidneyROIs, spacing_mm: Sequence[float] | None) -> list[QCWarning]:
+    """``mask_fragment`` for mask regions far from the kidneys (see the module docstring).
+
+    Two kinds: a region of the mask that is in neither kidney ROI (the side assignment of
+    :func:`scripts.clinical.rois.assign_kidneys` left it out; side None), and a piece of one kidney's parenchyma ROI
+    more than :data:`FRAGMENT_JOINED_GAP_MM` from the rest of it (single linkage from its largest piece, so that a
+    thin hydronephrotic rim broken into a chain of pieces, or a piece within the outline of the rest, is not a
+    fragment; joined to the kidney: that side). Gaps are Euclidean distances between pixel centres; pieces under
+    :data:`_MIN_FRAGMENT_PX` pixels are ignored.
+    """
+    sy, sx = _spacing(spacing_mm) or (4.0, 4.0)
+    gap_px = max(FRAGMENT_GAP_MM / min(sy, sx), 2.0)
+    joined_gap_px = max(FRAGMENT_JOINED_GAP_MM / min(sy, sx), 2.0)
+    m = np.asarray(mask) != 0
+    kidneys = [v for s in SIDES for v in (rois.parenchyma[s], rois.kidney[s]) if v is not None]
+    in_roi = np.logical_or.reduce(kidneys) if kidneys else np.zeros_like(m)
+    sampling = (sy / min(sy, sx), sx / min(sy, sx))  # distances in pixels of the smaller size
+    structure = np.ones((3, 3), bool)
+    out: list[QCWarning] = []
+
+    outside = m & ~in_roi
+    lab, n = ndi.label(outside, structure)
+    if n and in_roi.any():
+        dist = ndi.distance_transform_edt(~in_roi, sampling=sampling)
+        sizes = ndi.sum_labels(np.ones_like(lab), lab, index=np.arange(1, n + 1))
+        gaps = np.asarray(ndi.minimum(dist, lab, index=np.arange(1, n + 1)))
+        far = [int(v) for v, g in zip(sizes, gaps, strict=True) if v >= _MIN_FRAGMENT_PX and g > gap_px]
+        if far:
+            out.append(QCWarning("mask_fragment", None,
+                                 f"{len(far)} mask region(s) ({', '.join(str(v) for v in far)} px) more than "
+                                 f"{FRAGMENT_GAP_MM:g} mm from both kidneys, left out of the ROIs: the segmentation "
+                                 "may be unreliable"))
+    for side in SIDES:
+        par = rois.parenchyma[side]
+        if par is None:
+            continue
+        lab, n = ndi.label(par, structure)
+        if n < 2:
+            continue
+        sizes = ndi.sum_labels(np.ones_like(lab), lab, index=np.arange(1, n + 1))
+        # single linkage from the largest piece: a thin rim broken into a chain of close pieces stays one kidney
+        linked = np.zeros(n, bool)
+        linked[int(np.argmax(sizes))] = True
+        while True:
+            dist = ndi.distance_transform_edt(~np.isin(lab, 1 + np.flatnonzero(linked)), sampling=sampling)
+            near = ~linked & (np.asarray(ndi.minimum(dist, lab, index=np.arange(1, n + 1))) <= joined_gap_px)
+            if not near.any():
+                break
+            linked |= near
+        # ... and a piece inside the outline of the linked ones (a rim piece across the pelvis) is no fragment
+        hull = whole_kidney(np.isin(lab, 1 + np.flatnonzero(linked)))
+        inside = np.asarray(ndi.mean(hull, lab, index=np.arange(1, n + 1))) > 0.5
+        pieces = [int(sizes[i]) for i in range(n)
+                  if not linked[i] and not inside[i] and sizes[i] >= _MIN_FRAGMENT_PX]
+        if pieces:
+            out.append(QCWarning("mask_fragment", side,
+                                 f"the {side} kidney ROI joins {len(pieces)} mask region(s) "
+                                 f"({', '.join(str(v) for v in pieces)} px) more than {FRAGMENT_JOINED_GAP_MM:g} mm "
+                                 "from the rest of it: its outline (and DRF) may include another organ"))
+    return out
+
+
+def ktbr_qc(kidneys: dict[str, dict[str, Any]]) -> list[QCWarning]:
+    """``low_kidney_background`` for each found kidney whose KTBR is outside its range (``<= 2``)."""
+    out: list[QCWarning] = []
+    for side in SIDES:
+        k = kidneys.get(side, {})
+        if k.get("found") and k.get("ktbr") is not None and flag_value("ktbr", k["ktbr"]) == "abnormal":
+            out.append(QCWarning("low_kidney_background", side,
+                                 f"{side} kidney-to-background ratio {k['ktbr']:.2f} <= 2: DRF is unreliable "
+                                 "(PMC8279895)"))
+    return out
+
+
+def segmentation_qc(
+    mask: np.ndarray,
+    rois: KidneyROIs,
+    kidneys: dict[str, dict[str, Any]],
+    uptake_image: np.ndarray,
+    spacing_mm: Sequence[float] | None,
+    age_years: float | None,
+    extra: Iterable[QCWarning] = (),
+) -> list[QCWarning]:
+    """Every QC warning of one study, in the order of :data:`QC_CODES`.
+
+    Args:
+        mask: the ``(H, W)`` mask the ROIs were built from.
+        rois: the study's ROIs (:func:`scripts.clinical.rois.build_rois`).
+        kidneys: ``report.json``'s kidney entries (``found``, ``ktbr``).
+        uptake_image: ``(H, W)`` counts of the 1-3 min sum.
+        spacing_mm: ``(row, column)`` pixel size (None or NaN: no size check; fragments with 4 mm pixels).
+        age_years: the patient's age (None or NaN: no size check).
+        extra: warnings from other modules (the ``motion`` code of :mod:`scripts.clinical.motion`, and the hook for
+            ``low_model_confidence`` of the DRF interval), placed by their code's position in :data:`QC_CODES`.
+
+    Returns:
+        The warnings (:meth:`QCWarning.as_json` gives ``report.json``'s entries).
+    """
+    age = None if age_years is None or not math.isfinite(float(age_years)) else float(age_years)
+    found = (size_qc(rois, spacing_mm, age) + missing_kidney_qc(rois, uptake_image)
+             + fragment_qc(mask, rois, spacing_mm) + ktbr_qc(kidneys) + list(extra))
+    order = {code: i for i, code in enumerate(QC_CODES)}
+    return sorted(found, key=lambda q: order.get(q.code, len(order)))
+
+
+def qc_codes_text(qc: Iterable[dict[str, Any]]) -> str:
+    """``report.json``'s ``qc`` entries as one CSV cell: ``code:side`` (or ``code``) joined by ``;``."""
+    return ";".join(f"{q['code']}:{q['side']}" if q.get("side") else str(q["code"]) for q in qc)
