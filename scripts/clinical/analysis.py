@@ -15,7 +15,8 @@ gives it (:class:`scripts.clinical.study.LoadedStudy`), and a kidney mask on the
 3. Indices (:mod:`scripts.clinical.kidney_indices`): DRF by the integral of ``K_c`` over the DRF window (default
    60-120 s) and by Rutland-Patlak over the Patlak window (default 60-150 s, frame mid-times), both with whole-kidney
    ROIs; timing indices (Tmax, T1/2, 20-min/max, NORA) from ``K_c`` smoothed with a 20 s Gaussian so that a single
-   noisy frame cannot move them.
+   noisy frame cannot move them; output efficiency at 20/30 min and whole-kidney and parenchymal mean transit times
+   by deconvolution with the blood pool (:mod:`scripts.clinical.transit`).
 4. Flags (:mod:`scripts.clinical.flags`): each index against :mod:`scripts.clinical.normal_ranges`; quality warnings;
    segmentation QC (:mod:`scripts.clinical.qc`): coded warnings, ``report.json``'s ``qc``.
 5. Report (:func:`build_report`): the ``report.json`` dictionary, every choice recorded in ``settings``.
@@ -40,6 +41,7 @@ from scripts.clinical.normal_ranges import normal_ranges_json
 from scripts.clinical.qc import QCWarning, segmentation_qc
 from scripts.clinical.rois import SIDES, KidneyROIs, build_rois
 from scripts.clinical.study import LoadedStudy, fused_display, load_study, window_sum
+from scripts.clinical.transit import transit_indices
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
@@ -248,6 +250,8 @@ def analyse_frames(
         curves.update(kc.columns(side))
         kidneys[side] = kidney_indices(kc, blood.curve, starts, durs, st.drf_window_s, st.patlak_window_s,
                                        st.late_time_min, with_background=st.background != "none")
+        # output efficiency and transit times (scripts.clinical.transit): deconvolution with the same blood pool
+        kidneys[side].update(transit_indices(kc, blood.curve, starts, durs, st.patlak_window_s, st.smoothing_s))
     drf, drf_warnings = split_function(kidneys)
     found = [s for s in SIDES if kidneys[s]["found"]]
     # 4. flags

@@ -5,7 +5,8 @@
 ``cohort.csv`` columns (:data:`COHORT_COLUMNS`): ``study_id``, ``source`` (the study's path as given), study facts
 (tracer, age, frames, duration), the split function by each method (``drf_<method>_<side>``, %), per patient side the
 kidney's indices (``<side>_<index>``: Tmax, T1/2, its fit, 20-min/max, NORA20, last/max, NORA at the last frame,
-KTBR, Patlak slope and R^2, ROI sizes; empty where not computed or the kidney was not found) and their flags
+KTBR, Patlak slope and R^2, ROI sizes, OE at 20 and 30 min, whole-kidney and parenchymal MTT; empty where not
+computed or the kidney was not found) and their flags
 (``<side>_flag_<index>``: ``normal``/``borderline``/``abnormal``/``n/a``), the blood-pool method, and the warnings
 (``n_warnings``; ``warnings`` joined by `` | ``), and the segmentation QC codes (``qc``: ``code:side`` joined by
 ``;``, :func:`scripts.clinical.qc.qc_codes_text`). Values are the ``report.json`` numbers, as written there.
@@ -48,6 +49,8 @@ COHORT_FILES = ("cohort.csv", "cohort.png")
 KIDNEY_COLUMNS = (
     "found", "tmax_min", "t_half_min", "t_half_fit_min", "ratio_20min_max", "nora_20min", "ratio_last_max",
     "nora_last", "ktbr", "patlak_slope_per_s", "patlak_r2", "kidney_pixels", "parenchyma_pixels",
+    "output_efficiency_20min_percent", "output_efficiency_30min_percent", "mean_transit_time_min",
+    "parenchymal_transit_time_min",
 )
 #: flagged indices (``<side>_flag_<index>``), the ones of the normal-range table.
 FLAG_COLUMNS = tuple(NORMAL_RANGES)

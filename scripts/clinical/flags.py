@@ -13,16 +13,28 @@ from typing import Any
 
 from scripts.clinical.normal_ranges import flag_value
 
-__all__ = ["FLAGGED_INDICES", "kidney_flags", "quality_warnings"]
+__all__ = ["FLAGGED_INDICES", "LOWER_BOUND_INDICES", "kidney_flags", "quality_warnings"]
 
 #: kidney entries flagged against their normal range (the DRF by the integral method is flagged as ``drf_percent``).
-FLAGGED_INDICES = ("tmax_min", "t_half_min", "ratio_20min_max", "nora_20min", "ktbr")
+FLAGGED_INDICES = (
+    "tmax_min", "t_half_min", "ratio_20min_max", "nora_20min", "ktbr", "output_efficiency_20min_percent",
+    "mean_transit_time_min", "parenchymal_transit_time_min",
+)
+#: indices that may be null with a lower bound in ``<name>_lower_bound`` (:mod:`scripts.clinical.transit`).
+LOWER_BOUND_INDICES = ("mean_transit_time_min", "parenchymal_transit_time_min")
 
 
 def kidney_flags(kidney: dict[str, Any]) -> dict[str, str]:
-    """``{index: flag}`` of one found kidney whose entry holds its indices and ``drf_integral_percent``."""
-    return {"drf_percent": flag_value("drf_percent", kidney["drf_integral_percent"]),
-            **{name: flag_value(name, kidney[name]) for name in FLAGGED_INDICES}}
+    """``{index: flag}`` of one found kidney whose entry holds its indices and ``drf_integral_percent`` (an index it
+    lacks is ``"n/a"``; a transit time that is null with a lower bound already past its normal range is
+    ``"abnormal"``)."""
+    flags = {"drf_percent": flag_value("drf_percent", kidney["drf_integral_percent"]),
+             **{name: flag_value(name, kidney.get(name)) for name in FLAGGED_INDICES}}
+    for name in LOWER_BOUND_INDICES:
+        bound = kidney.get(f"{name}_lower_bound")
+        if kidney.get(name) is None and bound is not None and flag_value(name, bound) == "abnormal":
+            flags[name] = "abnormal"  # the true value lies above the bound, so at least as far out of range
+    return flags
 
 
 def quality_warnings(

@@ -90,6 +90,16 @@ NORMAL_RANGES: dict[str, NormalRange] = {
     "nora_20min": NormalRange(
         "<= 0.70", "Piepsz 2002: 90th percentile of normals 0.70 at 20 min", high=0.70, high_inclusive=True),
     "ktbr": NormalRange("> 2 (QC)", "PMC8279895: DRF unreliable when KTBR <= 2", low=2.0),
+    "output_efficiency_20min_percent": NormalRange(
+        ">= 73 % (normal about 94 %)", "IAEA renal software validation in 50 children (Clin Nucl Med 2014;39:598): "
+        "normal OE20 about 94 %, obstruction cut-off 73 %", low=73.0, low_inclusive=True),
+    "mean_transit_time_min": NormalRange(
+        "< 8.23 min (whole kidney)", "IAEA renal software validation (Clin Nucl Med 2014;39:598): whole-kidney MTT "
+        "obstruction cut-off 8.23 min", high=8.23),
+    "parenchymal_transit_time_min": NormalRange(
+        "<= 5 min (5-8 borderline)", "JNMT best-practice table: visual parenchymal transit, tracer in the collecting "
+        "system by 5 min, > 8 min delayed (the visual criterion, applied here to the parenchymal mean transit time)",
+        high=5.0, high_inclusive=True, borderline_high=8.0),
 }
 
 
@@ -97,7 +107,8 @@ def flag_value(name: str, value: float | None) -> str:
     """The flag of ``value`` against ``NORMAL_RANGES[name]`` (``"n/a"`` for an index without a range).
 
     DRF 45-55 % normal, 40-60 % borderline; Tmax < 5 min; T1/2 < 10 min normal, <= 20 min borderline (equivocal);
-    20-min/max < 0.3; NORA20 <= 0.70; KTBR > 2.
+    20-min/max < 0.3; NORA20 <= 0.70; KTBR > 2; OE20 >= 73 %; whole-kidney MTT < 8.23 min; parenchymal MTT <= 5 min
+    normal, <= 8 min borderline.
     """
     rng = NORMAL_RANGES.get(name)
     return "n/a" if rng is None else rng.flag(value)
