@@ -7,11 +7,13 @@ kidney (left, right: :func:`kidney_confusion`, :class:`KidneyConfusionMetric`, a
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 from monai.metrics import CumulativeIterationMetric
+from monai.transforms import MapTransform
 
 __all__ = [
     "METRIC_NAMES",
@@ -22,6 +24,7 @@ __all__ = [
     "kidney_sides",
     "kidney_confusion",
     "KidneyConfusionMetric",
+    "KidneySidesd",
 ]
 
 #: per-image metrics of :func:`custom_transforms.summary.write_summary`, in CSV column order.
@@ -140,12 +143,18 @@ class KidneyConfusionMetric(CumulativeIterationMetric):
     (NaN-skipping, nnU-Net conventions).
     """
 
+    def __init__(self, sides_known: bool | None = None) -> None:
+        """Args: sides_known: passed to :func:`kidney_sides` (``True``: ``y`` already holds the sides, e.g. from
+        :class:`KidneySidesd`, so a one-kidney map of 1s stays the left kidney). Defaults to None."""
+        super().__init__()
+        self.sides_known = sides_known
+
     def _compute_tensor(self, y_pred: torch.Tensor, y: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
         if y is None:
             raise ValueError("KidneyConfusionMetric needs the reference label y")
         preds = y_pred.detach().cpu().numpy()
         refs = y.detach().cpu().numpy()
-        rows = [kidney_confusion(p, kidney_sides(r)) for p, r in zip(preds, refs, strict=True)]
+        rows = [kidney_confusion(p, kidney_sides(r, self.sides_known)) for p, r in zip(preds, refs, strict=True)]
         return torch.as_tensor(np.stack(rows), dtype=torch.float64)
 
     def aggregate(self) -> torch.Tensor:
@@ -155,3 +164,40 @@ class KidneyConfusionMetric(CumulativeIterationMetric):
             return torch.tensor(float("nan"))
         dice = [metrics_from_confusion(*r)["dice"] for r in buf.reshape(-1, 4).tolist() if r[0] + r[3] > 0]
         return torch.tensor(float(np.mean(dice)) if dice else float("nan"))
+
+
+class KidneySidesd(MapTransform):
+    """The reference side map of an evaluated item, under ``output_key``, whatever labels the dataset has.
+
+    An item with its side map (``prepare_dataset``'s ``labels_kidneys``: 1 patient-left, 2 patient-right) keeps it as
+    it is, so a study with only its left kidney labelled stays one left kidney; an item without one gets the side map
+    of its binary label ``fallback_key`` (:func:`kidney_sides`: split at the bounding box's vertical midline). Feed
+    the result to :class:`KidneyConfusionMetric` with ``sides_known=True``. Written here rather than as a generic
+    transform because the rule is the metric's: which pixels are whose kidney.
+
+    The result goes under a key of its own: in an evaluator's post-processing the keys that came with the batch (such
+    as ``label_kidneys``) return to ``engine.state.batch`` (``monai.engines.utils.engine_apply_transform``), new keys
+    reach ``engine.state.output``, which the metric handlers read.
+
+    Args:
+        keys: the side-map key (``label_kidneys``), optional in an item.
+        fallback_key: the binary reference used when an item has no side map (``native_label``).
+        output_key: where the side map is written. Defaults to ``"kidney_sides"``.
+    """
+
+    def __init__(
+        self, keys: Any = "label_kidneys", fallback_key: Hashable = "native_label", output_key: Hashable = "kidney_sides"
+    ) -> None:
+        super().__init__(keys, allow_missing_keys=True)
+        self.fallback_key = fallback_key
+        self.output_key = output_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        key = self.keys[0]
+        known = key in d and d[key] is not None and not isinstance(d[key], str)  # a loaded map, not its path
+        source = d[key] if known else d[self.fallback_key]
+        arr = source.detach().cpu().numpy() if isinstance(source, torch.Tensor) else np.asarray(source)
+        sides = kidney_sides(arr, sides_known=True if known else None)
+        d[self.output_key] = torch.as_tensor(sides.reshape(arr.shape))
+        return d

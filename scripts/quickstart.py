@@ -4,8 +4,10 @@
 
 Each step runs the project's own command (printed before it runs), so the quick start doubles as a worked example:
 
-1. ``scripts.simulate``: synthetic pediatric MAG3/DTPA studies with exact truth (skipped when the folder has them);
-2. ``scripts.prepare_dataset``: the paper's preprocessing, fused pseudocolor PNGs + labels + patient-level split;
+1. ``scripts.simulate``: synthetic pediatric MAG3/DTPA studies of the clinical mix with exact truth (skipped when the
+   folder has them);
+2. ``scripts.prepare_dataset``: the bundle's preprocessing (minutes 1-3 fused, JET), PNGs + labels + patient-level
+   split;
 3. ``monai.bundle run`` with ``bundle/configs/train.json``: a demo training budget (by default it fine-tunes the shipped
    weights, so the outputs look like the real model's; ``--from-scratch`` trains from random weights);
 4. ``train.json`` + ``evaluate.json``: metrics on the test split, on the 384² grid and on the native matrix;
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         _run([py, "-m", "scripts.simulate", "--out", str(studies), "--studies", str(args.studies),
               "--seed", str(args.seed), "--workers", "2", "--no-progress"], log)
 
-    print("[2/6] paper preprocessing -> PNG dataset", flush=True)
+    print("[2/6] preprocessing (minutes 1-3 fused, JET) -> PNG dataset", flush=True)
     dataset = out / "dataset"
     _run([py, "-m", "scripts.prepare_dataset", "--studies", str(studies), "--out", str(dataset),
           "--seed", str(args.seed), "--overwrite", "--quiet"], log, skip_list=dataset / "skipped.json")
