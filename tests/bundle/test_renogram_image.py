@@ -149,7 +149,9 @@ class TestStudyMatchesDatasetPng(unittest.TestCase):
     def test_dicom_and_png_give_the_same_tensor(self):
         for entry in self.datalist["training"][:2]:
             png = LoadRenogramImage()(self.dataset / entry["image"])
-            study = LoadRenogramImage(fused_index=entry["fused_index"])(entry["study_path"])
+            opts = self.datalist["options"]  # the chain the dataset was built with (prepare_dataset's defaults)
+            chain = {k: opts[k] for k in ("min_start_s", "group_size", "window_s", "drop_partial")}
+            study = LoadRenogramImage(fused_index=entry["fused_index"], **chain)(entry["study_path"])
             self.assertEqual(tuple(study.shape), (3, *entry["native_shape"]))
             self.assertEqual(study.meta["fused_index"], entry["fused_index"])
             self.assertEqual(study.meta["source_format"], "dicom")

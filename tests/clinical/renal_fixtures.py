@@ -50,13 +50,17 @@ def simulate(root: str | os.PathLike, name: str, index: int = 0, pathology: str 
     return write_study(simulate_study(cfg), Path(root), name)
 
 
-def make_tiny_bundle(root: str | os.PathLike, image_size: int = 64, overrides: dict[str, Any] | None = None) -> Path:
+def make_tiny_bundle(
+    root: str | os.PathLike, image_size: int = 64, overrides: dict[str, Any] | None = None, record_rule: bool = False
+) -> Path:
     """A bundle folder with the project's configs, ``inference.json`` set to the threshold network, and its weights.
 
     Args:
         root: the bundle folder to create.
         image_size: the network grid (``image_size`` of the config). Defaults to 64.
         overrides: more top-level ids to set in ``inference.json``. Defaults to None.
+        record_rule: save the weights with the training rule of that ``inference.json`` (as ``train.json`` writes
+            them), so no "could not be checked" warning is logged. Defaults to False (the layout of old weights).
     """
     import torch
 
@@ -70,7 +74,13 @@ def make_tiny_bundle(root: str | os.PathLike, image_size: int = 64, overrides: d
     cfg.update(overrides or {})
     config.write_text(json.dumps(cfg, indent=2), encoding="utf-8")
     (root / "models").mkdir()
-    torch.save(ThresholdNet().state_dict(), root / "models" / "model.pt")
+    state: Any = ThresholdNet().state_dict()
+    if record_rule:
+        from custom_transforms.checkpoints import TRAINING_RULE_IDS
+        from custom_transforms.resume import TrainingSettings
+
+        state = {"model": state, "settings": TrainingSettings({k: cfg[k] for k in TRAINING_RULE_IDS}).state_dict()}
+    torch.save(state, root / "models" / "model.pt")
     return root
 
 

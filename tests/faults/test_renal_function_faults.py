@@ -79,7 +79,7 @@ class TestRenalFunctionFaults(unittest.TestCase):
                 dest = inp / folder / f"{name}.dcm"
                 truncated_copy(good, dest) if src is None else shutil.copy(src, dest)
         (cls.tmp / "afile").write_text("a file, not a folder\n")
-        cls.bundle = make_tiny_bundle(cls.tmp / "bundle")
+        cls.bundle = make_tiny_bundle(cls.tmp / "bundle", record_rule=True)
 
     @classmethod
     def tearDownClass(cls) -> None:

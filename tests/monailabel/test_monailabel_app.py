@@ -123,16 +123,16 @@ class TestPrepareAppWeights(unittest.TestCase):
         from custom_transforms.resume import TrainingSettings
 
         shutil.copy(REPO_ROOT / "bundle" / "configs" / "inference.json", self.bundle / "configs" / "inference.json")
-        rule = {"group_size": 7, "window_s": 120.0, "fused_index": 0, "image_size": [384, 384]}
+        rule = {"group_size": 7, "window_s": None, "fused_index": 1, "image_size": [384, 384]}  # the paper's rule
         torch.save({"model": {}, "settings": TrainingSettings(rule).state_dict()}, self.bundle / "models" / "model.pt")
         with self.assertRaises(ValueError) as ctx:
             self.prepare()
         self.assertEqual(
             str(ctx.exception),
-            f"{self.model / 'models' / 'model.pt'}: was trained with window_s=120, fused_index=0; this run has "
-            "window_s=None, fused_index=1: set the same ids, or retrain",
+            f"{self.model / 'models' / 'model.pt'}: was trained with window_s=None, fused_index=1; this run has "
+            "window_s=120, fused_index=0: set the same ids, or retrain",
         )
-        torch.save({"model": {}, "settings": TrainingSettings(dict(rule, window_s=None, fused_index=1)).state_dict()},
+        torch.save({"model": {}, "settings": TrainingSettings(dict(rule, window_s=120.0, fused_index=0)).state_dict()},
                    self.bundle / "models" / "model.pt")
         self.prepare(replace_weights=True)  # the same rule: served
 

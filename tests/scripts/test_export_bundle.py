@@ -111,7 +111,7 @@ class TestExportedTrainingRule(unittest.TestCase):
         self.src = self.tmp / "bundle"
         shutil.copytree(REPO_ROOT / "bundle" / "configs", self.src / "configs")
         (self.src / "models").mkdir()
-        self.rule = {"group_size": 7, "window_s": 120.0, "fused_index": 0}
+        self.rule = {"group_size": 7, "window_s": None, "fused_index": 1}  # the paper's, not the bundle's rule
         self.save = lambda rule: torch.save({"model": {}, "settings": TrainingSettings(rule).state_dict()},
                                             self.src / "models" / "model.pt")
 
@@ -124,10 +124,10 @@ class TestExportedTrainingRule(unittest.TestCase):
             check_exported_training_rule(out)
         self.assertEqual(
             str(ctx.exception),
-            f"{Path(out).resolve()}/models/model.pt: was trained with window_s=120, fused_index=0; this run has "
-            "window_s=None, fused_index=1: set the same ids, or retrain",
+            f"{Path(out).resolve()}/models/model.pt: was trained with window_s=None, fused_index=1; this run has "
+            "window_s=120, fused_index=0: set the same ids, or retrain",
         )
-        self.save(dict(self.rule, window_s=None, fused_index=1))
+        self.save(dict(self.rule, window_s=120.0, fused_index=0))
         out = export_bundle(self.tmp / "out2", self.src)
         self.assertEqual(check_exported_training_rule(out), "training rule: ok")
 
@@ -136,7 +136,7 @@ class TestExportedTrainingRule(unittest.TestCase):
 
         from scripts.bundle_tools import verify
 
-        self.save(dict(self.rule, window_s=None, fused_index=1))
+        self.save(dict(self.rule, window_s=120.0, fused_index=0))
         out = export_bundle(self.tmp / "out", self.src)
         done = subprocess.CompletedProcess([], 0, "", "")
         with mock.patch.object(verify.subprocess, "run", return_value=done) as run, \
