@@ -30,6 +30,13 @@ truth and measurement are defined; then the segmentation QC confusion table
 (:mod:`scripts.clinical.qc_confusion`: of the studies with a left-DRF error above 5 points, and within 2 points,
 how many carry a ``qc`` warning; ``summary.json``'s ``qc_confusion``, and ``qc_confusion_mask_codes`` counting only
 the codes about the mask, :data:`scripts.clinical.qc.MASK_CODES`; ``per_study.csv``'s ``qc_any``, ``qc_codes``).
+Output efficiency (20, 30 min) and whole-kidney and parenchymal mean transit times against the true ones of the
+simulator's kinetics (:func:`scripts.simulation.measure.transit_truth`; columns and statistics in
+:mod:`scripts.clinical.transit_validation`): median, p90 and max |error| per quantity in ``summary.json``, and a
+second Markdown table.
+Patient motion against ``truth.json``'s ``motion`` (:mod:`scripts.clinical.motion_validation`): shifts found (those of
+one pixel or more), exact frames, shift error, moved frames in motion-free studies; ``summary.json``'s ``motion`` per
+mask source and a third table.
 """
 
 from __future__ import annotations
@@ -52,9 +59,12 @@ from custom_transforms.safe_files import (
     check_output_separate,
 )
 from scripts.clinical.analysis import AnalysisSettings, analyse_study
+from scripts.clinical.motion_validation import motion_markdown_table, motion_row, motion_summary
 from scripts.clinical.qc import MASK_CODES, qc_codes_text
 from scripts.clinical.qc_confusion import confusion_markdown, qc_confusion
 from scripts.clinical.rois import read_mask
+from scripts.clinical.transit_validation import transit_markdown_table, transit_row, transit_summary
+from scripts.simulation.measure import transit_truth
 
 __all__ = ["MASK_SOURCES", "measure_study", "summarise", "markdown_table", "find_prediction", "main"]
 
@@ -106,6 +116,9 @@ def measure_study(study_dir: Path, source: str, mask: np.ndarray | Path, setting
         row[f"t_half_{side}"] = k.get("t_half_min")
         row[f"t_half_error_{side}"] = _err(k.get("t_half_min"), truth["t_half_min"][side])
         row[f"ktbr_{side}"] = k.get("ktbr")
+    end_s = float(truth["frame_starts_s"][-1] + truth["frame_durations_s"][-1])
+    row.update(transit_row(rep, transit_truth(truth["kinetics"], end_s)))
+    row.update(motion_row(rep, truth.get("motion")))
     return row
 
 
@@ -153,6 +166,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "drf_patlak_two_kidneys": _stats([r["drf_error_patlak"] for r in two]),
             "tmax_normal_kidneys_min": _stats(tmax_normal, tmax_missed),
             "t_half_min": {**_stats(t_half), "truth_defined_but_not_measured": t_half_missing},
+            **transit_summary(ok),
+            "motion": motion_summary(ok),
         }
     return out
 
@@ -289,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     print(markdown_table(summary))
+    print("\nOutput efficiency and transit times against the simulator's kinetics:\n")
+    print(transit_markdown_table(summary))
+    print("\nPatient motion against the simulator's truth (truth.json 'motion'):\n")
+    print(motion_markdown_table({source: s["motion"] for source, s in summary.items()}))
     print("\nSegmentation QC against the DRF error (left DRF, integral), any QC code:\n")
     print(confusion_markdown(meta["qc_confusion"]))
     print(f"\nThe same, the codes about the mask only ({', '.join(MASK_CODES)}):\n")

@@ -5,10 +5,12 @@
 Six small paper-protocol studies (five 64x64, one 128x128) drawn from fixed seeds: both kidneys normal, a reduced-
 function kidney, a hydronephrotic kidney with thin parenchyma, an obstructed kidney (DTPA), a non-functioning kidney
 (DRF 100/0) and a normal 128x128 study. The simulator is deterministic (same seed, byte-identical files), so the
-tests regenerate the studies instead of storing DICOM files. The stored values are the reports of the command as it
-was before the one-process redesign of issue 12 (``python -m scripts.renal_function --mask <ground truth>``, the
-tiny threshold-network bundle of :mod:`tests.clinical.renal_fixtures`, and the shipped model), so the test that
-reads them holds the new path to the old numbers.
+tests regenerate the studies instead of storing DICOM files. The stored values are the reports of the command
+(``python -m scripts.renal_function --mask <ground truth>``, the tiny threshold-network bundle of
+:mod:`tests.clinical.renal_fixtures`, and the shipped model). First stored before the one-process redesign of issue 12
+(the new path reproduced them); regenerated for issue 13 (the bundle's fusion rule became minutes 1-3 and the model
+was retrained: the bundle and model reports changed, the ground-truth-mask numbers did not) and issue 14 (new
+``qc``, ``motion``, output-efficiency and transit-time fields).
 
 Regenerate (only on a deliberate change of the report's numbers, and say so in the commit)::
 

@@ -171,6 +171,29 @@ class TestValidateCommand(unittest.TestCase):
             rows = (tmp / "res" / "per_study.csv").read_text().splitlines()
             self.assertEqual(len(rows), 1 + 3 * 2)
 
+    def test_motion_against_the_truth(self):
+        import dataclasses
+
+        from scripts.validate_renal_function import main
+
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            studies = tmp / "studies"
+            _simulate(studies, 0)
+            cfg = sample_study_config(np.random.default_rng(101), matrix=64, protocol="paper136", tracer="MAG3",
+                                      pathology="normal", injection_site=False, motion=False, seed=100, index=1)
+            write_study(simulate_study(dataclasses.replace(cfg, motion=[80, 82, 1.5, 0.0])), studies, "sim_001")
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                rc = main(["--studies", str(studies), "--out", str(tmp / "res")])
+            self.assertEqual(rc, 0)
+            motion = json.loads((tmp / "res" / "summary.json").read_text())["summary"]["gt_parenchyma"]["motion"]
+            self.assertEqual((motion["with_motion"], motion["at_least_1px_found"], motion["exact_frames"]), (1, 1, 1))
+            self.assertEqual((motion["without_motion"], motion["without_motion_moved_frames"]), (1, 0))
+            self.assertIn("| gt_parenchyma | 1/1 | 1/1 | 1/1 |", out.getvalue())
+            header = (tmp / "res" / "per_study.csv").read_text().splitlines()[0].split(",")
+            self.assertIn("motion_found", header)
+
     def test_missing_prediction_is_an_error(self):
         from scripts.validate_renal_function import main
 
