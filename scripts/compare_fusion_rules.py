@@ -17,7 +17,6 @@ chosen from this measurement; the README gives the table. Not timed: the figures
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 

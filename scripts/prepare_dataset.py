@@ -391,11 +391,10 @@ def _read_label(path: Path, native_shape: tuple[int, int], sides_known: bool = F
     ``sides_known`` (the simulator's labels): the values are the kidneys even without a value 2; else
     :func:`custom_transforms.metrics.kidney_sides` decides (a binary label is split at its bounding box's midline).
     """
-    from custom_transforms.metrics import kidney_sides
-
     from PIL import Image, UnidentifiedImageError
 
     from custom_transforms import RenogramInputError
+    from custom_transforms.metrics import kidney_sides
 
     try:
         with Image.open(path) as im:

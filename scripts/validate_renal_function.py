@@ -229,7 +229,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.simulate > 0:
             from scripts.simulation import PROTOCOLS
             from scripts.simulation.batch import SimulationOptions, parse_choices, prepare_output, simulate_studies
-
             from scripts.simulation.mixes import DEFAULT_MIX, get_mix
 
             mix = get_mix(args.study_mix or DEFAULT_MIX).name

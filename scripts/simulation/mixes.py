@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .config import DEFAULT_PATHOLOGY_MIX, FUROSEMIDE, KIDNEY_POSITIONS, PATHOLOGIES
 from .camera import COLLIMATORS
+from .config import DEFAULT_PATHOLOGY_MIX, FUROSEMIDE, KIDNEY_POSITIONS, PATHOLOGIES
 from .protocols import PROTOCOLS
 
 __all__ = ["MIXES", "DEFAULT_MIX", "Mix", "get_mix", "mix_table"]

@@ -32,7 +32,6 @@ from custom_transforms.resume import (
 from tests.bundle.bundle_fixtures import TINY_NET, TINY_OVERRIDES, make_png_dataset, make_workflow
 from tests.faults.harness import error_lines, tree_checksum
 
-
 #: the chain ids the refusal cases below change, pinned so that the cases hold whatever train.json's defaults are
 PINNED = {"fused_index": 1, "window_s": None}
 

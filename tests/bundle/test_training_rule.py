@@ -10,9 +10,8 @@ before. One tiny training run (64x64, a two-level UNet, one epoch) serves every 
 
 from __future__ import annotations
 
-import dataclasses
-
 import contextlib
+import dataclasses
 import io
 import shutil
 import tempfile

@@ -15,8 +15,8 @@ from parameterized import parameterized
 
 from scripts.simulation import PROTOCOLS, sample_study_config, simulate_study
 from scripts.simulation.batch import SimulationOptions, study_config
-from scripts.simulation.mixes import MIXES, get_mix, mix_table
 from scripts.simulation.camera import COLLIMATORS
+from scripts.simulation.mixes import MIXES, get_mix, mix_table
 from scripts.simulation.phantom import build_phantom
 
 N_DRAWS = 600
