@@ -47,14 +47,19 @@ def _loaded(frames: np.ndarray, starts: np.ndarray, durs: np.ndarray) -> MetaTen
                                                             "frame_duration_s": durs.tolist()})
 
 
+def _selected_window_min(chain: FusedImageChain, fused: MetaTensor) -> tuple[float, float]:
+    """``(start, end)`` in minutes of the chain's selected fused image, from the fusion's own metadata."""
+    k = chain.fused_index
+    return float(fused.meta["fused_start_s"][k]) / 60.0, float(fused.meta["fused_end_s"][k]) / 60.0
+
+
 def fusion_window_min(rule: Mapping[str, Any], starts: np.ndarray, durs: np.ndarray) -> tuple[float, float]:
-    """``(start, end)`` in minutes of the fused image a rule selects, for a protocol's frame timing."""
+    """``(start, end)`` in minutes of the fused image a rule selects, for a protocol's frame timing.
+
+    The chain itself fuses placeholder 1x1 frames with that timing, so the window is the one it selects on a study.
+    """
     chain = FusedImageChain(colormap=None, **rule)
-    keep = np.flatnonzero(starts >= chain.fusion.drop.min_start_s - 1e-6)
-    s, d = starts[keep], durs[keep]
-    bounds = chain.fusion.fusion.groups(len(s), s, d, None)
-    first, last = bounds[chain.fused_index]
-    return float(s[first] / 60.0), float((s[last - 1] + d[last - 1]) / 60.0)
+    return _selected_window_min(chain, chain.fuse(_loaded(np.ones((len(starts), 1, 1)), starts, durs)))
 
 
 def measure_rules(
@@ -90,8 +95,7 @@ def measure_rules(
                 fused = chain.fuse(frames)
                 img = np.asarray(chain.input(fused))[0]
                 images[name][p] = img
-                out[name]["window_min"][p] = [round(v, 2) for v in fusion_window_min(rules[name], st.frame_starts_s,
-                                                                                      st.frame_durations_s)]
+                out[name]["window_min"][p] = [round(v, 2) for v in _selected_window_min(chain, fused)]
                 raw = np.asarray(fused[chain.fused_index])
                 for value, side in ((1, "left"), (2, "right")):
                     par = st.parenchyma == value
