@@ -23,6 +23,7 @@ a pelvic kidney) or ``medial`` (closer to the spine).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,7 @@ __all__ = [
     "KidneyConfig",
     "StudyConfig",
     "sample_study_config",
+    "weighted_choice",
     "pixel_spacing_options",
 ]
 
@@ -213,11 +215,16 @@ def pixel_spacing_options(matrix: int) -> list[tuple[float, float]]:
     return [(z, round(UFOV_MM[0] / matrix / z, 4)) for z in zooms]
 
 
-def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
+def weighted_choice(rng: np.random.Generator, weights: Mapping[Any, float], what: str = "pathology mix") -> Any:
+    """One key of ``weights`` drawn with probability proportional to its weight (one ``rng.choice`` draw).
+
+    Raises:
+        ValueError: a negative weight or a zero sum (the message names ``what``).
+    """
     names = list(weights)
     p = np.asarray([weights[n] for n in names], dtype=float)
     if np.any(p < 0) or p.sum() <= 0:
-        raise ValueError(f"pathology mix weights must be non-negative with a positive sum, got {weights}")
+        raise ValueError(f"{what} weights must be non-negative with a positive sum, got {dict(weights)}")
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
@@ -378,7 +385,7 @@ def sample_study_config(
 
     # pathology per side
     if pathology is None:
-        pathology = _pick(rng, pathology_mix or DEFAULT_PATHOLOGY_MIX)
+        pathology = weighted_choice(rng, pathology_mix or DEFAULT_PATHOLOGY_MIX)
     if isinstance(pathology, str):
         if pathology not in PATHOLOGIES:
             raise ValueError(f"pathology must be one of {PATHOLOGIES}, got {pathology!r}")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .camera import COLLIMATORS
-from .config import DEFAULT_PATHOLOGY_MIX, FUROSEMIDE, KIDNEY_POSITIONS, PATHOLOGIES
+from .config import DEFAULT_PATHOLOGY_MIX, FUROSEMIDE, KIDNEY_POSITIONS, PATHOLOGIES, weighted_choice
 from .protocols import PROTOCOLS
 
 __all__ = ["MIXES", "DEFAULT_MIX", "Mix", "get_mix", "mix_table"]
@@ -74,8 +74,8 @@ class Mix:
 
     def draw(self, rng: np.random.Generator) -> dict[str, Any]:
         """Keyword arguments of :func:`scripts.simulation.sample_study_config` for one study (``rng`` advances)."""
-        protocol = _choice(rng, self.protocols)
-        furo = _choice(rng, self.furosemide)
+        protocol = weighted_choice(rng, self.protocols)
+        furo = weighted_choice(rng, self.furosemide)
         if furo == "F+20" and PROTOCOLS[protocol].total_s < 25 * 60:
             furo = "F0"
         positions = ["normal", "normal"]
@@ -83,10 +83,10 @@ class Mix:
             positions[int(rng.integers(2))] = str(rng.choice([p for p in KIDNEY_POSITIONS if p != "normal"]))
         return {
             "protocol": protocol,
-            "matrix": int(_choice(rng, self.matrices)),
+            "matrix": int(weighted_choice(rng, self.matrices)),
             "dtpa_share": self.dtpa_share,
             "furosemide": None if furo == "none" else furo,
-            "collimator": _choice(rng, self.collimators),
+            "collimator": weighted_choice(rng, self.collimators),
             "background_gain": _log_uniform(rng, self.background_gain),
             "liver_gain": _log_uniform(rng, self.liver_gain),
             "dose_factor": _log_uniform(rng, self.dose_factor),
@@ -95,12 +95,6 @@ class Mix:
             "pathology_mix": dict(self.pathologies),
             "age_range": self.age_range,
         }
-
-
-def _choice(rng: np.random.Generator, weights: Mapping[Any, float]) -> Any:
-    keys = list(weights)
-    p = np.asarray([weights[k] for k in keys], dtype=float)
-    return keys[int(rng.choice(len(keys), p=p / p.sum()))]
 
 
 def _log_uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
