@@ -94,6 +94,7 @@ APPLY_ON_CHANGE: dict[str, str] = {
     "early_stop_patience": "the restored early-stopping counter is compared with the new patience",
     "val_interval": "validations follow the new interval",
     "augment_flip": "the training transforms are built from the config",
+    "augment_affine": "the training transforms are built from the config",
     "loss": "the loss is built from the config",
     "seed": "set_determinism uses the configured seed (a resumed run is not bit-identical to an uninterrupted one)",
 }
@@ -216,7 +217,7 @@ class TrainingSettings:
                     "warmup_epochs"):
             if key in record:
                 record[key] = int(record[key])
-        for key in ("augment_flip", "channels_last"):
+        for key in ("augment_flip", "augment_affine", "channels_last"):
             if key in record:
                 record[key] = _as_bool(record[key])
         for key in ("lr_schedule", "loss_name"):

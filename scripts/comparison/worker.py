@@ -72,6 +72,8 @@ def bundle_overrides(spec: RunSpec, run_dir: Path, stage: str) -> dict[str, Any]
         "network_name": spec.network,
         "network_kwargs": dict(spec.network_kwargs),
         "augment_flip": bool(spec.augment),
+        # the paper's tables: without augmentation, or with its flips only (the bundle's affine is its own recipe)
+        "augment_affine": False,
         "resume": False,  # an unfinished run is retrained from scratch (see spec.py)
     }
     optional = {

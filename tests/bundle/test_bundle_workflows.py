@@ -239,6 +239,17 @@ class TestOneIdOverrides(unittest.TestCase):
         val = _parse_train(augment_flip=value).get_parsed_content("validate#preprocessing")
         self.assertFalse(any(type(t).__name__ == "RandFlipd" for t in val.transforms))
 
+    @parameterized.expand([[True, 1], [False, 0], ["false", 0]])
+    def test_augment_affine(self, value, n_affine):
+        pre = _parse_train(augment_affine=value).get_parsed_content("train#preprocessing")
+        affine = [t for t in pre.transforms if type(t).__name__ == "RandAffined"]
+        self.assertEqual(len(affine), n_affine)
+        if affine:  # after the cache, before the flips; image bilinear, label nearest, edges replicated
+            self.assertIs(pre.transforms[-1], affine[0])
+            self.assertEqual(affine[0].rand_affine.resampler.padding_mode, "border")
+        val = _parse_train(augment_affine=value).get_parsed_content("validate#preprocessing")
+        self.assertFalse(any(type(t).__name__ == "RandAffined" for t in val.transforms))
+
     def test_network_kwargs(self):
         small = _parse_train(network_kwargs={"hidden_size": 32, "num_layers": 1, "num_heads": 2, "mlp_dim": 64},
                              image_size=[64, 64]).get_parsed_content("network_def")

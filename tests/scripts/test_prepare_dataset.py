@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from monai.data import load_decathlon_datalist
 from monai.transforms import LoadImaged
+from parameterized import parameterized
 from PIL import Image
 
 import custom_transforms as ct
@@ -23,8 +24,10 @@ from scripts.prepare_dataset import (
     PNG_READ_ARGS,
     BuildError,
     BuildOptions,
+    _parser,
     build_dataset,
     main,
+    options_from_args,
     protocol_name,
     simulator_facts,
     split_patients,
@@ -180,11 +183,37 @@ class TestBuildDataset(BuilderCase):
         # orientation: the native label read back is the input label, rows first (no transpose)
         self.assertEqual(tuple(loaded["label_native"].shape), (1, 32, 40))
         np.testing.assert_array_equal(loaded["label_native"][0].numpy(), make_label() > 0)
-        # the resized label lines up with the resized image grid (nearest, same Resize geometry)
+        # the resized label lines up with the resized image grid: the native mask resampled bilinear like the
+        # image (half-pixel centres), kept where >= 0.5
         native_to_big = torch.nn.functional.interpolate(
-            torch.as_tensor(make_label() > 0, dtype=torch.float32)[None, None], size=(64, 64), mode="nearest"
-        )[0]
-        torch.testing.assert_close(loaded["label"].as_tensor().float(), native_to_big)
+            torch.as_tensor(make_label() > 0, dtype=torch.float32)[None, None], size=(64, 64), mode="bilinear",
+            align_corners=False,
+        )[0] >= 0.5
+        torch.testing.assert_close(loaded["label"].as_tensor().float(), native_to_big.float())
+
+    @parameterized.expand([["bilinear"], ["nearest"]])
+    def test_label_resize(self, mode):
+        rr, cc = np.mgrid[:32, :40]
+        disc = ((rr - 15.3) ** 2 + (cc - 19.6) ** 2 <= 9.5**2).astype(np.uint8)  # a round kidney: staircase edges
+        Image.fromarray(disc * 255).save(self.studies / "u1_label.png")
+        out = self.root / f"ds_{mode}"
+        opts = BuildOptions(**{**self.opts.__dict__, "label_resize": mode})
+        datalist = build_dataset(self.studies, out, opts)
+        entry = next(e for name in ("training", "validation", "test") for e in datalist[name] if e["study"] == "u1")
+        big = LoadImaged(keys="label", **PNG_READ_ARGS)({"label": str(out / entry["label"])})["label"][0].numpy()
+        native = torch.as_tensor(disc, dtype=torch.float32)[None, None]
+        blocks = torch.nn.functional.interpolate(native, size=(64, 64), mode="nearest")[0, 0].numpy() > 0.5
+        # nearest: every native pixel a block; bilinear: the blocks' corners cut (a smooth outline), same area
+        self.assertEqual(bool((big == blocks).all()), mode == "nearest")
+        self.assertLess(abs(int(big.sum()) - int(blocks.sum())), 0.05 * blocks.sum())
+        self.assertEqual(datalist["options"]["label_resize"], mode)
+        self.assertIn(mode, (out / "README.md").read_text())
+
+    def test_label_resize_flag(self):
+        args = _parser().parse_args(["--studies", "s", "--out", "o", "--label-resize", "nearest"])
+        self.assertEqual(options_from_args(args, (64, 64), "jet").label_resize, "nearest")
+        args = _parser().parse_args(["--studies", "s", "--out", "o"])
+        self.assertEqual(options_from_args(args, (64, 64), "jet").label_resize, "bilinear")
 
     def test_per_fused_image_labels(self):
         make_study(self.studies / "u3.dcm", 12, "U3")
