@@ -117,7 +117,7 @@ class TestShippedModelOnRealStudy(unittest.TestCase):
         rest = np.sort(self.areas)[:-2]
         self.assertTrue(all(a < 0.5 * self.areas.max() for a in rest), f"region sizes {sorted(self.areas)}")
 
-    @unittest.expectedFailure  # issue 13: the clinical-mix model adds 8 fragments in this adult's hot liver/spleen
+    @unittest.expectedFailure  # issue 13: the 0.5.0 model adds one 19-px fragment in this adult's hot liver
     def test_one_parenchyma_region_per_kidney(self):
         self.assertEqual(self.n, 2, f"{self.n} connected regions, expected one per kidney")
 
