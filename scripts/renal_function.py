@@ -7,7 +7,7 @@ Usage::
     python -m scripts.renal_function STUDY.dcm --out REPORT_DIR                       # segment with bundle/ model
     python -m scripts.renal_function STUDY.dcm --out REPORT_DIR --mask parenchyma.png # use a mask file instead
     python -m scripts.renal_function STUDY.dcm --out R --mask kidney.png --mask-kind kidney --drf-window 60,150 \\
-        --background crescent
+        --background perirenal
     python -m scripts.renal_function STUDIES/ --out REPORTS                           # every study in a folder
     python -m scripts.renal_function a.dcm b.dcm STUDIES/ --out REPORTS --on-error stop
 
@@ -45,7 +45,7 @@ from custom_transforms.safe_files import SKIPPED_FILE, SkipList, check_output_fo
 from scripts.clinical.analysis import AnalysisSettings, RenalAnalysis
 from scripts.clinical.cohort import COHORT_FILES, cohort_row, write_cohort
 from scripts.clinical.reporter import StudyReporter
-from scripts.clinical.rois import BACKGROUND_METHODS
+from scripts.clinical.rois import BACKGROUND_METHODS, DEFAULT_BACKGROUND
 from scripts.clinical.segment import MissingModelError
 from scripts.clinical.studies import find_studies, is_study_folder, unique_study_ids
 
@@ -101,8 +101,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="integral DRF window, seconds from acquisition start")
     ap.add_argument("--patlak-window", type=parse_window, default=(60.0, 150.0), metavar="START,END",
                     help="Patlak-Rutland fit window (frame mid-times, s)")
-    ap.add_argument("--background", choices=BACKGROUND_METHODS, default="perirenal",
-                    help="background ROI: full perirenal ring, its lateral crescent, or none")
+    ap.add_argument("--background", choices=BACKGROUND_METHODS, default=DEFAULT_BACKGROUND,
+                    help="background ROI: the lateral crescent of the perirenal ring (default), the full ring "
+                         "(perirenal), or none")
     ap.add_argument("--ring-gap", type=int, default=1, help="pixels between kidney and background ring")
     ap.add_argument("--ring-width", type=int, default=2, help="background ring width (pixels)")
     ap.add_argument("--no-motion-correction", dest="motion_correction", action="store_false",

@@ -39,7 +39,7 @@ from scripts.clinical.kidney_indices import json_float, kidney_indices, split_fu
 from scripts.clinical.motion import correct_motion, estimate_motion
 from scripts.clinical.normal_ranges import normal_ranges_json
 from scripts.clinical.qc import QCWarning, segmentation_qc
-from scripts.clinical.rois import SIDES, KidneyROIs, build_rois
+from scripts.clinical.rois import DEFAULT_BACKGROUND, SIDES, KidneyROIs, build_rois
 from scripts.clinical.study import LoadedStudy, fused_display, load_study, window_sum
 from scripts.clinical.transit import transit_indices
 
@@ -63,7 +63,8 @@ class AnalysisSettings:
     Attributes:
         drf_window_s: integral-DRF window (s from acquisition start). Defaults to (60, 120).
         patlak_window_s: Patlak fit window (s, frame mid-times). Defaults to (60, 150).
-        background: ``"perirenal"``, ``"crescent"`` or ``"none"``. Defaults to ``"perirenal"``.
+        background: ``"perirenal"``, ``"crescent"`` or ``"none"``. Defaults to ``"crescent"``
+            (:data:`scripts.clinical.rois.DEFAULT_BACKGROUND`, the lateral half of the ring; why there).
         ring_gap_px, ring_width_px: background ring geometry. Defaults to 1 and 2.
         mask_kind: ``"parenchyma"`` (fill the hilum) or ``"kidney"``. Defaults to ``"parenchyma"``.
         label_mode: ``"auto"``, ``"labels"`` or ``"binary"`` (see :func:`scripts.clinical.rois.assign_kidneys`).
@@ -77,7 +78,7 @@ class AnalysisSettings:
 
     drf_window_s: tuple[float, float] = (60.0, 120.0)
     patlak_window_s: tuple[float, float] = (60.0, 150.0)
-    background: str = "perirenal"
+    background: str = DEFAULT_BACKGROUND
     ring_gap_px: int = 1
     ring_width_px: int = 2
     mask_kind: str = "parenchyma"

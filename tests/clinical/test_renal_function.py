@@ -145,13 +145,14 @@ class TestRenalFunctionCLI(unittest.TestCase):
     def test_options_change_the_analysis(self):
         out = self.tmp / "opts"
         rc, _, err = run_cli(self.study / "study.dcm", "--out", out, "--mask", self.study / "kidney.png",
-                             "--mask-kind", "kidney", "--background", "crescent", "--drf-window", "60,150")
+                             "--mask-kind", "kidney", "--background", "perirenal", "--drf-window", "60,150")
         self.assertEqual(rc, 0, err)
         rep = json.loads((out / "report.json").read_text())
-        self.assertEqual(rep["settings"]["background"], "crescent")
+        self.assertEqual(rep["settings"]["background"], "perirenal")
         self.assertEqual(rep["settings"]["drf_window_s"], [60.0, 150.0])
         base = json.loads((self.out / "report.json").read_text())
-        self.assertLess(rep["kidneys"]["left"]["background_pixels"], base["kidneys"]["left"]["background_pixels"])
+        self.assertEqual(base["settings"]["background"], "crescent")  # the default: the full ring's lateral half
+        self.assertGreater(rep["kidneys"]["left"]["background_pixels"], base["kidneys"]["left"]["background_pixels"])
 
     def test_bad_option_exits_2(self):
         rc, _, err = run_cli(self.study / "study.dcm", "--out", self.tmp / "x", "--drf-window", "120,60")
