@@ -37,6 +37,14 @@ second Markdown table.
 Patient motion against ``truth.json``'s ``motion`` (:mod:`scripts.clinical.motion_validation`): shifts found (those of
 one pixel or more), exact frames, shift error, moved frames in motion-free studies; ``summary.json``'s ``motion`` per
 mask source and a third table.
+The DRF's 95 % interval (:mod:`scripts.clinical.drf_interval`) against the true left DRF
+(:mod:`scripts.clinical.interval_validation`): covered / studies and median width per study pathology, integral and
+Patlak (``summary.json``'s ``drf_interval``, ``per_study.csv``'s ``ci_*`` columns, the last table).
+``--fit-interval`` also fits the interval's calibration on these studies (``summary.json``'s ``drf_interval_fit``;
+run it on a calibration set of its own, never on the studies the coverage is measured on)::
+
+    python -m scripts.validate_renal_function --studies CAL --simulate 150 --seed 9000 --out CAL_RESULTS --use-model \
+        --fit-interval
 """
 
 from __future__ import annotations
@@ -59,6 +67,8 @@ from custom_transforms.safe_files import (
     check_output_separate,
 )
 from scripts.clinical.analysis import AnalysisSettings, analyse_study
+from scripts.clinical.drf_interval import fit_calibration
+from scripts.clinical.interval_validation import interval_markdown_table, interval_row, interval_summary
 from scripts.clinical.motion_validation import motion_markdown_table, motion_row, motion_summary
 from scripts.clinical.qc import MASK_CODES, qc_codes_text
 from scripts.clinical.qc_confusion import confusion_markdown, qc_confusion
@@ -119,6 +129,7 @@ def measure_study(study_dir: Path, source: str, mask: np.ndarray | Path, setting
     end_s = float(truth["frame_starts_s"][-1] + truth["frame_durations_s"][-1])
     row.update(transit_row(rep, transit_truth(truth["kinetics"], end_s)))
     row.update(motion_row(rep, truth.get("motion")))
+    row.update(interval_row(rep, truth["drf_left_percent"]))
     return row
 
 
@@ -213,6 +224,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="fused image segmented by the model (default: the one it was trained on)")
     ap.add_argument("--no-gt", action="store_true", help="skip the ground-truth-mask runs")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N studies (0: all)")
+    ap.add_argument("--fit-interval", action="store_true",
+                    help="fit the DRF interval's calibration (scripts.clinical.drf_interval.INTERVAL_CALIBRATION) on "
+                         "these studies' two-kidney rows, every mask source pooled; use a calibration set of its own")
     return ap.parse_args(argv)
 
 
@@ -294,7 +308,15 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(rows)
     meta = {"studies_dir": str(args.studies), "n_studies": len(dirs), "seed": args.seed if args.simulate else None,
             "predictions": str(args.predictions) if args.predictions else None, "summary": summary,
-            "qc_confusion": qc_confusion(rows), "qc_confusion_mask_codes": qc_confusion(rows, codes=MASK_CODES)}
+            "qc_confusion": qc_confusion(rows), "qc_confusion_mask_codes": qc_confusion(rows, codes=MASK_CODES),
+            "drf_interval": {src: interval_summary([r for r in rows if r["mask"] == src])
+                             for src in MASK_SOURCES if any(r["mask"] == src for r in rows)}}
+    if args.fit_interval:
+        try:
+            meta["drf_interval_fit"] = fit_calibration([r for r in rows if not r["error"] and r.get("ci_two_kidneys")])
+        except ValueError as exc:
+            print(f"validate_renal_function: error: --fit-interval: {exc}", file=sys.stderr)
+            return 2
     try:
         atomic_write_text(args.out / "per_study.csv", buf.getvalue())
         atomic_write_text(args.out / "summary.json", json.dumps(meta, indent=2))
@@ -311,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     print(confusion_markdown(meta["qc_confusion"]))
     print(f"\nThe same, the codes about the mask only ({', '.join(MASK_CODES)}):\n")
     print(confusion_markdown(meta["qc_confusion_mask_codes"]))
+    print("\nThe DRF's 95 % interval (scripts.clinical.drf_interval): the true left DRF inside, per study pathology:\n")
+    print(interval_markdown_table(meta["drf_interval"]))
+    if args.fit_interval:
+        print(f"\nfitted DRF interval calibration (INTERVAL_CALIBRATION): {json.dumps(meta['drf_interval_fit'])}")
     return 0
 
 

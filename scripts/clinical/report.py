@@ -4,7 +4,9 @@
 
 ``report.json`` (schema ``1.0``, see :data:`scripts.clinical.analysis.REPORT_SCHEMA_VERSION`; normal ranges from
 :mod:`scripts.clinical.normal_ranges`) holds ``study``,
-``settings``, ``blood_pool``, ``drf_percent`` (``integral``/``patlak``/``parenchyma_integral`` -> ``left``/``right``),
+``settings``, ``blood_pool``, ``drf_percent`` (``integral``/``patlak``/``parenchyma_integral`` -> ``left``/``right``;
+``integral`` and ``patlak`` also ``left_ci95``/``right_ci95``, the 95 % interval of
+:mod:`scripts.clinical.drf_interval`, shown in the table as ``48.2 (44.0-52.5)``), ``drf_interval`` (how it was made),
 ``kidneys`` (per patient side: ``found`` and the indices with their ``flags``), ``normal_ranges``, ``warnings``,
 ``qc`` (coded segmentation QC warnings, :mod:`scripts.clinical.qc`).
 ``curves.csv`` has one row per frame: timing (s, min) and every curve in counts/s (background-corrected kidney and
@@ -31,6 +33,7 @@ import numpy as np
 
 from custom_transforms.safe_files import write_files_together
 from scripts.clinical.analysis import RenalAnalysis
+from scripts.clinical.drf_interval import drf_text
 from scripts.clinical.normal_ranges import NORMAL_RANGES, flag_value
 
 __all__ = [
@@ -157,10 +160,10 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
     ax.axis("off")
     drf = rep["drf_percent"]
     rows = [
-        ("Split function, integral 1-2 min (%)", "drf_percent",
-         lambda s: _fmt(drf["integral"][s], 1), lambda s: flag_value("drf_percent", drf["integral"][s])),
-        ("Split function, Patlak-Rutland (%)", "drf_percent",
-         lambda s: _fmt(drf["patlak"][s], 1), lambda s: flag_value("drf_percent", drf["patlak"][s])),
+        ("Split function, integral 1-2 min, % (95 % CI)", "drf_percent",
+         lambda s: drf_text(drf["integral"], s), lambda s: flag_value("drf_percent", drf["integral"][s])),
+        ("Split function, Patlak-Rutland, % (95 % CI)", "drf_percent",
+         lambda s: drf_text(drf["patlak"], s), lambda s: flag_value("drf_percent", drf["patlak"][s])),
         ("Tmax (min)", "tmax_min", lambda s: _fmt(kid[s].get("tmax_min"), 1),
          lambda s: kid[s].get("flags", {}).get("tmax_min", "n/a")),
         ("T1/2 from Tmax (min)", "t_half_min",

@@ -1,0 +1,87 @@
+# Copyright (c) 2026 Renogram parenchyma bundle contributors.
+# Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
+"""The DRF interval (:mod:`scripts.clinical.drf_interval`) against the simulator's true DRF.
+
+:func:`interval_row` gives one study's columns of ``validate_renal_function``'s ``per_study.csv`` (per method ``m`` of
+:data:`~scripts.clinical.drf_interval.INTERVAL_METHODS`: ``ci_<m>_low``, ``ci_<m>_high``, ``ci_<m>_width``,
+``ci_<m>_covered`` (the true left DRF inside, 0/1) and the sources' standard deviations ``ci_<m>_noise``, ``_seg``,
+``_seg_probability``, ``_bg``, ``_variants``, the columns :func:`~scripts.clinical.drf_interval.fit_calibration` fits
+on) and ``ci_two_kidneys``.
+:func:`interval_summary` counts covered / studies and the median width per study pathology (the non-normal side's
+pathology, ``normal`` when both kidneys are normal) and for the studies with two kidneys found (a one-kidney study's
+interval is the mask's 100/0); :func:`interval_markdown_table` prints it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from scripts.clinical.drf_interval import INTERVAL_METHODS
+
+__all__ = ["COMPONENTS", "interval_row", "study_pathology", "interval_summary", "interval_markdown_table"]
+
+#: the sources of :mod:`scripts.clinical.drf_interval` stored per method.
+COMPONENTS = ("noise", "seg", "seg_probability", "bg", "variants")
+
+
+def interval_row(report: dict[str, Any], truth_left: float | None) -> dict[str, Any]:
+    """The interval columns of one study (``report``: its ``report.json`` dictionary)."""
+    row: dict[str, Any] = {}
+    sigmas = report.get("drf_interval", {}).get("sigma_points", {})
+    for m in INTERVAL_METHODS:
+        ci = report["drf_percent"].get(m, {}).get("left_ci95")
+        lo, hi = (float("nan"), float("nan")) if ci is None else (float(ci[0]), float(ci[1]))
+        row[f"ci_{m}_low"], row[f"ci_{m}_high"] = lo, hi
+        row[f"ci_{m}_width"] = hi - lo
+        ok = ci is not None and truth_left is not None
+        # the bounds are stored to 0.01 point: a truth on a bound of a degenerate 100/0 interval is inside
+        row[f"ci_{m}_covered"] = int(lo - 0.01 <= float(truth_left) <= hi + 0.01) if ok else ""
+        for k in COMPONENTS:
+            v = sigmas.get(m, {}).get(k)
+            row[f"ci_{m}_{k}"] = float("nan") if v is None else float(v)
+    row["ci_two_kidneys"] = int(sum(bool(report["kidneys"][s].get("found")) for s in ("left", "right")) == 2)
+    return row
+
+
+def study_pathology(row: dict[str, Any]) -> str:
+    """The study's pathology: the non-normal side's (the mix has at most one), ``normal`` when both are normal."""
+    sides = [row.get("pathology_left"), row.get("pathology_right")]
+    other = [p for p in sides if p and p != "normal"]
+    return other[0] if other else "normal"
+
+
+def _cell(rows: Sequence[dict[str, Any]], m: str) -> dict[str, Any]:
+    rs = [r for r in rows if r.get(f"ci_{m}_covered") not in ("", None)]
+    widths = [float(r[f"ci_{m}_width"]) for r in rs if math.isfinite(float(r[f"ci_{m}_width"]))]
+    covered = int(sum(int(r[f"ci_{m}_covered"]) for r in rs))
+    return {"covered": covered, "studies": len(rs), "coverage": round(covered / len(rs), 4) if rs else None,
+            "median_width": round(float(np.median(widths)), 2) if widths else None}
+
+
+def interval_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Coverage and median width per method: ``all``, ``two_kidneys`` and per study pathology (sorted)."""
+    ok = [r for r in rows if not r.get("error")]
+    groups: dict[str, list[dict[str, Any]]] = {"all": ok, "two_kidneys": [r for r in ok if r.get("ci_two_kidneys")]}
+    for p in sorted({study_pathology(r) for r in ok}):
+        groups[p] = [r for r in ok if study_pathology(r) == p]
+    return {m: {g: _cell(rs, m) for g, rs in groups.items()} for m in INTERVAL_METHODS}
+
+
+def interval_markdown_table(summaries: dict[str, dict[str, Any]]) -> str:
+    """One row per mask source and study group: covered / studies (coverage) and median width, per method."""
+    lines = ["| masks | studies | integral: covered / studies (coverage) | integral median width (pp) | "
+             "Patlak: covered / studies (coverage) | Patlak median width (pp) |", "|" + "---|" * 6]
+    for source, s in summaries.items():
+        for group in s[INTERVAL_METHODS[0]]:
+            cells = []
+            for m in INTERVAL_METHODS:
+                c = s[m][group]
+                cov = "-" if c["coverage"] is None else f"{100 * c['coverage']:.0f} %"
+                cells += [f"{c['covered']} / {c['studies']} ({cov})",
+                          "-" if c["median_width"] is None else f"{c['median_width']:.1f}"]
+            lines.append(f"| {source} | {group} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
