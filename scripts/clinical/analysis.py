@@ -9,7 +9,8 @@ gives it (:class:`scripts.clinical.study.LoadedStudy`), and a kidney mask on the
 
 1. ROIs (:func:`scripts.clinical.rois.build_rois`): kidneys assigned to patient sides, whole kidney, background
    ring, heart. Then patient motion (:mod:`scripts.clinical.motion`): frames registered to the ones the mask was
-   drawn on, the moved ones shifted back (``settings.motion_correction``), ``report.json``'s ``motion``.
+   drawn on, the moved ones shifted back (``settings.motion_correction``), ``report.json``'s ``motion``; what the
+   correction left (:mod:`scripts.clinical.motion_qc`) is the ``motion`` QC code.
 2. Curves (:mod:`scripts.clinical.curves`): count rates (counts/s) at frame mid-times; ``K_c = K - N_K * B`` with B
    the mean rate per pixel of the kidney's own background ring; the blood pool from the heart ROI.
 3. Indices (:mod:`scripts.clinical.kidney_indices`): DRF by the integral of ``K_c`` over the DRF window (default
@@ -18,7 +19,8 @@ gives it (:class:`scripts.clinical.study.LoadedStudy`), and a kidney mask on the
    noisy frame cannot move them; output efficiency at 20/30 min and whole-kidney and parenchymal mean transit times
    by deconvolution with the blood pool (:mod:`scripts.clinical.transit`).
 4. Flags (:mod:`scripts.clinical.flags`): each index against :mod:`scripts.clinical.normal_ranges`; quality warnings;
-   segmentation QC (:mod:`scripts.clinical.qc`): coded warnings, ``report.json``'s ``qc``.
+   segmentation QC (:mod:`scripts.clinical.qc`): coded warnings, ``report.json``'s ``qc`` (with the integral/Patlak
+   disagreement of :mod:`scripts.clinical.drf_agreement`).
 5. Report (:func:`build_report`): the ``report.json`` dictionary, every choice recorded in ``settings``.
 """
 
@@ -34,9 +36,11 @@ import numpy as np
 from custom_transforms.errors import RenogramInputError
 from custom_transforms.io import frame_timing
 from scripts.clinical.curves import blood_pool, kidney_curves
+from scripts.clinical.drf_agreement import drf_agreement_qc
 from scripts.clinical.flags import kidney_flags, quality_warnings
 from scripts.clinical.kidney_indices import json_float, kidney_indices, split_function
 from scripts.clinical.motion import correct_motion, estimate_motion
+from scripts.clinical.motion_qc import motion_qc
 from scripts.clinical.normal_ranges import normal_ranges_json
 from scripts.clinical.qc import QCWarning, segmentation_qc
 from scripts.clinical.rois import DEFAULT_BACKGROUND, SIDES, KidneyROIs, build_rois
@@ -221,14 +225,19 @@ def analyse_frames(
         warnings.append(f"view is {view!r}; assumed posterior (patient left on image left)")
     # 1b. motion: frames registered to the reference window (where the mask lies), the moved ones shifted back. The
     # ROIs stay; building them used only the first minute (heart), which is never shifted, and the field of view.
+    kidney_region = np.logical_or.reduce([k for k in rois.kidney.values() if k is not None])
     motion = estimate_motion(
-        frames, starts, durs, np.logical_or.reduce([k for k in rois.kidney.values() if k is not None]),
-        spacing_mm=spacing[0], reference_window_s=st.motion_reference_s,
+        frames, starts, durs, kidney_region, spacing_mm=spacing[0], reference_window_s=st.motion_reference_s,
     )
+    acquired = frames
     if st.motion_correction:
         frames = correct_motion(frames, motion)
     if motion.warns:
         warnings.append(motion.message())
+    # ... and what the correction could not undo (scripts.clinical.motion_qc): the ``motion`` QC code
+    roi_region = np.logical_or.reduce([kidney_region, *(b for b in rois.background.values() if b is not None)])
+    motion_check = motion_qc(acquired, frames, starts, durs, kidney_region, roi_region, motion,
+                             spacing_mm=spacing[0], drf_window_s=st.drf_window_s)
 
     # 2. curves
     blood = blood_pool(frames, durs, rois)
@@ -263,9 +272,11 @@ def analyse_frames(
         if side in found:
             kidneys[side]["drf_parenchyma_integral_percent"] = drf["parenchyma_integral"][side]
             kidneys[side]["flags"] = kidney_flags(kidneys[side])
-    # 4b. segmentation QC (scripts.clinical.qc): report.json's coded ``qc`` list, motion's entry included
+    # 4b. segmentation QC (scripts.clinical.qc): report.json's coded ``qc`` list, with the motion left after the
+    # correction (scripts.clinical.motion_qc) and the integral/Patlak disagreement (scripts.clinical.drf_agreement)
     qc = segmentation_qc(mask, rois, kidneys, window_sum(frames, starts, durs)[0], spacing,
-                         meta.get("patient_age_years"), extra=[QCWarning(**e) for e in motion.qc_entries()])
+                         meta.get("patient_age_years"),
+                         extra=[*(QCWarning(**e) for e in motion_check.qc_entries()), *drf_agreement_qc(drf)])
     # 5. report
     if display_image is None:
         display_image, default_title = window_sum(frames, starts, durs)
@@ -273,7 +284,7 @@ def analyse_frames(
     report = build_report(meta, frames.shape, end_s, st, mask_source, blood.info, drf, kidneys, warnings,
                           display_title, qc=[q.as_json() for q in qc])
     report["settings"]["motion_correction"] = bool(st.motion_correction)
-    report["motion"] = motion.info()
+    report["motion"] = {**motion.info(), **motion_check.info()}
     result = RenalAnalysis(report, curves, rois, np.asarray(display_image, float), display_title)
     result.extra["motion"] = motion
     return result

@@ -6,29 +6,36 @@
 (:meth:`QCWarning.as_json`), in the order below; ``report.png`` lists them in red. The codes are stable strings
 (:data:`QC_CODES`, the one table):
 
-========================== ======== ========================================================================
-code                       side     when
-========================== ======== ========================================================================
-``kidney_too_small``       kidney   whole-kidney ROI length or area below :data:`SIZE_LIMITS` times what is
-                                    expected for the patient's age (part of the kidney missed by the mask, or
-                                    a very small kidney); only when the age and the pixel size are known
-``kidney_too_large``       kidney   length or area above :data:`SIZE_LIMITS` times the expected (the ROI
-                                    took in a neighbour, e.g. spleen, liver or bladder, or a very large kidney)
-``missing_kidney_uptake``  missing  one side has no ROI while its renal fossa (the other kidney mirrored
-                                    across the body midline, searched around) holds uptake well above the
-                                    background in the 1-3 min image (:data:`FOSSA_UPTAKE_RATIO`)
-``mask_fragment``          null or  a mask region far (> :data:`FRAGMENT_GAP_MM`) from both kidneys: left out
-                           kidney   of the ROIs (side null), or joined to one kidney's ROI and more than
-                                    :data:`FRAGMENT_JOINED_GAP_MM` from the rest of it (that side)
-``low_kidney_background``  kidney   kidney-to-background ratio <= 2 (the ``ktbr`` range of
-                                    :mod:`scripts.clinical.normal_ranges`; also in ``warnings``)
-``motion``                 null     patient motion above the threshold of :mod:`scripts.clinical.motion`
-                                    (written by that module and passed in through ``extra``; this module only
-                                    reserves the code)
-``low_model_confidence``   null     reserved for the DRF interval of issue 14 item 1 (wider than a stated
-                                    limit); not emitted yet: the interval's code passes its warning through
-                                    :func:`segmentation_qc`'s ``extra`` hook
-========================== ======== ========================================================================
+============================ ======== ========================================================================
+code                         side     when
+============================ ======== ========================================================================
+``kidney_too_small``         kidney   whole-kidney ROI length or area below :data:`SIZE_LIMITS` times what is
+                                      expected for the patient's age (part of the kidney missed by the mask, or
+                                      a very small kidney); only when the age and the pixel size are known
+``kidney_too_large``         kidney   length or area above :data:`SIZE_LIMITS` times the expected (the ROI
+                                      took in a neighbour, e.g. spleen, liver or bladder, or a very large kidney)
+``missing_kidney_uptake``    missing  one side has no ROI while its renal fossa (the other kidney mirrored
+                                      across the body midline, searched around) holds uptake well above the
+                                      background in the 1-3 min image (:data:`FOSSA_UPTAKE_RATIO`)
+``mask_fragment``            null or  a mask region far (> :data:`FRAGMENT_GAP_MM`) from both kidneys: left out
+                             kidney   of the ROIs (side null), or joined to one kidney's ROI and more than
+                                      :data:`FRAGMENT_JOINED_GAP_MM` from the rest of it (that side)
+``low_kidney_background``    kidney   kidney-to-background ratio <= 2 (the ``ktbr`` range of
+                                      :mod:`scripts.clinical.normal_ranges`; also in ``warnings``): mean counts per
+                                      pixel of the whole-kidney ROI over those of its background ROI (the DRF's),
+                                      both over the DRF window (1-2 min), before background subtraction
+``drf_method_disagreement``  null     the integral and Patlak-Rutland left DRF more than 7 points apart (beyond
+                                      both methods' reproducibility: one of them fails on the study;
+                                      :mod:`scripts.clinical.drf_agreement`, passed in through ``extra``)
+``motion``                   null     patient motion the correction cannot undo: a frame of minutes 1-3 (the ROIs
+                                      were drawn on them) moved by more than 1 px, a frame still off by more than
+                                      1 px after the correction (or not corrected), or counts moved out of the field
+                                      of view (:mod:`scripts.clinical.motion_qc`, passed in through ``extra``); a
+                                      corrected shift alone is reported in ``motion`` and ``warnings``, not here
+``low_model_confidence``     null     reserved for the DRF interval of issue 14 item 1 (wider than a stated
+                                      limit); not emitted yet: the interval's code passes its warning through
+                                      :func:`segmentation_qc`'s ``extra`` hook
+============================ ======== ========================================================================
 
 Sizes: the kidney's length is the long side of the minimum-area rectangle around its whole-kidney ROI
 (``cv2.minAreaRect`` on the pixel centres in mm, plus one pixel for the outer pixel edges); its area is the pixel
@@ -76,7 +83,8 @@ QC_CODES: dict[str, str] = {
     "missing_kidney_uptake": "no ROI on one side while that renal fossa shows uptake",
     "mask_fragment": "a mask region far from both kidneys",
     "low_kidney_background": "kidney-to-background ratio <= 2: DRF unreliable",
-    "motion": "patient motion above the threshold (scripts.clinical.motion)",
+    "drf_method_disagreement": "integral and Patlak DRF more than 7 points apart (scripts.clinical.drf_agreement)",
+    "motion": "patient motion left after the correction (scripts.clinical.motion_qc)",
     "low_model_confidence": "reserved: DRF interval wider than its limit (issue 14 item 1; not emitted yet)",
 }
 
@@ -354,8 +362,11 @@ def ktbr_qc(kidneys: dict[str, dict[str, Any]]) -> list[QCWarning]:
         k = kidneys.get(side, {})
         if k.get("found") and k.get("ktbr") is not None and flag_value("ktbr", k["ktbr"]) == "abnormal":
             out.append(QCWarning("low_kidney_background", side,
-                                 f"{side} kidney-to-background ratio {k['ktbr']:.2f} <= 2: DRF is unreliable "
-                                 "(PMC8279895)"))
+                                 f"{side} kidney-to-background ratio {k['ktbr']:.2f} <= 2 in the DRF window: the "
+                                 "kidney barely stands out from its background, so the background subtraction "
+                                 "decides its share and the DRF is less reproducible than +/- 5 points "
+                                 "(PMC8279895); check the background ROI on the image and read the DRF with "
+                                 "caution"))
     return out
 
 

@@ -223,7 +223,9 @@ class TestMotionReport(unittest.TestCase):
         motion = rep["motion"]
         self.assertEqual(set(motion), {"shift_rc_px", "frames_moved", "max_shift_px", "corrected", "threshold_px",
                                        "noise_floor_px", "reference_window_s", "registered_from_s", "warning",
-                                       "note"})
+                                       "note", "residual_shift_rc_px", "max_residual_shift_px",
+                                       "residual_threshold_px", "frames_residual", "frames_in_reference",
+                                       "frames_outside_fov", "qc_warning"})
         self.assertEqual(len(motion["shift_rc_px"]), rep["study"]["n_frames"])
         self.assertEqual(motion["frames_moved"], [70, 71, 72])
         self.assertAlmostEqual(motion["max_shift_px"], float(np.hypot(1.5, 0.5)), delta=0.5)
