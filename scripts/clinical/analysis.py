@@ -37,6 +37,7 @@ from custom_transforms.errors import RenogramInputError
 from custom_transforms.io import frame_timing
 from scripts.clinical.curves import blood_pool, kidney_curves
 from scripts.clinical.drf_agreement import drf_agreement_qc
+from scripts.clinical.drf_interval import add_interval, confidence_qc, drf_interval
 from scripts.clinical.flags import kidney_flags, quality_warnings
 from scripts.clinical.kidney_indices import json_float, kidney_indices, split_function
 from scripts.clinical.motion import correct_motion, estimate_motion
@@ -193,6 +194,7 @@ def analyse_frames(
     mask_source: str = "",
     display_image: np.ndarray | None = None,
     display_title: str = "",
+    probability: np.ndarray | None = None,
 ) -> RenalAnalysis:
     """Analyse a loaded study with a kidney mask: ROIs -> curves -> indices -> flags -> report.
 
@@ -204,6 +206,8 @@ def analyse_frames(
         settings: analysis options. Defaults to :class:`AnalysisSettings`.
         mask_source: where the mask came from (file path or ``"model"``), recorded in the report and errors.
         display_image, display_title: image for the report figure (default: the 1-3 min sum).
+        probability: ``(H, W)`` network probability behind ``mask`` (the DRF interval re-draws the mask from it,
+            :mod:`scripts.clinical.drf_interval`); None: the mask's boundary is moved instead.
 
     Raises:
         RenogramInputError: no timing, study shorter than the DRF window, mask shape mismatch or empty mask.
@@ -263,6 +267,10 @@ def analyse_frames(
         # output efficiency and transit times (scripts.clinical.transit): deconvolution with the same blood pool
         kidneys[side].update(transit_indices(kc, blood.curve, starts, durs, st.patlak_window_s, st.smoothing_s))
     drf, drf_warnings = split_function(kidneys)
+    # 3b. the DRF's 95 % interval (scripts.clinical.drf_interval): counting noise, segmentation, background variants
+    interval = drf_interval(frames, starts, durs, rois, st, spacing[0] if math.isfinite(spacing[0]) and spacing[0] > 0
+                            else 4.0, view, probability)
+    add_interval(drf, interval)
     found = [s for s in SIDES if kidneys[s]["found"]]
     # 4. flags
     warnings += drf_warnings + quality_warnings(kidneys, found, end_s, st.late_time_min)
@@ -276,7 +284,8 @@ def analyse_frames(
     # correction (scripts.clinical.motion_qc) and the integral/Patlak disagreement (scripts.clinical.drf_agreement)
     qc = segmentation_qc(mask, rois, kidneys, window_sum(frames, starts, durs)[0], spacing,
                          meta.get("patient_age_years"),
-                         extra=[*(QCWarning(**e) for e in motion_check.qc_entries()), *drf_agreement_qc(drf)])
+                         extra=[*(QCWarning(**e) for e in motion_check.qc_entries()), *drf_agreement_qc(drf),
+                                *(QCWarning(**e) for e in confidence_qc(interval))])
     # 5. report
     if display_image is None:
         display_image, default_title = window_sum(frames, starts, durs)
@@ -285,6 +294,7 @@ def analyse_frames(
                           display_title, qc=[q.as_json() for q in qc])
     report["settings"]["motion_correction"] = bool(st.motion_correction)
     report["motion"] = {**motion.info(), **motion_check.info()}
+    report["drf_interval"] = interval.info()
     result = RenalAnalysis(report, curves, rois, np.asarray(display_image, float), display_title)
     result.extra["motion"] = motion
     return result
@@ -296,12 +306,13 @@ def analyse_loaded(
     settings: AnalysisSettings | None = None,
     chain: Any = None,
     mask_source: str = "array",
+    probability: np.ndarray | None = None,
 ) -> RenalAnalysis:
     """Analyse a study loaded once (:func:`scripts.clinical.study.load_study`) with a mask array; the report's image
     is ``chain``'s fused image (:class:`custom_transforms.pipeline.FusedImageChain`, the network input's rule; see
     :func:`scripts.clinical.study.fused_display`)."""
     display, title = fused_display(study, chain)
-    return analyse_frames(study.frames, study.meta, mask, settings, mask_source, display, title)
+    return analyse_frames(study.frames, study.meta, mask, settings, mask_source, display, title, probability)
 
 
 def analyse_study(

@@ -32,9 +32,10 @@ code                         side     when
                                       1 px after the correction (or not corrected), or counts moved out of the field
                                       of view (:mod:`scripts.clinical.motion_qc`, passed in through ``extra``); a
                                       corrected shift alone is reported in ``motion`` and ``warnings``, not here
-``low_model_confidence``     null     reserved for the DRF interval of issue 14 item 1 (wider than a stated
-                                      limit); not emitted yet: the interval's code passes its warning through
-                                      :func:`segmentation_qc`'s ``extra`` hook
+``low_model_confidence``     null     the integral DRF's 95 % interval wider than
+                                      :data:`scripts.clinical.drf_interval.LOW_CONFIDENCE_WIDTH` points
+                                      (:func:`scripts.clinical.drf_interval.confidence_qc`, passed in through
+                                      ``extra``)
 ============================ ======== ========================================================================
 
 Sizes: the kidney's length is the long side of the minimum-area rectangle around its whole-kidney ROI
@@ -85,7 +86,7 @@ QC_CODES: dict[str, str] = {
     "low_kidney_background": "kidney-to-background ratio <= 2: DRF unreliable",
     "drf_method_disagreement": "integral and Patlak DRF more than 7 points apart (scripts.clinical.drf_agreement)",
     "motion": "patient motion left after the correction (scripts.clinical.motion_qc)",
-    "low_model_confidence": "reserved: DRF interval wider than its limit (issue 14 item 1; not emitted yet)",
+    "low_model_confidence": "the DRF's 95 % interval wider than its limit (scripts.clinical.drf_interval)",
 }
 
 #: the codes about the mask itself (the others concern the study: its counts or the patient's motion).

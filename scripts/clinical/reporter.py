@@ -105,27 +105,38 @@ class StudyReporter:
         Raises:
             RenogramInputError: the model found no kidney (the study is named).
         """
-        mask = self.segmenter(study)
+        return self.segment_with_probability(study)[0]
+
+    def segment_with_probability(self, study: LoadedStudy) -> tuple[np.ndarray, np.ndarray]:
+        """The mask of :meth:`segment` and the network's ``(H, W)`` probability behind it (for the DRF interval).
+
+        Raises:
+            RenogramInputError: the model found no kidney (the study is named).
+        """
+        mask, probability = self.segmenter.segment_with_probability(study)
         if not mask.any():
             raise RenogramInputError(
                 study.path,
                 "the bundle's model found no kidney in this study (empty mask); check the study or pass --mask",
             )
-        return mask
+        return mask, probability
 
-    def analyse(self, study: LoadedStudy, mask: np.ndarray, mask_file: str | os.PathLike | None = None
-                ) -> RenalAnalysis:
+    def analyse(self, study: LoadedStudy, mask: np.ndarray, mask_file: str | os.PathLike | None = None,
+                probability: np.ndarray | None = None) -> RenalAnalysis:
         """The analysis of a loaded study with a mask array (its figure shows :meth:`chain`'s fused image).
 
         Args:
             study: the loaded study. mask: ``(H, W)`` mask.
             mask_file: the file the mask was read from; None for the model's mask (an error about the mask then
                 names the study, the report names the weights).
+            probability: the network's probability behind the model's mask (:meth:`segment_with_probability`):
+                the DRF interval re-draws the mask from it; None: it moves the mask's boundary.
         """
         if mask_file is not None:
-            result = analyse_loaded(study, mask, self.settings, self.chain(False), os.fspath(mask_file))
+            result = analyse_loaded(study, mask, self.settings, self.chain(False), os.fspath(mask_file),
+                                    probability)
         else:
-            result = analyse_loaded(study, mask, self.settings, self.chain(True), "array")
+            result = analyse_loaded(study, mask, self.settings, self.chain(True), "array", probability)
             result.report["settings"]["mask_source"] = self.model_source
         # what the DICOM outputs need besides the report: the frames read and where the mask came from
         result.extra["source_frames"] = study.meta.get("source_frames")
@@ -166,4 +177,5 @@ class StudyReporter:
         if not Path(path).exists():
             raise RenogramInputError(Path(path), "no such file")
         study = self.load(path)
-        return self.analyse(study, self.segment(study))
+        mask, probability = self.segment_with_probability(study)
+        return self.analyse(study, mask, probability=probability)

@@ -10,7 +10,8 @@ tests regenerate the studies instead of storing DICOM files. The stored values a
 :mod:`tests.clinical.renal_fixtures`, and the shipped model). First stored before the one-process redesign of issue 12
 (the new path reproduced them); regenerated for issue 13 (the bundle's fusion rule became minutes 1-3 and the model
 was retrained: the bundle and model reports changed, the ground-truth-mask numbers did not) and issue 14 (new
-``qc``, ``motion``, output-efficiency and transit-time fields).
+``qc``, ``motion``, output-efficiency and transit-time fields; the DRF interval's ``left_ci95``/``right_ci95`` and
+``drf_interval``, every other number unchanged).
 
 Regenerate (only on a deliberate change of the report's numbers, and say so in the commit)::
 

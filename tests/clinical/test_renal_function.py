@@ -105,7 +105,8 @@ class TestRenalFunctionCLI(unittest.TestCase):
         rc, _, err = run_cli(self.study / "study.dcm", "--out", out, "--mask", p)
         self.assertEqual(rc, 0, err)
         rep = json.loads((out / "report.json").read_text())
-        self.assertEqual(rep["drf_percent"]["integral"], {"right": 100.0, "left": 0.0})
+        self.assertEqual(rep["drf_percent"]["integral"], {"right": 100.0, "left": 0.0, "right_ci95": [100.0, 100.0],
+                                                          "left_ci95": [0.0, 0.0]})
         self.assertFalse(rep["kidneys"]["left"]["found"])
         self.assertTrue(any("only the patient's right kidney" in w for w in rep["warnings"]))
 
@@ -207,14 +208,16 @@ class TestModelPath(unittest.TestCase):
             from scripts.clinical.study import LoadedStudy
 
             with mock.patch("scripts.clinical.segment.BundleSegmenter") as seg:
-                seg.return_value.return_value = binary
+                # the command asks for the mask with the network's probability (for the DRF interval)
+                seg.return_value.segment_with_probability.return_value = (binary, binary.astype(np.float32))
                 seg.return_value.weights = Path("bundle/models/model.pt")
                 seg.return_value.chain = FusedImageChain(fused_index=2)
                 rc, _, err = run_cli(study / "study.dcm", "--out", Path(tmp) / "r", "--fused-index", "2")
             self.assertEqual(rc, 0, err)
             self.assertEqual(seg.call_args.kwargs["fused_index"], 2)
-            seg.return_value.assert_called_once()  # with the study loaded once, not its path
-            (loaded,), _ = seg.return_value.call_args
+            called = seg.return_value.segment_with_probability
+            called.assert_called_once()  # with the study loaded once, not its path
+            (loaded,), _ = called.call_args
             self.assertIsInstance(loaded, LoadedStudy)
             self.assertEqual(loaded.path, study / "study.dcm")
             rep = json.loads((Path(tmp) / "r" / "report.json").read_text())
@@ -228,7 +231,8 @@ class TestModelPath(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             study = simulate(Path(tmp), "s", "normal")
             with mock.patch("scripts.clinical.segment.BundleSegmenter") as seg:
-                seg.return_value.return_value = np.zeros((64, 64), np.uint8)
+                empty = np.zeros((64, 64), np.uint8)
+                seg.return_value.segment_with_probability.return_value = (empty, empty.astype(np.float32))
                 rc, _, err = run_cli(study / "study.dcm", "--out", Path(tmp) / "r")
             self.assertEqual(rc, 2)
             self.assertEqual(err, f"renal_function: error: {study / 'study.dcm'}: the bundle's model found no kidney in "
