@@ -466,7 +466,7 @@ class ResumeGuard:
             if scheduler is not None:
                 restored = sorted({float(b) for b in scheduler.base_lrs})
                 scheduler.base_lrs = [self.learning_rate] * len(self.optimizer.param_groups)
-                for group, factor in zip(self.optimizer.param_groups, scheduler.lr_lambdas):
+                for group, factor in zip(self.optimizer.param_groups, scheduler.lr_lambdas, strict=True):
                     group["initial_lr"] = self.learning_rate
                     group["lr"] = self.learning_rate * factor(scheduler.last_epoch)
                 scheduler._last_lr = [float(g["lr"]) for g in self.optimizer.param_groups]  # what get_last_lr() reads

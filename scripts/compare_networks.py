@@ -378,7 +378,7 @@ def _write_outputs(
     from scripts.comparison.spec import atomic_write_json, atomic_write_text
 
     runs_dir = plan.out / "runs"
-    finished = [(s, r) for s, r in zip(plan.specs, records) if r["status"] in ("done", "skipped")]
+    finished = [(s, r) for s, r in zip(plan.specs, records, strict=True) if r["status"] in ("done", "skipped")]
     results, curves, per_run = [], [], []
     for spec, rec in finished:
         run_dir = runs_dir / spec.name

@@ -131,7 +131,7 @@ def train_run(spec: RunSpec, run_dir: Path) -> dict[str, Any]:
 
     rows = progress.rows
     dice = [r.get(key_metric, math.nan) for r in rows]
-    finite = [(d, r["epoch"]) for d, r in zip(dice, rows) if isinstance(d, float) and math.isfinite(d)]
+    finite = [(d, r["epoch"]) for d, r in zip(dice, rows, strict=True) if isinstance(d, float) and math.isfinite(d)]
     best_dice, best_epoch = max(finite, key=lambda t: (t[0], -t[1])) if finite else (math.nan, None)
     max_epochs = int(trainer.state.max_epochs)
     if budget is not None and budget.stopped:

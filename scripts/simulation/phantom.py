@@ -150,8 +150,6 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
     mu, gap, sens = cfg.mu_per_cm, cfg.table_gap_cm, cfg.sensitivity_cps_per_mbq
     fov = (np.abs(x - cfg.fov_centre_mm[0]) <= UFOV_MM[0] / 2) & (np.abs(y - cfg.fov_centre_mm[1]) <= UFOV_MM[1] / 2)
 
-    cache: dict[tuple[float, float], tuple[float, float, float]] = {}
-
     def project(
         density: np.ndarray, weight: float, depth_cm: float, spread_cm: float = 0.0, full: float | None = None
     ) -> np.ndarray:

@@ -41,7 +41,7 @@ def make_dataset(root: Path, counts=(4, 2, 3), size: int = 64, seed: int = 0) ->
     yy, xx = np.mgrid[:size, :size]
     datalist: dict = {}
     k = 0
-    for split, n in zip(("training", "validation", "test"), counts):
+    for split, n in zip(("training", "validation", "test"), counts, strict=True):
         datalist[split] = []
         for _ in range(n):
             cy, cx = rng.integers(size // 4, 3 * size // 4, 2)
