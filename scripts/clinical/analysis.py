@@ -217,12 +217,14 @@ def analyse_frames(
     frames, starts, durs, end_s = _checked(frames, meta, st, src)
     spacing = [float(v) for v in meta.get("pixel_spacing_mm", [float("nan")] * 2)]
     view = str(meta.get("view", "unknown") or "unknown")
+    # the ROIs' pixel size (build_rois' own default where the header has none); the DRF interval re-draws them with it
+    roi_spacing_mm = spacing[0] if math.isfinite(spacing[0]) and spacing[0] > 0 else 4.0
 
     # 1. ROIs
     rois = build_rois(
         mask, frames, starts, durs, view=view, mask_kind=st.mask_kind, label_mode=st.label_mode,
         background=st.background, ring_gap=st.ring_gap_px, ring_width=st.ring_width_px,
-        spacing_mm=spacing[0] if math.isfinite(spacing[0]) and spacing[0] > 0 else 4.0, source=mask_source or None,
+        spacing_mm=roi_spacing_mm, source=mask_source or None,
     )
     warnings = list(rois.warnings)
     if view not in ("posterior", "anterior") and not any("assumed posterior" in w for w in warnings):
@@ -268,8 +270,7 @@ def analyse_frames(
         kidneys[side].update(transit_indices(kc, blood.curve, starts, durs, st.patlak_window_s, st.smoothing_s))
     drf, drf_warnings = split_function(kidneys)
     # 3b. the DRF's 95 % interval (scripts.clinical.drf_interval): counting noise, segmentation, background variants
-    interval = drf_interval(frames, starts, durs, rois, st, spacing[0] if math.isfinite(spacing[0]) and spacing[0] > 0
-                            else 4.0, view, probability)
+    interval = drf_interval(frames, starts, durs, rois, st, roi_spacing_mm, view, probability)
     add_interval(drf, interval)
     found = [s for s in SIDES if kidneys[s]["found"]]
     # 4. flags
