@@ -88,7 +88,10 @@ def _why(lines: Sequence[str], assoc: Any) -> str:
         tcp = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("TCP Initialisation Error")), "")
         return f"cannot connect ({tcp or 'connection failed'}); check host and port"
     if assoc.is_aborted:
-        return "association aborted by the node"
+        # a node refusing our titles may abort instead of rejecting, or its rejection may race the socket's close
+        # (seen with Orthanc on a loaded machine): the same advice either way
+        return "association aborted by the node before it was accepted; check the called AE title and that the node " \
+            "knows ours"
     if "timeout" in text.lower():
         return "no answer within the timeout; check host and port"
     return "association failed" + (f" ({lines[-1]})" if lines else "")

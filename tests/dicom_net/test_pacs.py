@@ -72,6 +72,30 @@ class TestPacsOptions(unittest.TestCase):
         self.assertEqual([b["input"] for b in bad], [str(tmp / "missing")])
 
 
+class TestAssociationFailureReason(unittest.TestCase):
+    """A refused association reads the same whether the node rejected it or aborted it (a race on a loaded machine)."""
+
+    @parameterized.expand([["rejected", True, False, ["Reason: Called AE title not recognised"]],
+                           ["aborted", False, True, []]])
+    def test_refusal_gives_the_title_advice(self, _name, rejected, aborted, lines):
+        from types import SimpleNamespace
+
+        from scripts.dicom_net.node import _why
+
+        why = _why(lines, SimpleNamespace(is_rejected=rejected, is_aborted=aborted))
+        self.assertIn("check the called AE title", why)
+        self.assertIn(_name, why)
+
+    def test_connection_failure_is_not_a_title_problem(self):
+        from types import SimpleNamespace
+
+        from scripts.dicom_net.node import _why
+
+        why = _why(["TCP Initialisation Error: Connection refused", "unable to connect"],
+                   SimpleNamespace(is_rejected=False, is_aborted=True))
+        self.assertIn("cannot connect", why)
+
+
 @unittest.skipUnless(HAVE_ORTHANC, SKIP_REASON)
 @unittest.skipUnless(HAVE_SIMULATOR and HAVE_HIGHDICOM, "needs scripts.simulation and highdicom")
 class TestPacsOrthanc(unittest.TestCase):
