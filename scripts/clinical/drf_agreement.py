@@ -4,13 +4,14 @@
 
 The two split-function methods of the report (:mod:`scripts.clinical.kidney_indices`) measure the same thing from the
 same frames and ROIs, and differ in how they treat what is not kidney uptake: the 1-2 min integral subtracts the
-perirenal background ring and counts everything else in the ROI (vascular activity, tracer already in a dilated
+background ROI (the lateral crescent by default, :data:`scripts.clinical.rois.DEFAULT_BACKGROUND`) and counts
+everything else in the ROI (vascular activity, tracer already in a dilated
 pelvis), while Patlak-Rutland fits the uptake rate against the blood-pool curve and takes the vascular part out as
 its intercept (renography.md section 3). When they disagree by much, at least one has failed on this study; which one
 cannot be told from the study alone, so the DRF should not be reported until the ROIs, the background and the curves
 are checked. On 200 fresh clinical-mix studies (seed 7000) most DRF errors above 5 points were errors of the
-method, with the true masks as much as with the model's (last session's validation: 49 with true parenchyma masks,
-45 with the model's), and the two methods were far apart in most of them.
+method, with the true masks as much as with the model's (with the full perirenal ring: 49 such studies with true
+parenchyma masks, 45 with the 0.4.0 model's), and the two methods were far apart in most of them.
 
 The limit, :data:`DRF_DISAGREEMENT_LIMIT_PP` = 7 points: the reproducibility of a pediatric DRF is about +/- 5 points
 (PMC8279895, n = 127 and 227 children; renography.md section 3). Two estimates each within 5 points of the truth and
