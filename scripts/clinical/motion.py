@@ -70,6 +70,8 @@ __all__ = [
     "NOISE_FLOOR_PX",
     "WARNING_THRESHOLD_PX",
     "MotionEstimate",
+    "shift_lengths",
+    "max_shift_length",
     "registration_units",
     "registration_window",
     "register_translation",
@@ -101,6 +103,19 @@ SMOOTH_PX = 1.0
 BACKGROUND_PX = 5.0
 #: most refinements of a shift above 0.25 px (see :func:`measure_shift`).
 _REFINEMENTS = 4
+
+
+def shift_lengths(shifts_px: np.ndarray) -> np.ndarray:
+    """Length (px) of each frame's ``[dy, dx]`` shift in a ``(T, 2)`` array; NaN where the frame was not registered."""
+    shifts = np.asarray(shifts_px, float)
+    return np.hypot(shifts[:, 0], shifts[:, 1])
+
+
+def max_shift_length(shifts_px: np.ndarray) -> float:
+    """The largest finite shift length (px) of a ``(T, 2)`` array; 0 when no frame was registered."""
+    lengths = shift_lengths(shifts_px)
+    lengths = lengths[np.isfinite(lengths)]
+    return float(lengths.max()) if lengths.size else 0.0
 
 
 @dataclass
@@ -137,9 +152,7 @@ class MotionEstimate:
     @property
     def max_shift_px(self) -> float:
         """The largest measured shift length (px; 0 when nothing was registered)."""
-        lengths = np.hypot(self.shifts_px[:, 0], self.shifts_px[:, 1])
-        lengths = lengths[np.isfinite(lengths)]
-        return float(lengths.max()) if lengths.size else 0.0
+        return max_shift_length(self.shifts_px)
 
     @property
     def warns(self) -> bool:

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from scripts.clinical.motion import MotionEstimate, estimate_motion
+from scripts.clinical.motion import MotionEstimate, estimate_motion, max_shift_length, shift_lengths
 
 __all__ = [
     "RESIDUAL_THRESHOLD_PX",
@@ -106,15 +106,13 @@ class MotionQC:
     @property
     def frames_residual(self) -> list[int]:
         """0-based frames still off by more than the threshold."""
-        lengths = np.hypot(self.residual_px[:, 0], self.residual_px[:, 1])
+        lengths = shift_lengths(self.residual_px)
         return [int(i) for i in np.flatnonzero(np.isfinite(lengths) & (lengths > self.threshold_px))]
 
     @property
     def max_residual_px(self) -> float:
         """The largest residual shift (px; 0 when nothing was registered)."""
-        lengths = np.hypot(self.residual_px[:, 0], self.residual_px[:, 1])
-        lengths = lengths[np.isfinite(lengths)]
-        return float(lengths.max()) if lengths.size else 0.0
+        return max_shift_length(self.residual_px)
 
     @property
     def warns(self) -> bool:
@@ -207,7 +205,7 @@ def reference_window_frames(estimate: MotionEstimate, starts_s: np.ndarray, dura
     ``threshold_px``."""
     mids = np.asarray(starts_s, float) + np.asarray(durations_s, float) / 2.0
     lo, hi = estimate.reference_window_s
-    lengths = np.hypot(estimate.shifts_px[:, 0], estimate.shifts_px[:, 1])
+    lengths = shift_lengths(estimate.shifts_px)
     sel = (mids >= lo) & (mids <= hi) & np.isfinite(lengths) & (lengths > threshold_px)
     return [int(i) for i in np.flatnonzero(sel)]
 
