@@ -35,11 +35,11 @@ import numpy as np
 
 from custom_transforms.errors import RenogramInputError
 from custom_transforms.io import frame_timing
-from scripts.clinical.curves import blood_pool, kidney_curves
+from scripts.clinical.curves import blood_pool
 from scripts.clinical.drf_agreement import drf_agreement_qc
 from scripts.clinical.drf_interval import add_interval, confidence_qc, drf_interval
 from scripts.clinical.flags import kidney_flags, quality_warnings
-from scripts.clinical.kidney_indices import json_float, kidney_indices, split_function
+from scripts.clinical.kidney_indices import indices_of_rois, json_float, split_function
 from scripts.clinical.motion import correct_motion, estimate_motion
 from scripts.clinical.motion_qc import motion_qc
 from scripts.clinical.normal_ranges import normal_ranges_json
@@ -256,16 +256,9 @@ def analyse_frames(
         "blood_pool_cps_per_px": blood.curve,
     }
     # 3. indices
-    kidneys: dict[str, Any] = {}
-    for side in SIDES:
-        if rois.kidney[side] is None:
-            kidneys[side] = {"found": False}
-            continue
-        kc = kidney_curves(frames, starts, durs, rois.kidney[side], rois.parenchyma[side], rois.background[side],
-                           st.smoothing_s)
+    kidneys, side_curves = indices_of_rois(frames, starts, durs, rois, blood.curve, st)
+    for side, kc in side_curves.items():
         curves.update(kc.columns(side))
-        kidneys[side] = kidney_indices(kc, blood.curve, starts, durs, st.drf_window_s, st.patlak_window_s,
-                                       st.late_time_min, with_background=st.background != "none")
         # output efficiency and transit times (scripts.clinical.transit): deconvolution with the same blood pool
         kidneys[side].update(transit_indices(kc, blood.curve, starts, durs, st.patlak_window_s, st.smoothing_s))
     drf, drf_warnings = split_function(kidneys)

@@ -68,8 +68,8 @@ from scipy import ndimage as ndi
 
 from custom_transforms.errors import RenogramInputError
 from scripts.clinical import indices as ix
-from scripts.clinical.curves import blood_pool, kidney_curves
-from scripts.clinical.kidney_indices import json_float, kidney_indices, split_function
+from scripts.clinical.curves import blood_pool
+from scripts.clinical.kidney_indices import indices_of_rois, json_float, split_function
 from scripts.clinical.rois import SIDES, KidneyROIs, build_rois
 
 __all__ = [
@@ -211,17 +211,7 @@ def drf_of_mask(
         background=st.background, ring_gap=st.ring_gap_px, ring_width=st.ring_width_px, spacing_mm=spacing_mm,
     )
     blood = blood_pool(frames, durs, rois)
-    kidneys: dict[str, Any] = {}
-    curves: dict[str, Any] = {}
-    for side in SIDES:
-        if rois.kidney[side] is None:
-            kidneys[side] = {"found": False}
-            continue
-        kc = kidney_curves(frames, starts, durs, rois.kidney[side], rois.parenchyma[side], rois.background[side],
-                           st.smoothing_s)
-        curves[side] = kc
-        kidneys[side] = kidney_indices(kc, blood.curve, starts, durs, st.drf_window_s, st.patlak_window_s,
-                                       st.late_time_min, with_background=st.background != "none")
+    kidneys, curves = indices_of_rois(frames, starts, durs, rois, blood.curve, st)
     drf, _ = split_function(kidneys)
     return _Analysed(drf, rois, curves, blood.curve)
 

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from scripts.clinical import indices as ix
-from scripts.clinical.curves import KidneyCurves
-from scripts.clinical.rois import SIDES
+from scripts.clinical.curves import KidneyCurves, kidney_curves
+from scripts.clinical.rois import SIDES, KidneyROIs
 
-__all__ = ["DRF_METHODS", "json_float", "kidney_indices", "split_function"]
+__all__ = ["DRF_METHODS", "json_float", "kidney_indices", "indices_of_rois", "split_function"]
 
 #: ``report.json``'s ``drf_percent`` entries -> (kidney entry it is computed from, formula).
 DRF_METHODS = {
@@ -88,6 +88,38 @@ def kidney_indices(
         "nora_last": json_float(ix.nora(k_s, starts, durs, last_min, drf_window_s), 4),
         "ktbr": json_float(ix.ktbr(k_mean_px, b_mean_px), 3) if with_background else None,
     }
+
+
+def indices_of_rois(
+    frames: np.ndarray,
+    starts: np.ndarray,
+    durs: np.ndarray,
+    rois: KidneyROIs,
+    blood: np.ndarray,
+    settings: Any,
+) -> tuple[dict[str, dict[str, Any]], dict[str, KidneyCurves]]:
+    """Each kidney's curves (:func:`scripts.clinical.curves.kidney_curves`) and :func:`kidney_indices` from its ROIs.
+
+    Args:
+        frames: ``(T, H, W)`` counts. starts, durs: frame timing (s). rois: the study's ROIs. blood: the blood-pool
+            curve. settings: the :class:`~scripts.clinical.analysis.AnalysisSettings` (``smoothing_s``,
+            ``drf_window_s``, ``patlak_window_s``, ``late_time_min``, ``background``).
+
+    Returns:
+        ``({side: kidney entry}, {side: curves})``: a side without an ROI is ``{"found": False}`` and has no curves.
+    """
+    kidneys: dict[str, dict[str, Any]] = {}
+    curves: dict[str, KidneyCurves] = {}
+    for side in SIDES:
+        if rois.kidney[side] is None:
+            kidneys[side] = {"found": False}
+            continue
+        kc = kidney_curves(frames, starts, durs, rois.kidney[side], rois.parenchyma[side], rois.background[side],
+                           settings.smoothing_s)
+        curves[side] = kc
+        kidneys[side] = kidney_indices(kc, blood, starts, durs, settings.drf_window_s, settings.patlak_window_s,
+                                       settings.late_time_min, with_background=settings.background != "none")
+    return kidneys, curves
 
 
 def split_function(kidneys: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, float | None]], list[str]]:
