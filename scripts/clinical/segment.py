@@ -127,11 +127,11 @@ class BundleSegmenter:
         from monai.transforms import Compose
 
         post = [parser.get_parsed_content(i) for i in POST_TRANSFORM_IDS if i != "cast" or i in parser]
-        self.postprocessing = Compose(post)
-        # the same transforms split where the probability is on the native grid (after ``invert``, before
-        # ``discretize``): ``segment_with_probability`` applies the two in turn, so its mask is this one's
-        self._to_probability = Compose(post[:2])
-        self._to_mask = Compose(post[2:])
+        # split where the probability is on the native grid (after ``invert``, before ``discretize``): the mask is
+        # the two halves in turn, and the probability between them is kept for the DRF interval
+        split = POST_TRANSFORM_IDS.index("discretize")
+        self._to_probability = Compose(post[:split])
+        self._to_mask = Compose(post[split:])
 
     def __call__(self, study: str | os.PathLike | LoadedStudy) -> np.ndarray:
         """Parenchyma mask ``(H, W)`` uint8 0/1 of one study on its native matrix.
@@ -143,19 +143,16 @@ class BundleSegmenter:
             RenogramInputError: the study is missing or cannot be read (the user's path is named); other errors are
                 not input faults and propagate.
         """
-        return self._segment(study, with_probability=False)[0]
+        return self._segment(study)[0]
 
     def segment_with_probability(self, study: str | os.PathLike | LoadedStudy) -> tuple[np.ndarray, np.ndarray]:
         """The mask of :meth:`__call__` and the network's probability ``(H, W)`` float32 on the native matrix (the
         config's ``activation`` and ``invert``; the mask is its ``discretize``), for the DRF interval
         (:mod:`scripts.clinical.drf_interval`)."""
-        mask, prob = self._segment(study, with_probability=True)
-        assert prob is not None
-        return mask, prob
+        return self._segment(study)
 
-    def _segment(self, study: str | os.PathLike | LoadedStudy, with_probability: bool
-                 ) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(mask, probability or None)`` of one study (see :meth:`__call__`)."""
+    def _segment(self, study: str | os.PathLike | LoadedStudy) -> tuple[np.ndarray, np.ndarray]:
+        """``(mask, probability)`` of one study (see :meth:`__call__`)."""
         import torch
         from monai.data import decollate_batch, list_data_collate
         from monai.networks import eval_mode
@@ -173,14 +170,10 @@ class BundleSegmenter:
             with eval_mode(self.network), torch.no_grad():
                 pred = self.inferer(inputs, self.network)
             out = decollate_batch({"image": inputs, "pred": pred}, detach=True)[0]
-            if with_probability:
-                out = self._to_probability(out)
-                prob = out["pred"].detach().cpu().numpy() if hasattr(out["pred"], "detach") else np.asarray(out["pred"])
-                prob = np.array(prob[0], np.float32)  # a copy: the mask transforms must not change it
-                out = self._to_mask(out)
-            else:
-                prob = None
-                out = self.postprocessing(out)
+            out = self._to_probability(out)
+            prob = out["pred"].detach().cpu().numpy() if hasattr(out["pred"], "detach") else np.asarray(out["pred"])
+            prob = np.array(prob[0], np.float32)  # a copy: the mask transforms must not change it
+            out = self._to_mask(out)
         except Exception as exc:  # a bad study is a RenogramInputError naming it; anything else is a bug: re-raised
             err = input_error(exc)
             if err is None:
