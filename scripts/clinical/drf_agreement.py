@@ -30,19 +30,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from scripts.clinical.kidney_indices import left_drf
 from scripts.clinical.qc import QCWarning
 
 __all__ = ["DRF_DISAGREEMENT_LIMIT_PP", "drf_disagreement_pp", "drf_agreement_qc"]
 
 #: integral and Patlak left DRF further apart than this (percentage points) raise the code (see the module docstring).
 DRF_DISAGREEMENT_LIMIT_PP = 7.0
-
-
-def _number(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def drf_disagreement_pp(drf: dict[str, dict[str, Any]]) -> float:
@@ -52,8 +46,7 @@ def drf_disagreement_pp(drf: dict[str, dict[str, Any]]) -> float:
     Args:
         drf: ``report.json``'s ``drf_percent`` (``{"integral": {"left", "right"}, "patlak": {...}, ...}``).
     """
-    integral, patlak = drf.get("integral", {}), drf.get("patlak", {})
-    li, pa = _number(integral.get("left")), _number(patlak.get("left"))
+    li, pa = left_drf(drf, "integral"), left_drf(drf, "patlak")
     if not (math.isfinite(li) and math.isfinite(pa)):
         return math.nan
     return abs(li - pa)

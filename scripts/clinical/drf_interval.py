@@ -69,7 +69,7 @@ from scipy import ndimage as ndi
 from custom_transforms.errors import RenogramInputError
 from scripts.clinical import indices as ix
 from scripts.clinical.curves import blood_pool
-from scripts.clinical.kidney_indices import indices_of_rois, json_float, split_function
+from scripts.clinical.kidney_indices import indices_of_rois, json_float, left_drf, split_function
 from scripts.clinical.rois import SIDES, KidneyROIs, build_rois
 
 __all__ = [
@@ -214,11 +214,6 @@ def drf_of_mask(
     kidneys, curves = indices_of_rois(frames, starts, durs, rois, blood.curve, st)
     drf, _ = split_function(kidneys)
     return _Analysed(drf, rois, curves, blood.curve)
-
-
-def _left(drf: dict[str, dict[str, float | None]], method: str) -> float:
-    v = drf.get(method, {}).get("left")
-    return float("nan") if v is None else float(v)
 
 
 def _label_map(rois: KidneyROIs) -> np.ndarray:
@@ -402,10 +397,10 @@ def drf_interval(
         return out
     lab = _label_map(rois)
     base = drf_of_mask(frames, starts, durs, lab, st, spacing_mm, view, label_mode="labels")
-    d0 = {m: _left(base.drf, m) for m in INTERVAL_METHODS}
+    d0 = {m: left_drf(base.drf, m) for m in INTERVAL_METHODS}
 
     def deltas(results: list[_Analysed]) -> dict[str, float]:
-        return {m: _rms(_left(r.drf, m) - d0[m] for r in results) for m in INTERVAL_METHODS}
+        return {m: _rms(left_drf(r.drf, m) - d0[m] for r in results) for m in INTERVAL_METHODS}
 
     # (b) segmentation: the boundary moved (the calibrated term), and the network's own doubt where its map is given
     moved = [attempt(_moved(lab, {1: a, 2: b}), st, "labels") for a, b in ((1, 1), (-1, -1), (1, -1), (-1, 1))]
@@ -421,7 +416,7 @@ def drf_interval(
         comp = {"noise": noise[m], "seg": seg[m], "seg_probability": seg_prob[m], "bg": bg[m], "variants": var[m]}
         s_method, total = interval_sigmas(comp, INTERVAL_CALIBRATION[m])
         out.sigmas[m] = {**comp, "method": s_method, "total": total}
-        centre = _left(base.drf, m)
+        centre = left_drf(base.drf, m)
         if not math.isfinite(centre):
             out.ci95[m] = {"left": None, "right": None}
             continue

@@ -19,7 +19,7 @@ from scripts.clinical import indices as ix
 from scripts.clinical.curves import KidneyCurves, kidney_curves
 from scripts.clinical.rois import SIDES, KidneyROIs
 
-__all__ = ["DRF_METHODS", "json_float", "kidney_indices", "indices_of_rois", "split_function"]
+__all__ = ["DRF_METHODS", "json_float", "kidney_indices", "indices_of_rois", "left_drf", "split_function"]
 
 #: ``report.json``'s ``drf_percent`` entries -> (kidney entry it is computed from, formula).
 DRF_METHODS = {
@@ -120,6 +120,14 @@ def indices_of_rois(
         kidneys[side] = kidney_indices(kc, blood, starts, durs, settings.drf_window_s, settings.patlak_window_s,
                                        settings.late_time_min, with_background=settings.background != "none")
     return kidneys, curves
+
+
+def left_drf(drf: dict[str, dict[str, Any]], method: str) -> float:
+    """The left DRF (percent) of one method of :func:`split_function`'s ``drf_percent``; NaN when it has no value."""
+    try:
+        return float(drf.get(method, {}).get("left"))
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def split_function(kidneys: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, float | None]], list[str]]:
