@@ -524,8 +524,10 @@ class TestMultiProcessTraining(unittest.TestCase):
                "--network_def", json.dumps(net),
                # learning rate 0: the trained weights must be exactly the initial ones, if they were loaded
                "--initial_weights", str(tmp / "start.pt"), "--learning_rate", "0.0"]
+        # faulthandler: a rank that aborts (seen once in ~50 runs on a loaded machine: rank 1 SIGABRT, "terminate
+        # called without an active exception", after destroy_process_group) prints its Python stack in the message
         env = {"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1",
-               "HOME": str(tmp)}
+               "HOME": str(tmp), "PYTHONFAULTHANDLER": "1", "TORCH_SHOW_CPP_STACKTRACES": "1"}
         proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
         self.assertEqual(proc.returncode, 0, proc.stdout[-3000:] + proc.stderr[-3000:])
         self.assertIn("val_mean_dice", proc.stdout + proc.stderr)
