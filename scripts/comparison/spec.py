@@ -4,7 +4,7 @@
 
 Folder layout (nnU-Net style, one folder per run under ``RESULTS/runs/``)::
 
-    <network>__<aug|noaug>__seed<k>/
+    <network>__<aug|noaug>__seed<k>/      (``__lr<value>`` appended when the run's learning rate is set)
         spec.json            what was asked (written first)
         config_train.json    the bundle config with this run's overrides applied (``ConfigParser`` dump)
         config_eval.json     the same for train.json + evaluate.json
@@ -16,6 +16,9 @@ Folder layout (nnU-Net style, one folder per run under ``RESULTS/runs/``)::
         figure_masks.npz     image, ground truth and predicted mask of the figure's test images
         worker.log           stdout/stderr of the worker process
         done.json            written last, atomically: the run is complete and is skipped on resume
+
+The learning-rate search of ``--lr-search`` (:mod:`.lr_search`) keeps its short runs in the same layout under
+``RESULTS/runs/lrsearch/<network>__lr<value>/`` (trained only: no test evaluation, ``evaluate_test`` false).
 
 A run without ``done.json`` is unfinished: a resumed comparison deletes its folder and retrains it from scratch (a
 time budget cannot be split over two sessions fairly, so the bundle's own epoch resume is switched off).
@@ -37,6 +40,7 @@ __all__ = [
     "SPEC_FILE",
     "atomic_write_json",
     "atomic_write_text",
+    "lr_text",
     "read_done",
     "run_name",
     "write_done",
@@ -47,11 +51,24 @@ SPEC_FILE = "spec.json"
 
 #: fields that do not change what a run computes (where and how fast it runs); ignored when matching a finished run
 _EXECUTION_FIELDS = ("device", "threads", "num_workers")
+#: fields added after the first comparisons ran, with their defaults: left out of :meth:`RunSpec.identity` while at
+#: the default, so that a run finished before the field existed (its ``done.json`` lacks it) still matches
+_LATER_FIELDS = {"learning_rate": None, "evaluate_test": True}
 
 
-def run_name(network: str, augment: bool, seed: int) -> str:
-    """Folder name of one run: ``<network>__<aug|noaug>__seed<k>``."""
-    return f"{network}__{'aug' if augment else 'noaug'}__seed{int(seed)}"
+def lr_text(learning_rate: float) -> str:
+    """A learning rate as written in folder names and tables: ``0.002``, ``0.0005``, ``1e-05`` (``%g``)."""
+    return f"{float(learning_rate):g}"
+
+
+def run_name(network: str, augment: bool, seed: int, learning_rate: float | None = None) -> str:
+    """Folder name of one run: ``<network>__<aug|noaug>__seed<k>``, plus ``__lr<value>`` when its lr is set.
+
+    The learning rate is in the name (not only in the identity) so that a changed lr (e.g. another outcome of the
+    ``--lr-search``) trains new runs beside the old ones instead of replacing finished runs.
+    """
+    name = f"{network}__{'aug' if augment else 'noaug'}__seed{int(seed)}"
+    return name if learning_rate is None else f"{name}__lr{lr_text(learning_rate)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +92,10 @@ class RunSpec:
         device: torch device string; None keeps the bundle's (CUDA when available).
         threads: torch intra-op threads in the worker; None keeps torch's default.
         num_workers: DataLoader workers; None keeps the bundle's.
+        learning_rate: optimiser learning rate (the bundle's ``learning_rate``); None keeps the bundle's
+            (``paper.json``: 0.002). Part of the identity and of the folder name when set.
+        evaluate_test: evaluate the best checkpoint on the test split (and keep the figure masks); false for the
+            learning-rate search, which must not look at the test split.
     """
 
     network: str
@@ -93,11 +114,13 @@ class RunSpec:
     device: str | None = None
     threads: int | None = None
     num_workers: int | None = None
+    learning_rate: float | None = None
+    evaluate_test: bool = True
 
     @property
     def name(self) -> str:
         """The run folder name."""
-        return run_name(self.network, self.augment, self.seed)
+        return run_name(self.network, self.augment, self.seed, self.learning_rate)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field."""
@@ -118,6 +141,9 @@ class RunSpec:
         d = self.to_dict()
         for key in _EXECUTION_FIELDS:
             d.pop(key)
+        for key, default in _LATER_FIELDS.items():
+            if d.get(key) == default:
+                d.pop(key)
         return d
 
 

@@ -8,10 +8,13 @@
    through :class:`monai.bundle.ConfigWorkflow`, overriding only ids the
    bundle exposes (``network_name``, ``network_kwargs``, ``augment_flip``, ``seed``, ``dataset_dir``,
    ``ckpt_dir``, ``output_dir``, ``max_epochs``, ``image_size``, ``batch_size``, ``early_stop_patience``,
-   ``num_workers``, ``device``, ``resume``) and adding two handlers from outside (:mod:`.handlers`: per-epoch log,
-   wall-clock budget);
+   ``num_workers``, ``device``, ``resume``, ``learning_rate``) and adding two handlers from outside
+   (:mod:`.handlers`: per-epoch log, wall-clock budget);
 2. evaluates the best checkpoint (``models/model.pt``) with ``train.json`` + ``evaluate.json`` on the test split;
 3. predicts the masks of a few test images (the same ones for every network) for the figure.
+
+Steps 2 and 3 are skipped for a spec with ``evaluate_test`` false (the learning-rate search: validation only);
+``eval_outputs.json`` is then ``{}``.
 
 One process per run keeps runs independent (fresh determinism state, memory returned to the OS, a crash loses
 one run only). Outputs are listed in :mod:`.spec`; ``done.json`` is written by the parent after this exits 0.
@@ -82,6 +85,7 @@ def bundle_overrides(spec: RunSpec, run_dir: Path, stage: str) -> dict[str, Any]
         "batch_size": spec.batch_size,
         "early_stop_patience": spec.patience,
         "num_workers": spec.num_workers,
+        "learning_rate": spec.learning_rate,
     }
     ov.update({k: v for k, v in optional.items() if v is not None})
     if spec.device is not None:
@@ -239,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = train_run(spec, run_dir)
     epochs, seconds, reason = summary["epochs_run"], summary["train_time_s"], summary["stop_reason"]
     logger.info(f"{spec.name}: trained {epochs} epochs in {seconds} s ({reason})")
+    if not spec.evaluate_test:  # the learning-rate search chooses on validation Dice alone
+        atomic_write_json(run_dir / "eval_outputs.json", {})
+        logger.info(f"{spec.name}: not evaluated on the test split (evaluate_test false)")
+        return 0
     outputs = evaluate_run(spec, run_dir)
     atomic_write_json(run_dir / "eval_outputs.json", outputs)
     logger.info(f"{spec.name}: evaluated, outputs {outputs}")

@@ -1,7 +1,7 @@
 # Copyright (c) 2026 Renogram parenchyma bundle contributors.
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
 """Tests of ``python -m scripts.compare_networks``: end to end on a tiny dataset, resume, input validation, the
-table statistics and the wall-clock budget handler."""
+table statistics, the learning-rate fields of a run and the wall-clock budget handler."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from PIL import Image
 
 import scripts.compare_networks as cli
 from scripts.comparison import handlers as handlers_module
+from scripts.comparison import worker as worker_module
 from scripts.comparison.handlers import EpochProgressLog, EpochTimeBudget
 from scripts.comparison.report import TABLE_COLUMNS, RunResult, aggregate, read_per_image_metrics
 from scripts.comparison.spec import RunSpec, read_done, run_name
@@ -331,6 +332,38 @@ class TestRunSpec(unittest.TestCase):
         other = RunSpec("unet", True, 3, "/d", "/b", max_epochs=5, image_size=(64, 64), device="cuda", num_workers=4)
         self.assertEqual(spec.identity(), other.identity())
         self.assertNotEqual(spec.identity(), RunSpec("unet", True, 3, "/d", "/b", max_epochs=6).identity())
+
+
+class TestLearningRateFields(unittest.TestCase):
+    def test_learning_rate_is_part_of_identity_and_name_only_when_set(self):
+        old = RunSpec("unet", False, 0, "/d", "/b", max_epochs=5)
+        identity = old.identity()
+        self.assertNotIn("learning_rate", identity)  # a done.json written before the field existed still matches
+        self.assertNotIn("evaluate_test", identity)
+        self.assertEqual(old.name, "unet__noaug__seed0")
+        new = RunSpec("unet", False, 0, "/d", "/b", max_epochs=5, learning_rate=0.0005)
+        self.assertEqual(new.identity()["learning_rate"], 0.0005)
+        self.assertEqual(new.name, "unet__noaug__seed0__lr0.0005")
+        self.assertEqual(RunSpec.from_dict(json.loads(json.dumps(new.to_dict()))), new)
+
+    def test_worker_overrides_the_bundles_learning_rate_only_when_set(self):
+        spec = RunSpec("unet", False, 0, "/d", "/b")
+        self.assertNotIn("learning_rate", worker_module.bundle_overrides(spec, Path("/r"), "train"))
+        ov = worker_module.bundle_overrides(RunSpec("unet", False, 0, "/d", "/b", learning_rate=0.01), Path("/r"),
+                                            "train")
+        self.assertEqual(ov["learning_rate"], 0.01)
+
+    def test_search_runs_skip_the_test_split(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            run_dir = Path(tmp)
+            spec = RunSpec("unet", False, 0, "/d", "/b", learning_rate=0.01, evaluate_test=False)
+            (run_dir / "spec.json").write_text(json.dumps(spec.to_dict()))
+            summary = {"epochs_run": 1, "train_time_s": 1.0, "stop_reason": "max_epochs"}
+            with mock.patch.object(worker_module, "train_run", return_value=summary) as train, \
+                    mock.patch.object(worker_module, "evaluate_run", side_effect=AssertionError("test split used")):
+                self.assertEqual(worker_module.main([str(run_dir)]), 0)
+            train.assert_called_once()
+            self.assertEqual(json.loads((run_dir / "eval_outputs.json").read_text()), {})
 
 
 if __name__ == "__main__":
