@@ -9,7 +9,9 @@ best checkpoint with ``evaluate.json`` on the test split, measures parameters / 
 
 - ``RESULTS/table.md``, ``RESULTS/table.csv``: Dice, precision, recall, accuracy, Jaccard (mean ± SD over test
   images, and over seeds where several), Dice/Jaccard on the native label grid, parameters, GFLOPs, CPU latency,
-  training time, epochs run and epoch of the best validation Dice (columns: ``scripts.comparison.report``);
+  training time, epochs run and epoch of the best validation Dice; Dice as the mean over seeds with its 95 % interval,
+  the paired difference to ``transformer_unet`` on the same test images (Wilcoxon p value) and the worst subgroup's
+  Dice (columns: ``scripts.comparison.report``); the caption gives the training CPU-hours, total and per network;
 - ``RESULTS/figure.png``: the same test images with each network's mask outline and the ground truth (Figure 6);
 - ``RESULTS/curves.png``: validation Dice per epoch and per training minute for each network;
 - ``RESULTS/comparison.json``: the rows, per-run details, benchmark, versions, host and the exact command;
@@ -366,16 +368,21 @@ def _git_commit() -> str | None:
 def _write_outputs(
     plan: Plan, records: list[dict[str, Any]], bench: dict[str, Any], command: str, wall_s: float
 ) -> None:
+    from scripts.comparison.cpu_time import cpu_hours
     from scripts.comparison.figures import plot_curves, read_progress
     from scripts.comparison.report import (
         PAPER_TABLE2,
+        REFERENCE_NETWORK,
         RunResult,
         aggregate,
+        read_image_ids,
         read_per_image_metrics,
         table_csv,
         table_markdown,
     )
     from scripts.comparison.spec import atomic_write_json, atomic_write_text
+    from scripts.comparison.uncertainty import TestSetMismatch
+    from scripts.comparison.worst_subgroup import run_subgroups
 
     runs_dir = plan.out / "runs"
     finished = [(s, r) for s, r in zip(plan.specs, records, strict=True) if r["status"] in ("done", "skipped")]
@@ -385,7 +392,19 @@ def _write_outputs(
         per_image = read_per_image_metrics(run_dir / rec["eval_outputs"]["per_image"])
         summary = json.loads((run_dir / rec["eval_outputs"]["summary"]).read_text(encoding="utf-8"))
         cost = bench.get(spec.network, {})
-        results.append(RunResult(spec.network, spec.augment, spec.seed, per_image, rec["train"], cost))
+        per_image_csv = run_dir / rec["eval_outputs"]["per_image"]
+        results.append(
+            RunResult(
+                spec.network,
+                spec.augment,
+                spec.seed,
+                per_image,
+                rec["train"],
+                cost,
+                image_ids=read_image_ids(per_image_csv),
+                subgroups=run_subgroups(summary, per_image_csv),
+            )
+        )
         progress = read_progress(run_dir / "progress.csv")
         curves.append((spec.network, "flip" if spec.augment else "none", progress))
         per_run.append(
@@ -399,7 +418,11 @@ def _write_outputs(
                 "progress": {k: _json_floats(v) for k, v in progress.items()},
             }
         )
-    rows = aggregate(results, order=plan.networks)
+    try:
+        rows = aggregate(results, order=plan.networks)
+    except TestSetMismatch as exc:
+        raise ComparisonError(str(exc)) from None
+    hours = cpu_hours((s.network, rec["train"]) for s, rec in finished)
     size = f"{plan.image_size[0]}x{plan.image_size[1]}"
     spec0 = plan.specs[0]
     budget = []
@@ -414,9 +437,16 @@ def _write_outputs(
         if plan.benchmark_size
         else "not measured"
     )
+    per_network = ", ".join(f"{n} {h:.2f}" for n, h in hours["per_network"].items())
+    cpu_text = f"Training CPU time: {hours['total']:.2f} CPU-hours over {hours['runs']} runs ({per_network})"
     caption = (
         f"Test split, input {size}; metrics mean ± SD over test images (seeds: {seeds}); training budget: "
-        f"{', '.join(budget) or 'the bundle defaults'}; best checkpoint by validation Dice. Costs: {costs}."
+        f"{', '.join(budget) or 'the bundle defaults'}; best checkpoint by validation Dice. Dice: mean "
+        f"over seeds ± half-width of the 95 % Student-t interval of the per-seed means; Δ Dice: paired difference "
+        f"to `{REFERENCE_NETWORK}` (same augmentation) on the same test images, each image's Dice averaged over the "
+        f"seeds both have, mean with 95 % t interval over images, two-sided Wilcoxon signed-rank p; worst subgroup: "
+        f"lowest native-grid mean Dice among the evaluation's subgroups with >= 10 test images. {cpu_text}. "
+        f"Costs: {costs}."
     )
     atomic_write_text(plan.out / "table.csv", table_csv(rows))
     atomic_write_text(plan.out / "table.md", table_markdown(rows, caption))
@@ -443,6 +473,8 @@ def _write_outputs(
         },
         "invocation_wall_s": round(wall_s, 1),  # this command only (a resumed comparison skips finished runs)
         "runs_wall_s_total": round(sum(float(r.get("wall_s") or 0.0) for r in per_run), 1),
+        "cpu_hours": hours,  # training CPU time of the table's runs (train_cpu_s), total and per network
+        "paired_reference": REFERENCE_NETWORK,
         "failed_runs": failed,
         "missing_runs": [r["name"] for r in records if r["status"] == "missing"],
         "table": rows,

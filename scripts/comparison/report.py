@@ -13,7 +13,21 @@ seed's best checkpoint on the test split:
 Metrics: Dice, precision, recall, accuracy, Jaccard on the network's input grid (``image_size``), plus Dice and
 Jaccard on the native label grid where the bundle reports them (``*_native``). Cost columns come from
 ``scripts.benchmark_networks`` (parameters, forward GFLOPs, minimum CPU latency at batch 1) and from training
-(seconds, epochs run, epoch of the best validation Dice, mean over seeds).
+(seconds, CPU seconds, epochs run, epoch of the best validation Dice, mean over seeds).
+
+Uncertainty and subgroups (:mod:`.uncertainty`, :mod:`.worst_subgroup`):
+
+- ``n_seeds``, ``<metric>_ci95_low`` / ``<metric>_ci95_high`` (and ``dice_native_ci95_*``): the 95 % Student-t
+  interval of the mean over seeds, from the per-seed mean of each seed's test images (empty with one seed). The
+  Markdown Dice cell reads "0.934 ± 0.004 (95 % CI over 3 seeds)": the mean of the per-seed means ± the half-width.
+- ``dice_diff_vs_tu``, ``dice_diff_vs_tu_ci95_low`` / ``_high``, ``p_vs_tu``, ``n_paired_images``,
+  ``paired_seeds``: each network against :data:`REFERENCE_NETWORK` with the same augmentation on the same test
+  images (matched by image file name): per image the Dice averaged over the seeds the two share, the mean paired
+  difference (network - reference) with its 95 % t interval over images, and the two-sided Wilcoxon signed-rank
+  p value (empty on the reference's own rows and without a shared seed).
+- ``worst_subgroup_dice``, ``worst_subgroup`` (``fact=value``), ``worst_subgroup_n``, ``worst_subgroup_grid``: the
+  lowest native-grid (network-grid where native is missing) mean Dice among the bundle's evaluation subgroups with
+  at least 10 test images.
 """
 
 from __future__ import annotations
@@ -29,13 +43,19 @@ from typing import Any
 
 import numpy as np
 
+from .spec import run_name
+from .uncertainty import paired_test, paired_values, t_interval
+from .worst_subgroup import worst_subgroup
+
 __all__ = [
     "METRICS",
     "NATIVE_METRICS",
     "PAPER_TABLE2",
+    "REFERENCE_NETWORK",
     "RunResult",
     "TABLE_COLUMNS",
     "aggregate",
+    "read_image_ids",
     "read_per_image_metrics",
     "table_csv",
     "table_markdown",
@@ -52,22 +72,41 @@ PAPER_TABLE2: dict[str, dict[str, float]] = {
     "U-Net": {"dice": 0.912},
 }
 
+#: the network every other one is paired against (``*_vs_tu`` columns): the reproduced paper's network
+REFERENCE_NETWORK = "transformer_unet"
+
 _STAT_COLUMNS = [f"{m}_{s}" for m in METRICS for s in ("mean", "std", "seed_std")]
 _NATIVE_COLUMNS = [f"{m}_native_{s}" for m in NATIVE_METRICS for s in ("mean", "std")]
+_CI_KEYS = [*METRICS, *(f"{m}_native" for m in NATIVE_METRICS)]
+_CI_COLUMNS = [f"{k}_ci95_{b}" for k in _CI_KEYS for b in ("low", "high")]
+_PAIRED_COLUMNS = [
+    "dice_diff_vs_tu",
+    "dice_diff_vs_tu_ci95_low",
+    "dice_diff_vs_tu_ci95_high",
+    "p_vs_tu",
+    "n_paired_images",
+    "paired_seeds",
+]
+_SUBGROUP_COLUMNS = ["worst_subgroup_dice", "worst_subgroup", "worst_subgroup_n", "worst_subgroup_grid"]
 
 #: columns of table.csv, in order
 TABLE_COLUMNS = [
     "network",
     "augmentation",
     "seeds",
+    "n_seeds",
     "n_test_images",
     *_STAT_COLUMNS,
     *_NATIVE_COLUMNS,
+    *_CI_COLUMNS,
+    *_PAIRED_COLUMNS,
+    *_SUBGROUP_COLUMNS,
     "params_m",
     "gflops",
     "cpu_latency_ms",
     "benchmark_size",
     "train_time_s",
+    "train_cpu_s",
     "epochs_run",
     "epochs_to_best",
     "best_val_dice",
@@ -120,6 +159,20 @@ def read_per_image_metrics(path: str | Path) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=float) for k, v in out.items()}
 
 
+def read_image_ids(path: str | Path) -> tuple[str, ...]:
+    """The test image ids of one evaluation CSV, in row order: the file name of each row's ``image`` column.
+
+    The paired test matches images across runs by these ids (a moved dataset folder does not change them). A CSV
+    without an ``image`` column gives ``()`` (the run then takes no part in a paired test).
+    """
+    path = Path(path)
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "image" not in rows[0]:
+        return ()
+    return tuple(Path(str(row.get("image") or "")).name for row in rows)
+
+
 @dataclass
 class RunResult:
     """Everything the table needs from one finished run.
@@ -131,6 +184,9 @@ class RunResult:
         per_image: per-image test metrics (:func:`read_per_image_metrics`).
         train: the worker's ``train_summary.json``.
         benchmark: ``{"params_m", "gflops", "cpu_latency_ms", "size"}`` of the network (may be empty).
+        image_ids: the test image id of each ``per_image`` entry (:func:`read_image_ids`); ``()`` leaves the run out
+            of the paired test.
+        subgroups: the run's subgroup means (:func:`scripts.comparison.worst_subgroup.run_subgroups`); may be empty.
     """
 
     network: str
@@ -139,6 +195,8 @@ class RunResult:
     per_image: dict[str, np.ndarray]
     train: dict[str, Any]
     benchmark: dict[str, Any] = field(default_factory=dict)
+    image_ids: tuple[str, ...] = ()
+    subgroups: dict[str, Any] = field(default_factory=dict)
 
 
 def _nanstd(values: np.ndarray) -> float:
@@ -152,8 +210,15 @@ def _nanmean(values: Iterable[float]) -> float:
     return float(v.mean()) if v.size else math.nan
 
 
-def aggregate(results: Sequence[RunResult], order: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Table rows (dicts with :data:`TABLE_COLUMNS`), one per (network, augmentation), networks in ``order``."""
+def aggregate(
+    results: Sequence[RunResult], order: Sequence[str] | None = None, reference: str = REFERENCE_NETWORK
+) -> list[dict[str, Any]]:
+    """Table rows (dicts with :data:`TABLE_COLUMNS`), one per (network, augmentation), networks in ``order``.
+
+    Raises:
+        scripts.comparison.uncertainty.TestSetMismatch: two runs to be paired (a network's and the ``reference``'s
+            with the same augmentation, or two seeds of one) hold different test images; the message names both.
+    """
     groups: dict[tuple[str, bool], list[RunResult]] = {}
     for r in results:
         groups.setdefault((r.network, r.augment), []).append(r)
@@ -165,6 +230,7 @@ def aggregate(results: Sequence[RunResult], order: Sequence[str] | None = None) 
             "network": network,
             "augmentation": "flip" if augment else "none",
             "seeds": " ".join(str(r.seed) for r in runs),
+            "n_seeds": len(runs),
             "n_test_images": int(np.mean([len(r.per_image["dice"]) for r in runs])),
         }
         for m in METRICS:
@@ -177,6 +243,11 @@ def aggregate(results: Sequence[RunResult], order: Sequence[str] | None = None) 
             row[f"{m}_mean"] = _nanmean(np.concatenate(per_seed))
             row[f"{m}_std"] = float(np.sqrt(np.nanmean(variances))) if np.isfinite(variances).any() else math.nan
             row[f"{m}_seed_std"] = _nanstd(seed_means)
+        for key in _CI_KEYS:
+            _, low, high, _ = t_interval([_nanmean(r.per_image[key]) for r in runs if key in r.per_image])
+            row[f"{key}_ci95_low"], row[f"{key}_ci95_high"] = low, high
+        row.update(_paired_columns(runs, groups.get((reference, augment), []), network == reference))
+        row.update(_worst_subgroup_columns(runs))
         for m in NATIVE_METRICS:
             per_seed = [r.per_image[f"{m}_native"] for r in runs if f"{m}_native" in r.per_image]
             joined = np.concatenate(per_seed) if per_seed else np.array([])
@@ -187,11 +258,53 @@ def aggregate(results: Sequence[RunResult], order: Sequence[str] | None = None) 
         row["gflops"] = bench.get("gflops", math.nan)
         row["cpu_latency_ms"] = bench.get("cpu_latency_ms", math.nan)
         row["benchmark_size"] = bench.get("size", "")
-        for key in ("train_time_s", "epochs_run", "epochs_to_best", "best_val_dice"):
+        for key in ("train_time_s", "train_cpu_s", "epochs_run", "epochs_to_best", "best_val_dice"):
             row[key] = _nanmean(float(r.train.get(key)) if r.train.get(key) is not None else math.nan for r in runs)
         row["stop_reason"] = " ".join(sorted({str(r.train.get("stop_reason", "")) for r in runs}))
         rows.append(row)
     return rows
+
+
+def _per_seed(runs: Sequence[RunResult]) -> dict[int, tuple[tuple[str, ...], np.ndarray]]:
+    return {r.seed: (r.image_ids, r.per_image["dice"]) for r in runs if r.image_ids}
+
+
+def _paired_columns(runs: Sequence[RunResult], reference: Sequence[RunResult], is_reference: bool) -> dict[str, Any]:
+    """The ``*_vs_tu`` columns of one row (NaN/empty on the reference's own rows and without shared seeds)."""
+    empty = {c: math.nan for c in _PAIRED_COLUMNS}
+    empty.update({"n_paired_images": "", "paired_seeds": ""})
+    mine = _per_seed(runs)
+    if mine:  # the seeds of one network must share their test images too (raises otherwise)
+        paired_values({run_name(r.network, r.augment, r.seed): mine[r.seed] for r in runs if r.seed in mine})
+    if is_reference or not reference:
+        return empty
+    labels = {
+        s: (run_name(runs[0].network, runs[0].augment, s), run_name(reference[0].network, reference[0].augment, s))
+        for s in mine
+    }
+    test = paired_test(mine, _per_seed(reference), labels)
+    if not test.seeds:
+        return empty
+    return {
+        "dice_diff_vs_tu": test.mean_diff,
+        "dice_diff_vs_tu_ci95_low": test.ci_low,
+        "dice_diff_vs_tu_ci95_high": test.ci_high,
+        "p_vs_tu": test.p_value,
+        "n_paired_images": test.n_images,
+        "paired_seeds": " ".join(str(s) for s in test.seeds),
+    }
+
+
+def _worst_subgroup_columns(runs: Sequence[RunResult]) -> dict[str, Any]:
+    worst = worst_subgroup([r.subgroups for r in runs])
+    if worst is None:
+        return {"worst_subgroup_dice": math.nan, **{c: "" for c in _SUBGROUP_COLUMNS[1:]}}
+    return {
+        "worst_subgroup_dice": worst.dice,
+        "worst_subgroup": worst.label,
+        "worst_subgroup_n": worst.n_images,
+        "worst_subgroup_grid": worst.grid,
+    }
 
 
 def _fmt(value: Any, digits: int) -> str:
@@ -202,12 +315,14 @@ def _fmt(value: Any, digits: int) -> str:
     return str(value)
 
 
-_CSV_DIGITS = {"train_time_s": 1, "epochs_run": 1, "epochs_to_best": 1, "cpu_latency_ms": 2}
+_CSV_DIGITS = {"train_time_s": 1, "train_cpu_s": 1, "epochs_run": 1, "epochs_to_best": 1, "cpu_latency_ms": 2}
 
 
 def _csv_cell(column: str, value: Any) -> str:
     if column in ("epochs_run", "epochs_to_best") and isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if column == "p_vs_tu" and isinstance(value, float) and math.isfinite(value):
+        return f"{value:.4g}"  # small p values keep their digits
     return _fmt(value, _CSV_DIGITS.get(column, 4))
 
 
@@ -233,12 +348,56 @@ def _pm(row: dict[str, Any], metric: str) -> str:
     return text
 
 
+def _seed_ci(row: dict[str, Any], key: str) -> str:
+    """"0.934 ± 0.004 (95 % CI over 3 seeds)", or "0.934 (1 seed: no interval)"."""
+    low, high, n = row.get(f"{key}_ci95_low"), row.get(f"{key}_ci95_high"), row.get("n_seeds")
+    if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
+        return f"{(low + high) / 2:.3f} ± {(high - low) / 2:.3f} (95 % CI over {n} seeds)"
+    mean = row.get(f"{key}_mean")
+    if mean is None or not math.isfinite(mean):
+        return "–"
+    return f"{mean:.3f} ({n} seed{'s' if n != 1 else ''}: no interval)"
+
+
+def _paired_cells(row: dict[str, Any]) -> list[str]:
+    diff, low, high, p = (row.get(c) for c in ("dice_diff_vs_tu", "dice_diff_vs_tu_ci95_low",
+                                               "dice_diff_vs_tu_ci95_high", "p_vs_tu"))
+    if diff is None or not math.isfinite(diff):
+        return ["–", "–"]
+    text = f"{diff:+.3f}"
+    if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
+        text += f" [{low:+.3f}, {high:+.3f}]"
+    if p is None or not math.isfinite(p):
+        p_text = "–"
+    else:
+        p_text = "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return [text, f"{p_text} (n={row.get('n_paired_images')})"]
+
+
+def _worst_cell(row: dict[str, Any]) -> str:
+    dice, label = row.get("worst_subgroup_dice"), str(row.get("worst_subgroup") or "")
+    if dice is None or not math.isfinite(dice):
+        return "–"
+    fact, _, value = label.partition("=")
+    return f"{dice:.3f} ({fact.replace('_', ' ')}: {value})"
+
+
 def table_markdown(rows: Sequence[dict[str, Any]], caption: str = "") -> str:
-    """``table.md`` text: one GitHub table, metrics as mean ± SD over test images (and over seeds where several)."""
+    """``table.md`` text: one GitHub table.
+
+    Dice as the mean over seeds ± the half-width of its 95 % interval (or "1 seed: no interval"), with the SD over
+    test images beside it; the paired difference to :data:`REFERENCE_NETWORK` (95 % interval over images) and its
+    Wilcoxon p value; the worst subgroup; the other metrics as mean ± SD over test images (and over seeds where
+    several).
+    """
     head = [
         "Network",
         "Aug.",
         "Dice",
+        "Dice SD (images)",
+        f"Δ Dice vs `{REFERENCE_NETWORK}` [95 % CI]",
+        "p (Wilcoxon)",
+        "Worst subgroup Dice",
         "Precision",
         "Recall",
         "Accuracy",
@@ -248,6 +407,7 @@ def table_markdown(rows: Sequence[dict[str, Any]], caption: str = "") -> str:
         "GFLOPs",
         "CPU latency (ms)",
         "Train time (s)",
+        "Train CPU (h)",
         "Epochs (best / run)",
     ]
     lines = ([caption, ""] if caption else []) + ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -255,12 +415,17 @@ def table_markdown(rows: Sequence[dict[str, Any]], caption: str = "") -> str:
         cells = [
             f"`{row['network']}`",
             row["augmentation"],
-            *(_pm(row, m) for m in METRICS),
+            _seed_ci(row, "dice"),
+            _fmt(row.get("dice_std"), 3) or "–",
+            *_paired_cells(row),
+            _worst_cell(row),
+            *(_pm(row, m) for m in METRICS[1:]),
             _pm({"x_mean": row.get("dice_native_mean"), "x_std": row.get("dice_native_std")}, "x"),
             _fmt(row.get("params_m"), 2) or "–",
             _fmt(row.get("gflops"), 2) or "–",
             _fmt(row.get("cpu_latency_ms"), 1) or "–",
             _fmt(row.get("train_time_s"), 0) or "–",
+            _fmt(row.get("train_cpu_s") / 3600.0 if row.get("train_cpu_s") is not None else None, 2) or "–",
             f"{_fmt(row.get('epochs_to_best'), 0) or '–'} / {_fmt(row.get('epochs_run'), 0) or '–'}",
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -5,9 +5,12 @@
 The comparison deletes and retrains every unfinished ``RESULTS/runs/<run>/``. Each case: an ``--out`` that is,
 contains or lies inside ``--dataset`` or ``--bundle``, or a ``runs/<run>`` folder the comparison did not write ->
 exit code 2 -> one line naming the folder -> no worker started, nothing written -> the inputs unchanged by checksum.
-Also the permissions of the run files (``spec.json``, ``done.json``, tables: were ``0600``).
+Also the permissions of the run files (``spec.json``, ``done.json``, tables: were ``0600``), and runs evaluated on
+different test images (the paired test against ``transformer_unet`` matches images by id): exit code 2, one line
+naming both runs, no table written.
 
-No training: a worker start is an error in every case (``subprocess.run`` is replaced).
+No training: a worker start is an error in every case (``subprocess.run`` is replaced), or a stand-in writes a
+finished run's files (``FakeWorker``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from parameterized import parameterized
 import scripts.compare_networks as cli
 from scripts.comparison.spec import atomic_write_json, atomic_write_text, run_name
 from tests.faults.harness import REPO_ROOT, assert_fault, assert_no_leftovers, run_main, tree_checksum
-from tests.scripts.test_compare_networks import make_dataset
+from tests.scripts.test_compare_networks import TEST_IMAGES, TINY_KWARGS, FakeWorker, make_dataset
 
 _TINY = ["--networks", "unet", "--augment", "off", "--image-size", "32", "--epochs", "1", "--no-benchmark", "--quiet"]
 
@@ -106,6 +109,29 @@ class TestRunFilePermissions(unittest.TestCase):
                 self.assertIn("NaN", (Path(tmp) / "done.json").read_text())
         finally:
             os.umask(old)
+
+
+class TestDifferentTestSets(unittest.TestCase):
+    def test_runs_on_other_test_images_are_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            dataset = make_dataset(Path(tmp) / "ds", counts=(1, 1, 1), size=16)
+            out = Path(tmp) / "results"
+            worker = FakeWorker(
+                {("unet", None): 0.8, ("transformer_unet", None): 0.8},
+                {"unet": 60.0, "transformer_unet": 60.0},
+                images={"unet": [*TEST_IMAGES[:-1], "from_another_split.png"]},
+            )
+            argv = ["--dataset", str(dataset), "--out", str(out), "--networks", "transformer_unet", "unet",
+                    *TINY_KWARGS, "--image-size", "64", "--epochs", "1", "--augment", "off", "--no-benchmark",
+                    "--quiet"]
+            for extra in ([], ["--report-only"]):
+                with mock.patch.object(cli.subprocess, "run", side_effect=worker):
+                    code, _, err = run_main(cli.main, [*argv, *extra])
+                assert_fault(self, code, err, 2, "were evaluated on different test images",
+                             named_file=out / "runs" / "unet__noaug__seed0")
+                self.assertIn("transformer_unet__noaug__seed0", err)
+                self.assertFalse((out / "table.csv").exists(), "no table from unpaired runs")
+            self.assertEqual(len(worker.specs), 2, "trained once, then read back")
 
 
 if __name__ == "__main__":

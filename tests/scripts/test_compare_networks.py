@@ -1,7 +1,8 @@
 # Copyright (c) 2026 Renogram parenchyma bundle contributors.
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
 """Tests of ``python -m scripts.compare_networks``: end to end on a tiny dataset, resume, input validation, the
-table statistics, the learning-rate fields of a run and the wall-clock budget handler."""
+table statistics (seed intervals, the paired test, the worst subgroup, CPU-hours), the learning-rate fields of a
+run and the wall-clock budget handler."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import csv
 import io
 import json
 import math
+import subprocess
 import tempfile
 import unittest
+import zlib
 from pathlib import Path
 from unittest import mock
 
@@ -20,13 +23,26 @@ import pytest
 from ignite.engine import Engine
 from parameterized import parameterized
 from PIL import Image
+from scipy import stats
 
 import scripts.compare_networks as cli
+from custom_transforms.subgroups import subgroup_means
 from scripts.comparison import handlers as handlers_module
 from scripts.comparison import worker as worker_module
+from scripts.comparison.cpu_time import cpu_hours
 from scripts.comparison.handlers import EpochProgressLog, EpochTimeBudget
-from scripts.comparison.report import TABLE_COLUMNS, RunResult, aggregate, read_per_image_metrics
+from scripts.comparison.report import (
+    TABLE_COLUMNS,
+    RunResult,
+    aggregate,
+    read_image_ids,
+    read_per_image_metrics,
+    table_csv,
+    table_markdown,
+)
 from scripts.comparison.spec import RunSpec, read_done, run_name
+from scripts.comparison.uncertainty import TestSetMismatch, paired_test, t_interval
+from scripts.comparison.worst_subgroup import run_subgroups, worst_subgroup
 
 TINY_KWARGS = [
     '--network-kwargs=unet={"channels": [8, 16, 32], "strides": [2, 2], "num_res_units": 0}',
@@ -195,6 +211,9 @@ class TestEndToEndAndResume(unittest.TestCase):
         self.assertEqual(len(report["runs"]), 2)
         self.assertEqual(report["failed_runs"], [])
         by_network = {r["network"]: r for r in rows}
+        # the bundle's per-image CSV pairs the two networks' test images by file name
+        self.assertEqual(by_network["unet"]["n_paired_images"], "3")
+        self.assertEqual(by_network["unet"]["n_seeds"], "1")
         for run in report["runs"]:  # the table's training time is the run's own, rounded to the CSV's 0.1 s
             recorded = run["train"]["train_time_s"]
             self.assertGreaterEqual(recorded, 0.0)
@@ -334,6 +353,189 @@ class TestRunSpec(unittest.TestCase):
         self.assertNotEqual(spec.identity(), RunSpec("unet", True, 3, "/d", "/b", max_epochs=6).identity())
 
 
+def fake_result(network, seed, dice, ids=None, augment=False, subgroups=None, train=None):
+    """A :class:`RunResult` of per-image Dice ``dice`` on images ``ids`` (default ``i0``, ``i1``, ...)."""
+    dice = np.asarray(dice, dtype=float)
+    ids = tuple(ids) if ids is not None else tuple(f"i{k}" for k in range(len(dice)))
+    return RunResult(network, augment, seed, {"dice": dice}, train or {}, image_ids=ids, subgroups=subgroups or {})
+
+
+class TestSeedInterval(unittest.TestCase):
+    def test_three_seeds_give_a_t_interval_of_the_seed_means(self):
+        seed_dice = {0: [0.90, 0.94], 1: [0.92, 0.98], 2: [0.91, 0.93]}
+        rows = aggregate([fake_result("unet", s, d) for s, d in seed_dice.items()])
+        means = np.array([np.mean(d) for d in seed_dice.values()])
+        half = stats.t.ppf(0.975, 2) * means.std(ddof=1) / math.sqrt(3)
+        row = rows[0]
+        self.assertEqual(row["n_seeds"], 3)
+        self.assertAlmostEqual(row["dice_ci95_low"], means.mean() - half)
+        self.assertAlmostEqual(row["dice_ci95_high"], means.mean() + half)
+        self.assertIn(f"{means.mean():.3f} ± {half:.3f} (95 % CI over 3 seeds)", table_markdown(rows))
+        header, line = table_csv(rows).splitlines()
+        cells = dict(zip(header.split(","), line.split(","), strict=True))
+        self.assertAlmostEqual(float(cells["dice_ci95_low"]), means.mean() - half, places=4)
+
+    def test_one_seed_says_so_and_gives_no_interval(self):
+        rows = aggregate([fake_result("unet", 0, [0.9, 0.8])])
+        self.assertTrue(math.isnan(rows[0]["dice_ci95_low"]) and math.isnan(rows[0]["dice_ci95_high"]))
+        md = table_markdown(rows)
+        self.assertIn("0.850 (1 seed: no interval)", md)
+        self.assertNotIn("95 % CI over", md)
+        header, line = table_csv(rows).splitlines()
+        cells = dict(zip(header.split(","), line.split(","), strict=True))
+        self.assertEqual((cells["dice_ci95_low"], cells["dice_ci95_high"], cells["n_seeds"]), ("", "", "1"))
+
+    def test_t_interval_without_values(self):
+        self.assertEqual(t_interval([math.nan])[3], 0)
+
+
+class TestPairedTest(unittest.TestCase):
+    TU = [0.80, 0.85, 0.90, 0.70, 0.75, 0.95]
+    NET = [0.82, 0.80, 0.97, 0.74, 0.70, 0.99]
+
+    def test_images_are_matched_by_id_not_position(self):
+        ids = [f"img{k}.png" for k in range(6)]
+        reference = fake_result("transformer_unet", 0, self.TU, ids)
+        # the network's CSV lists the same images in reverse order
+        network = fake_result("unet", 0, self.NET[::-1], ids[::-1])
+        rows = {r["network"]: r for r in aggregate([reference, network], order=["transformer_unet", "unet"])}
+        diff = np.array(self.NET) - np.array(self.TU)
+        mean, low, high, n = t_interval(diff)
+        row = rows["unet"]
+        self.assertAlmostEqual(row["dice_diff_vs_tu"], mean)
+        self.assertAlmostEqual(row["dice_diff_vs_tu_ci95_low"], low)
+        self.assertAlmostEqual(row["dice_diff_vs_tu_ci95_high"], high)
+        self.assertAlmostEqual(row["p_vs_tu"], stats.wilcoxon(diff).pvalue)
+        self.assertEqual((row["n_paired_images"], row["paired_seeds"]), (6, "0"))
+        positional = np.array(self.NET[::-1]) - np.array(self.TU)
+        self.assertNotAlmostEqual(stats.wilcoxon(positional).pvalue, row["p_vs_tu"])  # the check can tell them apart
+        for col in ("dice_diff_vs_tu", "p_vs_tu"):  # the reference row is not paired with itself
+            self.assertTrue(math.isnan(rows["transformer_unet"][col]))
+        md = table_markdown(list(rows.values()))
+        self.assertIn(f"| {mean:+.3f} [{low:+.3f}, {high:+.3f}] | {row['p_vs_tu']:.3f} (n=6) |", md)
+
+    def test_dice_averaged_over_the_shared_seeds_only(self):
+        tu = [fake_result("transformer_unet", s, np.array(self.TU) + 0.01 * s) for s in (0, 1)]
+        net = [fake_result("unet", s, np.array(self.NET) + 0.02 * s) for s in (0, 1, 2)]
+        row = aggregate([*tu, *net], order=["transformer_unet", "unet"])[1]
+        expected = (np.array(self.NET) + 0.01) - (np.array(self.TU) + 0.005)  # seeds 0 and 1 of both
+        self.assertEqual(row["paired_seeds"], "0 1")
+        self.assertAlmostEqual(row["dice_diff_vs_tu"], expected.mean())
+        self.assertAlmostEqual(row["p_vs_tu"], stats.wilcoxon(expected).pvalue)
+
+    def test_nan_images_are_left_out_and_identical_masks_give_p_one(self):
+        test = paired_test({0: (("a", "b", "c"), [0.9, np.nan, 0.8])}, {0: (("a", "b", "c"), [0.9, 0.7, 0.8])})
+        self.assertEqual((test.n_images, test.mean_diff, test.p_value), (2, 0.0, 1.0))
+
+    def test_other_augmentation_or_no_shared_seed_is_not_paired(self):
+        rows = aggregate(
+            [fake_result("transformer_unet", 0, self.TU), fake_result("unet", 1, self.NET),
+             fake_result("unet", 0, self.NET, augment=True)],
+            order=["transformer_unet", "unet"],
+        )
+        for row in rows[1:]:
+            self.assertTrue(math.isnan(row["dice_diff_vs_tu"]), row)
+
+    @parameterized.expand(
+        [
+            ("another_image", ["a.png", "b.png", "z.png"], "unet__noaug__seed0 and transformer_unet__noaug__seed0"),
+            ("a_missing_image", ["a.png", "b.png"], "different test images"),
+            ("a_repeated_image", ["a.png", "b.png", "b.png"], "occur twice"),
+        ]
+    )
+    def test_different_test_sets_are_refused(self, _, net_ids, needle):
+        reference = fake_result("transformer_unet", 0, [0.8, 0.9, 0.7], ["a.png", "b.png", "c.png"])
+        network = fake_result("unet", 0, [0.8] * len(net_ids), net_ids)
+        with self.assertRaisesRegex(TestSetMismatch, needle):
+            aggregate([reference, network], order=["transformer_unet", "unet"])
+
+    def test_seeds_of_one_network_on_different_images_are_refused(self):
+        runs = [fake_result("unet", 0, [0.8, 0.9], ["a", "b"]), fake_result("unet", 1, [0.8, 0.9], ["a", "c"])]
+        with self.assertRaisesRegex(TestSetMismatch, "unet__noaug__seed0 and unet__noaug__seed1"):
+            aggregate(runs)
+
+    def test_image_ids_are_file_names(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "metrics_per_image.csv"
+            path.write_text("image,network_dice\n/data/ds/images/a.png,0.9\nimages/b.png,0.8\n")
+            self.assertEqual(read_image_ids(path), ("a.png", "b.png"))
+
+
+def _subgroups(**groups):
+    """``{fact: {value: entry}}`` from ``fact=[(value, n_images, native_dice, network_dice), ...]``."""
+    out = {}
+    for fact, entries in groups.items():
+        out[fact] = {}
+        for value, n, native, network in entries:
+            entry = {"n_images": n, "few_images": n < 10, "network_dice": network}
+            if native is not None:
+                entry["native_dice"] = native
+            out[fact][value] = entry
+    return out
+
+
+class TestWorstSubgroup(unittest.TestCase):
+    def test_lowest_native_dice_among_subgroups_with_ten_images(self):
+        seed0 = _subgroups(
+            pathology=[("normal", 30, 0.93, 0.92), ("hydronephrosis", 12, 0.86, 0.90), ("duplex", 4, 0.50, 0.50)],
+            matrix=[("64", 20, 0.90, 0.85), ("128", 26, 0.95, 0.95)],
+        )
+        seed1 = _subgroups(
+            pathology=[("normal", 30, 0.94, 0.92), ("hydronephrosis", 12, 0.88, 0.90), ("duplex", 4, 0.40, 0.50)],
+            matrix=[("64", 20, 0.89, 0.85), ("128", 26, 0.95, 0.95)],
+        )
+        rows = aggregate([fake_result("unet", 0, [0.9], subgroups=seed0), fake_result("unet", 1, [0.9],
+                                                                                      subgroups=seed1)])
+        row = rows[0]
+        # duplex (4 images) is lower but too small to judge; hydronephrosis 0.87 < matrix 64 0.895 on the native grid
+        self.assertAlmostEqual(row["worst_subgroup_dice"], 0.87)
+        self.assertEqual((row["worst_subgroup"], row["worst_subgroup_n"], row["worst_subgroup_grid"]),
+                         ("pathology=hydronephrosis", 12, "native"))
+        self.assertIn("| 0.870 (pathology: hydronephrosis) |", table_markdown(rows))
+
+    def test_network_grid_where_native_is_missing(self):
+        worst = worst_subgroup([_subgroups(tracer=[("MAG3", 15, None, 0.91), ("DTPA", 15, None, 0.88)])])
+        self.assertEqual((worst.label, worst.grid, round(worst.dice, 3)), ("tracer=DTPA", "network", 0.88))
+
+    def test_no_eligible_subgroup(self):
+        self.assertIsNone(worst_subgroup([_subgroups(tracer=[("MAG3", 9, 0.9, 0.9)])]))
+        row = aggregate([fake_result("unet", 0, [0.9])])[0]
+        self.assertTrue(math.isnan(row["worst_subgroup_dice"]))
+        self.assertEqual(row["worst_subgroup"], "")
+
+    def test_grouping_is_the_bundles_from_summary_or_per_image_csv(self):
+        records = [{"pathology": "normal" if k < 10 else "obstruction", "network_dice": 0.9 - 0.01 * k,
+                    "native_dice": 0.91 - 0.01 * k} for k in range(21)]
+        expected = subgroup_means(records)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "metrics_per_image.csv"
+            with path.open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=["image", "network_dice", "native_dice", "pathology"])
+                writer.writeheader()
+                writer.writerows({"image": f"{k}.png", **r} for k, r in enumerate(records))
+            from_csv = run_subgroups({"mean": {}}, path)
+            self.assertEqual(run_subgroups({"subgroups": {"x": {}}}, path), {"x": {}})  # the summary's own first
+        self.assertEqual(from_csv.keys(), expected.keys())
+        for value, entry in expected["pathology"].items():
+            self.assertAlmostEqual(from_csv["pathology"][value]["native_dice"], entry["native_dice"])
+            self.assertEqual(from_csv["pathology"][value]["n_images"], entry["n_images"])
+
+
+class TestCpuHours(unittest.TestCase):
+    def test_total_and_per_network(self):
+        hours = cpu_hours([("unet", {"train_cpu_s": 1800.0}), ("unet", {"train_cpu_s": 3600.0}),
+                           ("segnet", {"train_cpu_s": 7200.0}), ("segnet", {})])
+        self.assertAlmostEqual(hours["total"], 3.5)
+        self.assertEqual(hours["per_network"], {"unet": 1.5, "segnet": 2.0})
+        self.assertEqual((hours["runs"], hours["runs_without_cpu_time"]), (3, 1))
+
+    def test_table_keeps_cpu_seconds_and_epochs_to_best(self):
+        runs = [fake_result("unet", s, [0.9], train={"train_cpu_s": 100.0 * (s + 1), "epochs_to_best": 4 + s})
+                for s in (0, 1)]
+        row = aggregate(runs)[0]
+        self.assertEqual((row["train_cpu_s"], row["epochs_to_best"]), (150.0, 4.5))
+
+
 class TestLearningRateFields(unittest.TestCase):
     def test_learning_rate_is_part_of_identity_and_name_only_when_set(self):
         old = RunSpec("unet", False, 0, "/d", "/b", max_epochs=5)
@@ -364,6 +566,68 @@ class TestLearningRateFields(unittest.TestCase):
                 self.assertEqual(worker_module.main([str(run_dir)]), 0)
             train.assert_called_once()
             self.assertEqual(json.loads((run_dir / "eval_outputs.json").read_text()), {})
+
+
+TEST_IMAGES = [f"s{k:02d}_f1.png" for k in range(12)]
+
+
+def fake_test_dice(network: str, seed: int) -> np.ndarray:
+    """Per-image test Dice of a stand-in run (deterministic; the networks differ, and so do the seeds)."""
+    rng = np.random.default_rng(zlib.crc32(f"{network}/{seed}".encode()))
+    return np.clip((0.86 if network == "transformer_unet" else 0.89) + rng.normal(0, 0.03, len(TEST_IMAGES)), 0, 1)
+
+
+class FakeWorker:
+    """Stands in for ``python -m scripts.comparison.worker RUN_DIR`` (``subprocess.run`` of the comparison): writes
+    what a finished run leaves (train summary, progress, the evaluation's per-image CSV and summary with its
+    subgroups, figure masks), without training. Other commands (git) run for real.
+
+    Args:
+        val_dice: ``(network, learning rate or None) -> best validation Dice``.
+        cpu_s: ``network -> train_cpu_s`` of each run.
+        images: ``network -> test image names`` (default :data:`TEST_IMAGES`).
+    """
+
+    def __init__(self, val_dice, cpu_s, images=None):
+        self.val_dice, self.cpu_s, self.images = val_dice, cpu_s, images or {}
+        self.specs: list[RunSpec] = []
+        self._real_run = subprocess.run
+
+    def __call__(self, cmd, *args, **kwargs):
+        if "scripts.comparison.worker" not in cmd:
+            return self._real_run(cmd, *args, **kwargs)
+        run_dir = Path(cmd[-1])
+        spec = RunSpec.from_dict(json.loads((run_dir / "spec.json").read_text()))
+        self.specs.append(spec)
+        val = self.val_dice[(spec.network, spec.learning_rate)]
+        summary = {"network": spec.network, "augment": spec.augment, "seed": spec.seed, "epochs_run": 2,
+                   "epochs_to_best": 2, "best_val_dice": val, "train_time_s": 10.0,
+                   "train_cpu_s": self.cpu_s[spec.network], "stop_reason": "max_epochs"}
+        (run_dir / "train_summary.json").write_text(json.dumps(summary))
+        (run_dir / "progress.csv").write_text(f"epoch,elapsed_s,train_loss,val_mean_dice\n1,5,0.5,{val / 2}\n"
+                                              f"2,10,0.4,{val}\n")
+        if not spec.evaluate_test:
+            (run_dir / "eval_outputs.json").write_text("{}")
+            return subprocess.CompletedProcess(cmd, 0)
+        names = self.images.get(spec.network, TEST_IMAGES)
+        dice = fake_test_dice(spec.network, spec.seed)
+        records = [{"image": f"/ds/images/{n}", "study": n[:3], "network_dice": d, "native_dice": d,
+                    "pathology": "normal" if k < 10 else "duplex"} for k, (n, d) in enumerate(zip(names, dice))]
+        records = records[::-1] if spec.network == "unet" else records  # another row order than the reference
+        eval_dir = run_dir / "eval"
+        eval_dir.mkdir()
+        with (eval_dir / "metrics_per_image.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(records[0]))
+            writer.writeheader()
+            writer.writerows(records)
+        summary_json = {"mean": {"network_dice": float(np.mean(dice))}, "subgroups": subgroup_means(records)}
+        (eval_dir / "summary.json").write_text(json.dumps(summary_json))
+        outputs = {"summary": str(eval_dir / "summary.json"), "per_image": str(eval_dir / "metrics_per_image.csv")}
+        (run_dir / "eval_outputs.json").write_text(json.dumps(outputs))
+        masks = np.zeros((2, 8, 8), np.uint8)
+        np.savez(run_dir / "figure_masks.npz", names=np.array(TEST_IMAGES[:2]), images=np.zeros((2, 8, 8, 3),
+                 np.uint8), labels=masks, preds=masks)
+        return subprocess.CompletedProcess(cmd, 0)
 
 
 if __name__ == "__main__":
