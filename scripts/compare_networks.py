@@ -17,6 +17,11 @@ best checkpoint with ``evaluate.json`` on the test split, measures parameters / 
 - ``RESULTS/comparison.json``: the rows, per-run details, benchmark, versions, host and the exact command;
 - ``RESULTS/runs/<network>__<aug|noaug>__seed<k>/``: one folder per run (layout: ``scripts.comparison.spec``).
 
+With ``--lr-search LR [LR ...]`` every network first trains one short run per learning rate (seed 0, no
+augmentation, ``--lr-search-epochs`` epochs, in ``RESULTS/runs/lrsearch/``), and its runs then use the learning
+rate of the best validation Dice (``scripts.comparison.lr_search``; run folders ``...__seed<k>__lr<value>``); the
+search table goes to ``comparison.json``, ``lr_search.md`` and ``table.md``.
+
 Runs with a ``done.json`` marker are skipped, so an interrupted comparison is resumed by running the same command
 again; unfinished runs (a ``spec.json`` but no ``done.json``) are deleted and retrained from scratch. A
 ``runs/<name>`` folder without ``spec.json`` was not written by a comparison and is never deleted: the command
@@ -36,7 +41,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,6 +74,9 @@ class Plan:
     benchmark_size: tuple[int, int] | None
     benchmark_threads: int
     out: Path
+    #: the learning-rate search (``scripts.comparison.lr_search.SearchRun``), empty without ``--lr-search``
+    search_runs: list[Any] = field(default_factory=list)
+    lr_search_epochs: int | None = None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,6 +110,23 @@ def _parser() -> argparse.ArgumentParser:
         "--augment", choices=("off", "on", "both"), default="both", help="flip augmentation (bundle augment_flip)"
     )
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (same split for all)")
+    p.add_argument(
+        "--lr-search",
+        type=float,
+        nargs="+",
+        default=None,
+        metavar="LR",
+        help="choose each network's learning rate among these by the best validation Dice of one short run per "
+        "network and lr (seed 0, no augmentation, the same budget for all) before the real runs; without it every "
+        "network keeps the bundle's learning rate",
+    )
+    p.add_argument(
+        "--lr-search-epochs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="epochs of each --lr-search run (3 when not given)",
+    )
     p.add_argument("--image-size", type=int, nargs="+", default=None, help="network input S or H W (default: bundle's)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the bundle's")
     p.add_argument("--device", default=None, help="torch device, e.g. cpu, cuda, cuda:1 (default: bundle's)")
@@ -213,6 +238,15 @@ def make_plan(args: argparse.Namespace) -> Plan:
         raise ComparisonError(f"--epochs must be >= 1, got {args.epochs}")
     if args.minutes is not None and not args.minutes > 0:
         raise ComparisonError(f"--minutes must be positive, got {args.minutes}")
+    if args.lr_search is not None:
+        bad = [x for x in args.lr_search if not (math.isfinite(x) and x > 0)]
+        if bad:
+            raise ComparisonError(f"--lr-search takes positive learning rates, got {bad[0]:g}")
+    if args.lr_search_epochs is not None:
+        if args.lr_search is None:
+            raise ComparisonError("--lr-search-epochs has no effect without --lr-search")
+        if args.lr_search_epochs < 1:
+            raise ComparisonError(f"--lr-search-epochs must be >= 1, got {args.lr_search_epochs}")
     if args.figure_images < 1:
         raise ComparisonError(f"--figure-images must be >= 1, got {args.figure_images}")
     if args.device is not None:
@@ -253,6 +287,13 @@ def make_plan(args: argparse.Namespace) -> Plan:
         for aug in augments
         for name in names
     ]
+    search, search_epochs = [], None
+    if args.lr_search is not None:
+        from scripts.comparison.lr_search import DEFAULT_SEARCH_EPOCHS, search_runs
+
+        search_epochs = args.lr_search_epochs or DEFAULT_SEARCH_EPOCHS
+        templates = [next(s for s in specs if s.network == name) for name in names]
+        search = search_runs(templates, args.lr_search, search_epochs)
     return Plan(
         specs=specs,
         networks=names,
@@ -261,6 +302,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         benchmark_size=None if args.no_benchmark else (_size(args.benchmark_size, "--benchmark-size") or image_size),
         benchmark_threads=args.benchmark_threads,
         out=Path(args.out).resolve(),
+        search_runs=search,
+        lr_search_epochs=search_epochs,
     )
 
 
@@ -366,10 +409,16 @@ def _git_commit() -> str | None:
 
 
 def _write_outputs(
-    plan: Plan, records: list[dict[str, Any]], bench: dict[str, Any], command: str, wall_s: float
+    plan: Plan,
+    records: list[dict[str, Any]],
+    bench: dict[str, Any],
+    command: str,
+    wall_s: float,
+    search: dict[str, Any] | None = None,
 ) -> None:
     from scripts.comparison.cpu_time import cpu_hours
     from scripts.comparison.figures import plot_curves, read_progress
+    from scripts.comparison.lr_search import search_table_markdown
     from scripts.comparison.report import (
         PAPER_TABLE2,
         REFERENCE_NETWORK,
@@ -423,6 +472,9 @@ def _write_outputs(
     except TestSetMismatch as exc:
         raise ComparisonError(str(exc)) from None
     hours = cpu_hours((s.network, rec["train"]) for s, rec in finished)
+    search_hours = None
+    if search is not None:
+        search_hours = cpu_hours((network, train) for network, _, train in search["trains"] if train)
     size = f"{plan.image_size[0]}x{plan.image_size[1]}"
     spec0 = plan.specs[0]
     budget = []
@@ -439,17 +491,27 @@ def _write_outputs(
     )
     per_network = ", ".join(f"{n} {h:.2f}" for n, h in hours["per_network"].items())
     cpu_text = f"Training CPU time: {hours['total']:.2f} CPU-hours over {hours['runs']} runs ({per_network})"
+    if search_hours is not None:
+        cpu_text += (
+            f", plus {search_hours['total']:.2f} CPU-hours of learning-rate search ({search_hours['runs']} runs)"
+        )
+    lr_text = "each network's learning rate chosen by the search below" if search is not None else "the bundle's lr"
     caption = (
         f"Test split, input {size}; metrics mean ± SD over test images (seeds: {seeds}); training budget: "
-        f"{', '.join(budget) or 'the bundle defaults'}; best checkpoint by validation Dice. Dice: mean "
+        f"{', '.join(budget) or 'the bundle defaults'}; {lr_text}; best checkpoint by validation Dice. Dice: mean "
         f"over seeds ± half-width of the 95 % Student-t interval of the per-seed means; Δ Dice: paired difference "
         f"to `{REFERENCE_NETWORK}` (same augmentation) on the same test images, each image's Dice averaged over the "
         f"seeds both have, mean with 95 % t interval over images, two-sided Wilcoxon signed-rank p; worst subgroup: "
         f"lowest native-grid mean Dice among the evaluation's subgroups with >= 10 test images. {cpu_text}. "
         f"Costs: {costs}."
     )
+    markdown = table_markdown(rows, caption)
+    if search is not None:
+        search_md = search_table_markdown(search["runs"], search["epochs"])
+        atomic_write_text(plan.out / "lr_search.md", search_md)
+        markdown += "\n" + search_md
     atomic_write_text(plan.out / "table.csv", table_csv(rows))
-    atomic_write_text(plan.out / "table.md", table_markdown(rows, caption))
+    atomic_write_text(plan.out / "table.md", markdown)
     if curves:
         plot_curves(plan.out / "curves.png", curves)
     _figure(plan, finished)
@@ -468,12 +530,19 @@ def _write_outputs(
             "run_spec_common": {
                 k: v
                 for k, v in plan.specs[0].to_dict().items()
-                if k not in ("network", "augment", "seed", "network_kwargs")
+                if k not in ("network", "augment", "seed", "network_kwargs", "learning_rate")
             },
+            "learning_rates": {s.network: s.learning_rate for s in plan.specs},  # None: the bundle's
         },
         "invocation_wall_s": round(wall_s, 1),  # this command only (a resumed comparison skips finished runs)
         "runs_wall_s_total": round(sum(float(r.get("wall_s") or 0.0) for r in per_run), 1),
         "cpu_hours": hours,  # training CPU time of the table's runs (train_cpu_s), total and per network
+        "lr_search": None
+        if search is None
+        else {
+            **{k: v for k, v in search.items() if k != "trains"},
+            "cpu_hours": search_hours,
+        },
         "paired_reference": REFERENCE_NETWORK,
         "failed_runs": failed,
         "missing_runs": [r["name"] for r in records if r["status"] == "missing"],
@@ -551,10 +620,15 @@ def _foreign_run_folder(run_dir: Path) -> bool:
     return not run_dir.is_dir() or any(run_dir.iterdir())
 
 
-def _check_run_folders(plan: Plan) -> None:
-    """Refuse, before anything is trained, a ``runs/<name>`` that this command would delete but did not write."""
-    for spec in plan.specs:
-        run_dir = plan.out / "runs" / spec.name
+def _check_run_folders(plan: Plan, folders: list[str] | None = None) -> None:
+    """Refuse, before anything is trained, a ``runs/<name>`` that this command would delete but did not write.
+
+    ``folders`` (relative to ``runs/``) defaults to the plan's runs and its learning-rate search runs.
+    """
+    if folders is None:
+        folders = [s.name for s in plan.specs] + [r.folder for r in plan.search_runs]
+    for folder in folders:
+        run_dir = plan.out / "runs" / folder
         if _foreign_run_folder(run_dir):
             raise ComparisonError(
                 f"{run_dir}: not a comparison run folder (no spec.json), so it is not replaced; move it or use "
@@ -562,16 +636,73 @@ def _check_run_folders(plan: Plan) -> None:
             )
 
 
+def _run_lr_search(plan: Plan, args: argparse.Namespace) -> dict[str, Any]:
+    """Run (or, with ``--report-only``, read) the learning-rate search; returns its record for comparison.json.
+
+    With ``--report-only`` a network whose search is not complete gets no learning rate (its runs are left out):
+    choosing among part of the candidates could name another learning rate than the finished search.
+    """
+    from scripts.comparison.lr_search import choose_learning_rates, search_table
+
+    t0 = time.perf_counter()
+    results, incomplete = [], set()
+    for i, run in enumerate(plan.search_runs, 1):
+        run_dir = plan.out / "runs" / run.folder
+        if args.report_only:
+            rec = finished_record(run.spec, run_dir)
+        else:
+            _log(args.quiet, f"learning-rate search run {i}/{len(plan.search_runs)} ({run.folder})")
+            rec = train_and_evaluate(run.spec, run_dir, args.retrain, args.quiet)
+        if rec["status"] == "missing":
+            incomplete.add(run.spec.network)
+        train = rec.get("train") if rec["status"] in ("done", "skipped") else None
+        results.append((run.spec.network, float(run.spec.learning_rate), train))
+    chosen = choose_learning_rates(results)
+    chosen.update({n: None for n in incomplete})
+    for network, lr in chosen.items():
+        _log(args.quiet, f"{network}: learning rate {lr:g}" if lr is not None else f"{network}: no lr chosen")
+    return {
+        "learning_rates": list(dict.fromkeys(float(lr) for _, lr, _ in results)),
+        "epochs": plan.lr_search_epochs,
+        "criterion": "highest best validation Dice of the short run (seed 0, no augmentation); ties: smaller lr",
+        "chosen": chosen,
+        "runs": search_table(results, chosen),
+        "trains": results,
+        "invocation_wall_s": round(time.perf_counter() - t0, 1),
+    }
+
+
 def run_comparison(plan: Plan, args: argparse.Namespace, command: str) -> int:
-    """Run every spec (resuming), benchmark the networks, write the outputs; returns 0, or 1 if a run failed."""
+    """Run every spec (resuming), benchmark the networks, write the outputs; returns 0, or 1 if a run failed.
+
+    With a learning-rate search in the plan, the search runs come first; each network's runs then carry the chosen
+    learning rate (a network without one: its runs are failed, or left out with ``--report-only``).
+    """
     from scripts.comparison.costs import benchmark_networks_cached
 
     if not args.report_only:
-        _check_run_folders(plan)
+        _check_run_folders(plan, [r.folder for r in plan.search_runs])
     t0 = time.perf_counter()
     (plan.out / "runs").mkdir(parents=True, exist_ok=True)
+    search = _run_lr_search(plan, args) if plan.search_runs else None
+    undecided: set[str] = set()
+    if search is not None:
+        undecided = {n for n, lr in search["chosen"].items() if lr is None}
+        plan.specs = [
+            replace(s, learning_rate=search["chosen"][s.network]) if s.network not in undecided else s
+            for s in plan.specs
+        ]
+    if not args.report_only:
+        _check_run_folders(plan, [s.name for s in plan.specs if s.network not in undecided])
     records = []
     for i, spec in enumerate(plan.specs, 1):
+        if spec.network in undecided:
+            why = "the learning-rate search gave no finite validation Dice"
+            if args.report_only:
+                why = "its learning-rate search has not finished"
+            _log(args.quiet, f"{spec.name}: not run ({why})")
+            records.append({"name": spec.name, "status": "missing" if args.report_only else "failed", "reason": why})
+            continue
         if args.report_only:
             records.append(finished_record(spec, plan.out / "runs" / spec.name))
             continue
@@ -583,7 +714,7 @@ def run_comparison(plan: Plan, args: argparse.Namespace, command: str) -> int:
         bench = benchmark_networks_cached(
             plan.out / "benchmark.json", plan.networks, plan.network_kwargs, plan.benchmark_size, plan.benchmark_threads
         )
-    _write_outputs(plan, records, bench, command, time.perf_counter() - t0)
+    _write_outputs(plan, records, bench, command, time.perf_counter() - t0, search)
     failed = [r["name"] for r in records if r["status"] == "failed"]
     missing = [r["name"] for r in records if r["status"] == "missing"]
     _log(

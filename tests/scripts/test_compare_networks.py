@@ -1,8 +1,8 @@
 # Copyright (c) 2026 Renogram parenchyma bundle contributors.
 # Licensed under the Apache License, Version 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
 """Tests of ``python -m scripts.compare_networks``: end to end on a tiny dataset, resume, input validation, the
-table statistics (seed intervals, the paired test, the worst subgroup, CPU-hours), the learning-rate fields of a
-run and the wall-clock budget handler."""
+table statistics (seed intervals, the paired test, the worst subgroup, CPU-hours), the learning-rate search (with a
+stand-in worker: no training) and the wall-clock budget handler."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from scripts.comparison import handlers as handlers_module
 from scripts.comparison import worker as worker_module
 from scripts.comparison.cpu_time import cpu_hours
 from scripts.comparison.handlers import EpochProgressLog, EpochTimeBudget
+from scripts.comparison.lr_search import choose_learning_rates
 from scripts.comparison.report import (
     TABLE_COLUMNS,
     RunResult,
@@ -105,6 +106,12 @@ class TestBadInputFailsBeforeTraining(unittest.TestCase):
             ("bad_size_for_network", ["--networks", "transformer_unet", "--image-size", "40"], "divisible"),
             ("zero_epochs", ["--networks", "unet", "--epochs", "0"], "--epochs"),
             ("bad_augment_choice", ["--networks", "unet", "--augment", "maybe"], "--augment"),
+            ("zero_lr", ["--networks", "unet", "--lr-search", "0.001", "0"], "--lr-search takes positive"),
+            ("nan_lr", ["--networks", "unet", "--lr-search", "nan"], "--lr-search takes positive"),
+            ("lr_not_a_number", ["--networks", "unet", "--lr-search", "fast"], "--lr-search"),
+            ("zero_search_epochs", ["--networks", "unet", "--lr-search", "0.001", "--lr-search-epochs", "0"],
+             "--lr-search-epochs must be >= 1"),
+            ("search_epochs_without_search", ["--networks", "unet", "--lr-search-epochs", "2"], "without --lr-search"),
         ]
     )
     def test_fails_with_one_line_and_trains_nothing(self, _, extra, needle):
@@ -536,7 +543,16 @@ class TestCpuHours(unittest.TestCase):
         self.assertEqual((row["train_cpu_s"], row["epochs_to_best"]), (150.0, 4.5))
 
 
-class TestLearningRateFields(unittest.TestCase):
+class TestLearningRateChoice(unittest.TestCase):
+    def test_best_validation_dice_wins_ties_go_to_the_smaller_lr(self):
+        chosen = choose_learning_rates([
+            ("unet", 0.01, {"best_val_dice": 0.80}), ("unet", 0.001, {"best_val_dice": 0.90}),
+            ("segnet", 0.01, {"best_val_dice": 0.85}), ("segnet", 0.001, {"best_val_dice": 0.85}),
+            ("fcn8s", 0.01, None), ("fcn8s", 0.001, {"best_val_dice": float("nan")}),
+            ("unetr", 0.01, {"best_val_dice": 0.7}), ("unetr", 0.001, None),
+        ])
+        self.assertEqual(chosen, {"unet": 0.001, "segnet": 0.001, "fcn8s": None, "unetr": 0.01})
+
     def test_learning_rate_is_part_of_identity_and_name_only_when_set(self):
         old = RunSpec("unet", False, 0, "/d", "/b", max_epochs=5)
         identity = old.identity()
@@ -628,6 +644,109 @@ class FakeWorker:
         np.savez(run_dir / "figure_masks.npz", names=np.array(TEST_IMAGES[:2]), images=np.zeros((2, 8, 8, 3),
                  np.uint8), labels=masks, preds=masks)
         return subprocess.CompletedProcess(cmd, 0)
+
+
+class TestLearningRateSearchAndStatisticsCommand(unittest.TestCase):
+    """The command with a stand-in worker: the search before the runs, the chosen lr in the runs, resume, the table."""
+
+    VAL = {("unet", 0.001): 0.70, ("unet", 0.01): 0.80, ("transformer_unet", 0.001): 0.85,
+           ("transformer_unet", 0.01): 0.60}
+    CPU = {"unet": 1800.0, "transformer_unet": 3600.0}
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.dataset = make_dataset(Path(self.tmp.name) / "ds", counts=(1, 1, 1), size=16)
+        self.out = Path(self.tmp.name) / "results"
+        self.argv = ["--dataset", str(self.dataset), "--out", str(self.out), "--networks", "transformer_unet",
+                     "unet", *TINY_KWARGS, "--image-size", "64", "--epochs", "5", "--augment", "off", "--seeds",
+                     "0", "1", "--lr-search", "0.001", "0.01", "--lr-search-epochs", "2", "--no-benchmark"]
+
+    def run_with(self, worker, extra=()):
+        with mock.patch.object(cli.subprocess, "run", side_effect=worker):
+            return run_main([*self.argv, *extra])
+
+    def test_search_then_runs_with_the_chosen_rates_then_resume(self):
+        worker = FakeWorker(self.VAL, self.CPU)
+        code, log, err = self.run_with(worker)
+        self.assertEqual(code, 0, log + err)
+        search = [s for s in worker.specs if not s.evaluate_test]
+        self.assertEqual([(s.network, s.learning_rate) for s in search], [
+            ("transformer_unet", 0.001), ("transformer_unet", 0.01), ("unet", 0.001), ("unet", 0.01)])
+        for s in search:  # the same short budget for every network: seed 0, no augmentation, 2 epochs, no time budget
+            self.assertEqual((s.seed, s.augment, s.max_epochs, s.minutes), (0, False, 2, None))
+        self.assertEqual(worker.specs[:4], search, "the search runs come before the real runs")
+        real = {(s.network, s.seed): s.learning_rate for s in worker.specs if s.evaluate_test}
+        self.assertEqual(real, {("transformer_unet", 0): 0.001, ("transformer_unet", 1): 0.001,
+                                ("unet", 0): 0.01, ("unet", 1): 0.01})
+        for folder in ("lrsearch/unet__lr0.01", "lrsearch/transformer_unet__lr0.001", "unet__noaug__seed1__lr0.01"):
+            self.assertIsNotNone(read_done(self.out / "runs" / folder), folder)
+        self.assertEqual(json.loads((self.out / "runs/unet__noaug__seed0__lr0.01/spec.json").read_text())
+                         ["max_epochs"], 5)
+
+        report = json.loads((self.out / "comparison.json").read_text(), parse_constant=self.fail)
+        self.assertEqual(report["lr_search"]["chosen"], {"transformer_unet": 0.001, "unet": 0.01})
+        self.assertEqual(report["lr_search"]["epochs"], 2)
+        self.assertEqual(len(report["lr_search"]["runs"]), 4)
+        self.assertEqual(report["options"]["learning_rates"], {"transformer_unet": 0.001, "unet": 0.01})
+        self.assertAlmostEqual(report["cpu_hours"]["total"], 3.0)  # 2 x 0.5 h + 2 x 1 h
+        self.assertEqual(report["cpu_hours"]["per_network"], {"transformer_unet": 2.0, "unet": 1.0})
+        self.assertAlmostEqual(report["lr_search"]["cpu_hours"]["total"], 3.0)
+        md = (self.out / "table.md").read_text()
+        self.assertIn("Training CPU time: 3.00 CPU-hours over 4 runs (transformer_unet 2.00, unet 1.00), plus 3.00 "
+                      "CPU-hours of learning-rate search (4 runs)", md)
+        self.assertIn("| `unet` | 0.700 | **0.800** | 0.01 |", md)
+        self.assertIn("| `transformer_unet` | **0.850** | 0.600 | 0.001 |", (self.out / "lr_search.md").read_text())
+
+        with (self.out / "table.csv").open(newline="") as f:
+            rows = {r["network"]: r for r in csv.DictReader(f)}
+        tu = np.mean([fake_test_dice("transformer_unet", s) for s in (0, 1)], axis=0)
+        net = np.mean([fake_test_dice("unet", s) for s in (0, 1)], axis=0)
+        mean, low, high, _ = t_interval(net - tu)
+        self.assertAlmostEqual(float(rows["unet"]["dice_diff_vs_tu"]), mean, places=4)
+        self.assertAlmostEqual(float(rows["unet"]["dice_diff_vs_tu_ci95_low"]), low, places=4)
+        self.assertAlmostEqual(float(rows["unet"]["p_vs_tu"]), stats.wilcoxon(net - tu).pvalue, places=4)
+        self.assertEqual((rows["unet"]["paired_seeds"], rows["unet"]["n_paired_images"]), ("0 1", "12"))
+        self.assertEqual(rows["transformer_unet"]["p_vs_tu"], "")
+        self.assertEqual(rows["unet"]["n_seeds"], "2")
+        self.assertNotEqual(rows["unet"]["dice_ci95_low"], "")
+        self.assertEqual(rows["unet"]["worst_subgroup"], "pathology=normal")  # duplex: 2 images, not judged
+        self.assertEqual(rows["unet"]["worst_subgroup_n"], "10")
+
+        # resumed: nothing retrained; --report-only: the same table from the run folders
+        table = (self.out / "table.csv").read_text()
+        again = FakeWorker(self.VAL, self.CPU)
+        code, log, err = self.run_with(again)
+        self.assertEqual((code, again.specs), (0, []), log + err)
+        code, log, err = self.run_with(again, ["--report-only"])
+        self.assertEqual((code, again.specs), (0, []), log + err)
+        self.assertEqual((self.out / "table.csv").read_text(), table)
+
+    def test_a_changed_learning_rate_trains_new_runs_beside_the_old(self):
+        code, log, err = self.run_with(FakeWorker(self.VAL, self.CPU))
+        self.assertEqual(code, 0, log + err)
+        val = {**self.VAL, ("unet", 0.1): 0.95, ("transformer_unet", 0.1): 0.5}
+        worker = FakeWorker(val, self.CPU)
+        code, log, err = self.run_with(worker, ["--lr-search", "0.001", "0.01", "0.1"])  # the last one counts
+        self.assertEqual(code, 0, log + err)
+        trained = [(s.network, s.learning_rate, s.evaluate_test) for s in worker.specs]
+        self.assertEqual(trained, [("transformer_unet", 0.1, False), ("unet", 0.1, False), ("unet", 0.1, True),
+                                   ("unet", 0.1, True)])  # only the new search runs and unet's runs at its new lr
+        self.assertIsNotNone(read_done(self.out / "runs" / "unet__noaug__seed0__lr0.01"), "old runs are kept")
+        with (self.out / "table.csv").open(newline="") as f:
+            self.assertEqual(len(list(csv.DictReader(f))), 2)
+
+    def test_report_only_leaves_out_a_network_whose_search_is_unfinished(self):
+        code, log, err = self.run_with(FakeWorker(self.VAL, self.CPU))
+        self.assertEqual(code, 0, log + err)
+        (self.out / "runs" / "lrsearch" / "unet__lr0.001" / "done.json").unlink()
+        code, log, err = self.run_with(FakeWorker(self.VAL, self.CPU), ["--report-only"])
+        self.assertEqual(code, 0, log + err)
+        with (self.out / "table.csv").open(newline="") as f:
+            self.assertEqual([r["network"] for r in csv.DictReader(f)], ["transformer_unet"])
+        report = json.loads((self.out / "comparison.json").read_text())
+        self.assertIsNone(report["lr_search"]["chosen"]["unet"])
+        self.assertEqual(report["missing_runs"], ["unet__noaug__seed0", "unet__noaug__seed1"])
 
 
 if __name__ == "__main__":
