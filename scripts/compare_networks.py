@@ -452,6 +452,7 @@ def _write_outputs(
                 cost,
                 image_ids=read_image_ids(per_image_csv),
                 subgroups=run_subgroups(summary, per_image_csv),
+                name=spec.name,
             )
         )
         progress = read_progress(run_dir / "progress.csv")

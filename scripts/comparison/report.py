@@ -187,6 +187,7 @@ class RunResult:
         image_ids: the test image id of each ``per_image`` entry (:func:`read_image_ids`); ``()`` leaves the run out
             of the paired test.
         subgroups: the run's subgroup means (:func:`scripts.comparison.worst_subgroup.run_subgroups`); may be empty.
+        name: the run's folder name, for messages; ``""`` names it by :func:`scripts.comparison.spec.run_name`.
     """
 
     network: str
@@ -197,6 +198,12 @@ class RunResult:
     benchmark: dict[str, Any] = field(default_factory=dict)
     image_ids: tuple[str, ...] = ()
     subgroups: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """The run's folder name (``name``, else ``<network>__<aug|noaug>__seed<k>``)."""
+        return self.name or run_name(self.network, self.augment, self.seed)
 
 
 def _nanstd(values: np.ndarray) -> float:
@@ -275,13 +282,11 @@ def _paired_columns(runs: Sequence[RunResult], reference: Sequence[RunResult], i
     empty.update({"n_paired_images": "", "paired_seeds": ""})
     mine = _per_seed(runs)
     if mine:  # the seeds of one network must share their test images too (raises otherwise)
-        paired_values({run_name(r.network, r.augment, r.seed): mine[r.seed] for r in runs if r.seed in mine})
+        paired_values({r.label: mine[r.seed] for r in runs if r.seed in mine})
     if is_reference or not reference:
         return empty
-    labels = {
-        s: (run_name(runs[0].network, runs[0].augment, s), run_name(reference[0].network, reference[0].augment, s))
-        for s in mine
-    }
+    ref_labels = {r.seed: r.label for r in reference}
+    labels = {r.seed: (r.label, ref_labels.get(r.seed, "")) for r in runs}
     test = paired_test(mine, _per_seed(reference), labels)
     if not test.seeds:
         return empty

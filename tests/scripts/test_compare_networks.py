@@ -456,6 +456,13 @@ class TestPairedTest(unittest.TestCase):
         with self.assertRaisesRegex(TestSetMismatch, needle):
             aggregate([reference, network], order=["transformer_unet", "unet"])
 
+    def test_refusal_names_the_run_folders(self):
+        reference = fake_result("transformer_unet", 0, [0.8, 0.9], ["a", "b"])
+        network = RunResult("unet", False, 0, {"dice": np.array([0.8, 0.9])}, {}, image_ids=("a", "c"),
+                            name="unet__noaug__seed0__lr0.01")
+        with self.assertRaisesRegex(TestSetMismatch, "unet__noaug__seed0__lr0.01 and transformer_unet__noaug__seed0"):
+            aggregate([reference, network], order=["transformer_unet", "unet"])
+
     def test_seeds_of_one_network_on_different_images_are_refused(self):
         runs = [fake_result("unet", 0, [0.8, 0.9], ["a", "b"]), fake_result("unet", 1, [0.8, 0.9], ["a", "c"])]
         with self.assertRaisesRegex(TestSetMismatch, "unet__noaug__seed0 and unet__noaug__seed1"):
