@@ -39,6 +39,7 @@ from scripts.clinical.curves import blood_pool
 from scripts.clinical.drf_agreement import drf_agreement_qc
 from scripts.clinical.drf_interval import add_interval, confidence_qc, drf_interval
 from scripts.clinical.flags import kidney_flags, quality_warnings
+from scripts.clinical.fossa import uptake_image
 from scripts.clinical.kidney_indices import indices_of_rois, json_float, split_function
 from scripts.clinical.motion import correct_motion, estimate_motion
 from scripts.clinical.motion_qc import motion_qc
@@ -275,11 +276,13 @@ def analyse_frames(
             kidneys[side]["drf_parenchyma_integral_percent"] = drf["parenchyma_integral"][side]
             kidneys[side]["flags"] = kidney_flags(kidneys[side])
     # 4b. segmentation QC (scripts.clinical.qc): report.json's coded ``qc`` list, with the motion left after the
-    # correction (scripts.clinical.motion_qc) and the integral/Patlak disagreement (scripts.clinical.drf_agreement)
+    # correction (scripts.clinical.motion_qc) and the integral/Patlak disagreement (scripts.clinical.drf_agreement);
+    # a missing kidney's fossa judged on the Patlak uptake image of minutes 1-3 (scripts.clinical.fossa)
     qc = segmentation_qc(mask, rois, kidneys, window_sum(frames, starts, durs)[0], spacing,
                          meta.get("patient_age_years"),
                          extra=[*(QCWarning(**e) for e in motion_check.qc_entries()), *drf_agreement_qc(drf),
-                                *(QCWarning(**e) for e in confidence_qc(interval))])
+                                *(QCWarning(**e) for e in confidence_qc(interval))],
+                         uptake=uptake_image(frames, starts, durs, blood.curve))
     # 5. report
     if display_image is None:
         display_image, default_title = window_sum(frames, starts, durs)

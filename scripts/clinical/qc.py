@@ -15,8 +15,10 @@ code                         side     when
 ``kidney_too_large``         kidney   length or area above :data:`SIZE_LIMITS` times the expected (the ROI
                                       took in a neighbour, e.g. spleen, liver or bladder, or a very large kidney)
 ``missing_kidney_uptake``    missing  one side has no ROI while its renal fossa (the other kidney mirrored
-                                      across the body midline, searched around) holds uptake well above the
-                                      background in the 1-3 min image (:data:`FOSSA_UPTAKE_RATIO`)
+                                      across the body midline, searched around) takes the tracer up: its
+                                      Rutland-Patlak uptake over minutes 1-3 above its surround is at least
+                                      :data:`FOSSA_UPTAKE_RATIO` of the present kidney's (a hot liver or spleen
+                                      over the fossa is blood pool, not uptake; :mod:`scripts.clinical.fossa`)
 ``mask_fragment``            null or  a mask region far (> :data:`FRAGMENT_GAP_MM`) from both kidneys: left out
                              kidney   of the ROIs (side null), or joined to one kidney's ROI and more than
                                       :data:`FRAGMENT_JOINED_GAP_MM` from the rest of it (that side)
@@ -56,8 +58,9 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from scripts.clinical.fossa import FOSSA_MIN_SNR, FOSSA_UPTAKE_RATIO, UptakeImage, body_midline, fossa_uptake
 from scripts.clinical.normal_ranges import flag_value, kidney_length_for_age
-from scripts.clinical.rois import SIDES, KidneyROIs, background_ring, whole_kidney
+from scripts.clinical.rois import SIDES, KidneyROIs, whole_kidney
 
 __all__ = [
     "QC_CODES",
@@ -98,14 +101,6 @@ MASK_CODES = ("kidney_too_small", "kidney_too_large", "missing_kidney_uptake", "
 #: measured 0.67-1.45x the expected length and 0.43-2.03x the expected area (scarred and hydronephrotic kidneys the
 #: extremes), the model's 0.64-1.56x and 0.42-1.87x (1.56x: a blob joined to the kidney).
 SIZE_LIMITS: dict[str, tuple[float, float]] = {"length": (0.6, 1.6), "area": (0.35, 2.6)}
-#: a missing kidney's fossa is flagged when its best kidney-shaped window stands out from its own surround by at least
-#: this fraction of the present kidney's contrast to its perirenal ring (:func:`_fossa_uptake`). Measured on 40 fresh
-#: simulated studies (seed 7100, clinical mix, true masks): the fossa of a truly absent or non-functioning kidney
-#: 0.01-0.25 (6 studies; the liver over the right fossa the highest), a kidney erased from the mask 0.09-2.3 and at
-#: least 0.3 in 52 of 68 (the others faint hydronephrotic, reduced or scarred kidneys beside a normal one).
-FOSSA_UPTAKE_RATIO = 0.3
-#: ... and at least this many standard deviations of the Poisson noise of that contrast.
-_FOSSA_MIN_SNR = 5.0
 #: a mask region is a fragment when its gap to every kidney ROI exceeds this (mm; at least 2 pixels).
 FRAGMENT_GAP_MM = 15.0
 #: ... and a piece joined to one kidney's ROI when it lies this far (mm) from the rest of it. The same 15 mm: on 40 fresh
@@ -116,9 +111,6 @@ FRAGMENT_GAP_MM = 15.0
 FRAGMENT_JOINED_GAP_MM = 15.0
 #: regions smaller than this are ignored as specks (as :mod:`scripts.clinical.rois` drops them).
 _MIN_FRAGMENT_PX = 3
-#: the fossa search: the mirrored kidney is moved up to these fractions of its length (rows up, rows down, columns
-#: either way): the left kidney usually lies 1-2 cm higher, a low kidney up to about half a length lower.
-_SEARCH_UP, _SEARCH_DOWN, _SEARCH_SIDE = 0.4, 0.6, 0.3
 
 
 @dataclass(frozen=True)
@@ -167,37 +159,6 @@ def kidney_size(roi: np.ndarray, spacing_mm: Sequence[float]) -> tuple[float, fl
     return float(max(w, h) + math.sqrt(sx * sy)), float(r.size * sx * sy)
 
 
-def body_midline(image: np.ndarray, rows: np.ndarray) -> float:
-    """Column of the body's midline in the given rows of a counts image.
-
-    How: the log of the smoothed image is split into body and air by Otsu's threshold (OpenCV); in ``rows`` the
-    columns that are body in at least half the rows form runs, and the midline is the centre of the widest run (the
-    trunk; arms beside it are narrower runs, and an air gap separates them). Written here because a planar
-    scintigram has no other landmark with one kidney: the spine is photopenic only between two kidneys. Falls back
-    to the image centre when no run is found.
-    """
-    img = np.asarray(image, float)
-    w = img.shape[1]
-    smooth = ndi.gaussian_filter(np.clip(img, 0, None), 1.5)
-    logged = np.log1p(smooth)
-    top = float(logged.max())
-    if top <= 0:
-        return (w - 1) / 2.0
-    scaled = np.round(255.0 * logged / top).astype(np.uint8)
-    _, body = cv2.threshold(scaled, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    rows = np.asarray(rows, int)
-    rows = rows[(rows >= 0) & (rows < img.shape[0])]
-    if rows.size == 0:
-        return (w - 1) / 2.0
-    cols = body[rows].mean(axis=0) >= 0.5
-    runs, n = ndi.label(cols)
-    if n == 0:
-        return (w - 1) / 2.0
-    sizes = ndi.sum_labels(np.ones(w), runs, index=np.arange(1, n + 1))
-    idx = np.flatnonzero(runs == 1 + int(np.argmax(sizes)))
-    return float(idx[0] + idx[-1]) / 2.0
-
-
 def size_qc(rois: KidneyROIs, spacing_mm: Sequence[float] | None, age_years: float | None) -> list[QCWarning]:
     """``kidney_too_small`` / ``kidney_too_large`` of each found kidney (nothing without an age or a pixel size)."""
     spacing = _spacing(spacing_mm)
@@ -224,73 +185,26 @@ def size_qc(rois: KidneyROIs, spacing_mm: Sequence[float] | None, age_years: flo
     return out
 
 
-def _fossa_uptake(rois: KidneyROIs, present: str, image: np.ndarray) -> tuple[float, float, float]:
-    """``(ratio, snr, midline column)`` of the best kidney-shaped window in the missing side's fossa.
-
-    The present kidney's whole-kidney ROI, mirrored across the body midline, is the window, with a ring 2 px wide,
-    1 px out, around it (a centre-minus-surround matched filter: ``cv2.filter2D`` with each as a normalised kernel);
-    its centre may move as :data:`_SEARCH_UP` etc. say. ``ratio`` = max over the search of (window mean - ring mean)
-    / (kidney mean - kidney's perirenal ring mean): a missed kidney stands out from its own surround, while the liver
-    over the right fossa (as hot as 0.4-0.6 of a kidney at 1-3 min on the simulator) is a wide region that a
-    kidney-sized window inside it does not stand out from. Written here because no library gives a contrast matched
-    filter on an arbitrary template. The present kidney and the heart ROI (2 px dilated) count as background inside
-    the search. ``snr`` = that difference over its Poisson standard deviation at the background level.
-    """
-    img = np.asarray(image, float)
-    h, w = img.shape
-    kid = np.asarray(rois.kidney[present], bool)
-    ring = rois.background[present]
-    if ring is None or not ring.any():
-        ring = background_ring(kid, gap=1, width=2, valid=img > 0)
-    bg = float(img[ring].mean()) if ring.any() else 0.0
-    k_mean = float(img[kid].mean())
-    r, c = np.nonzero(kid)
-    mid = body_midline(img, np.arange(r.min(), r.max() + 1))
-    mc = np.round(2.0 * mid - c).astype(int)
-    pad = 4  # room for the ring (1 px gap + 2 px) in the kernel
-    inner = np.zeros((r.max() - r.min() + 1 + 2 * pad, mc.max() - mc.min() + 1 + 2 * pad), bool)
-    inner[r - r.min() + pad, mc - mc.min() + pad] = True
-    square = np.ones((3, 3), bool)
-    outer = ndi.binary_dilation(inner, square, iterations=3) & ~ndi.binary_dilation(inner, square, iterations=1)
-    n_in, n_out = float(inner.sum()), float(outer.sum())
-    work = img.copy()
-    work[ndi.binary_dilation(kid, square, iterations=2)] = bg
-    if rois.heart is not None and rois.heart.any():
-        work[ndi.binary_dilation(rois.heart, square, iterations=2)] = bg
-    work = work.astype(np.float32)
-    resp = (cv2.filter2D(work, -1, (inner / n_in).astype(np.float32), borderType=cv2.BORDER_CONSTANT)
-            - cv2.filter2D(work, -1, (outer / n_out).astype(np.float32), borderType=cv2.BORDER_CONSTANT))
-    # filter2D anchors the kernel at its centre (kh // 2, kw // 2): the mirrored kidney lies there unmoved
-    yc, xc = r.min() - pad + inner.shape[0] // 2, mc.min() - pad + inner.shape[1] // 2
-    length_px = max(r.max() - r.min() + 1, mc.max() - mc.min() + 1)
-    y0, y1 = max(int(yc - _SEARCH_UP * length_px), 0), min(int(yc + _SEARCH_DOWN * length_px) + 1, h)
-    x0, x1 = max(int(xc - _SEARCH_SIDE * length_px), 0), min(int(xc + _SEARCH_SIDE * length_px) + 1, w)
-    if y0 >= y1 or x0 >= x1 or k_mean <= bg:
-        return 0.0, 0.0, mid
-    best = float(resp[y0:y1, x0:x1].max())
-    ratio = best / (k_mean - bg)
-    snr = best / math.sqrt(max(bg, 1.0) * (1.0 / n_in + 1.0 / n_out))
-    return float(ratio), float(snr), mid
-
-
-def missing_kidney_qc(rois: KidneyROIs, image: np.ndarray) -> list[QCWarning]:
-    """``missing_kidney_uptake`` when exactly one kidney has an ROI and the other fossa holds uptake.
+def missing_kidney_qc(rois: KidneyROIs, image: np.ndarray, uptake: UptakeImage | None) -> list[QCWarning]:
+    """``missing_kidney_uptake`` when exactly one kidney has an ROI and the other fossa takes the tracer up.
 
     Args:
         rois: the study's ROIs.
-        image: ``(H, W)`` counts of the uptake phase (the 1-3 min sum, the bundle's fused image rule).
+        image: ``(H, W)`` counts of the uptake phase (the 1-3 min sum, the bundle's fused image rule): the midline.
+        uptake: the study's Patlak uptake image (:func:`scripts.clinical.fossa.uptake_image`); None (too few frames
+            in minutes 1-3): no check.
     """
     present = [s for s in SIDES if rois.kidney[s] is not None and rois.kidney[s].any()]
-    if len(present) != 1:
+    if len(present) != 1 or uptake is None:
         return []
     side = present[0]
     missing = "right" if side == "left" else "left"
-    ratio, snr, _ = _fossa_uptake(rois, side, image)
-    if ratio >= FOSSA_UPTAKE_RATIO and snr >= _FOSSA_MIN_SNR:
+    found = fossa_uptake(rois, side, image, uptake)
+    if found.ratio >= FOSSA_UPTAKE_RATIO and found.snr >= FOSSA_MIN_SNR:
         return [QCWarning("missing_kidney_uptake", missing,
-                          f"no {missing} kidney in the mask, but its renal fossa shows uptake (contrast "
-                          f"{100 * ratio:.0f} % of the {side} kidney's): the mask may miss the {missing} kidney (DRF "
-                          "100/0 is then wrong)")]
+                          f"no {missing} kidney in the mask, but its renal fossa takes the tracer up over minutes 1-3 "
+                          f"(Patlak uptake {100 * found.ratio:.0f} % of the {side} kidney's per pixel): the mask may "
+                          f"miss the {missing} kidney (DRF 100/0 is then wrong)")]
     return []
 
 
@@ -379,6 +293,7 @@ def segmentation_qc(
     spacing_mm: Sequence[float] | None,
     age_years: float | None,
     extra: Iterable[QCWarning] = (),
+    uptake: UptakeImage | None = None,
 ) -> list[QCWarning]:
     """Every QC warning of one study, in the order of :data:`QC_CODES`.
 
@@ -391,12 +306,14 @@ def segmentation_qc(
         age_years: the patient's age (None or NaN: no size check).
         extra: warnings from other modules (the ``motion`` code of :mod:`scripts.clinical.motion`, and the hook for
             ``low_model_confidence`` of the DRF interval), placed by their code's position in :data:`QC_CODES`.
+        uptake: the study's Patlak uptake image (:func:`scripts.clinical.fossa.uptake_image`) for
+            ``missing_kidney_uptake``; None: that code is not checked.
 
     Returns:
         The warnings (:meth:`QCWarning.as_json` gives ``report.json``'s entries).
     """
     age = None if age_years is None or not math.isfinite(float(age_years)) else float(age_years)
-    found = (size_qc(rois, spacing_mm, age) + missing_kidney_qc(rois, uptake_image)
+    found = (size_qc(rois, spacing_mm, age) + missing_kidney_qc(rois, uptake_image, uptake)
              + fragment_qc(mask, rois, spacing_mm) + ktbr_qc(kidneys) + list(extra))
     order = {code: i for i, code in enumerate(QC_CODES)}
     return sorted(found, key=lambda q: order.get(q.code, len(order)))
