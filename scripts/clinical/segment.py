@@ -6,10 +6,11 @@
 of the preprocessing), builds ``network_def`` and loads ``<ckpt_dir>/model.pt`` once (after the bundle's own
 :func:`custom_transforms.checkpoints.check_checkpoint`), then segments each study in memory the way the bundle's
 evaluator does: the config's ``preprocessing`` on the study's own path (so a bad study is named in the error), a batch
-of one, the ``inferer`` in eval mode without gradients, and the config's ``activation``, ``invert``, ``discretize``
-and ``cast`` post-transforms. The mask is on the study's native matrix and equals, pixel for pixel, the
-``<name>_mask.png`` that ``python -m monai.bundle run --config_file bundle/configs/inference.json`` writes; no
-temporary folder, no PNG round trip.
+of one, the ``inferer`` in eval mode without gradients, and the config's ``activation``, ``invert``, ``discretize``,
+``fragments`` (:mod:`custom_transforms.fragments`, switched by ``remove_fragments``) and ``cast`` post-transforms.
+The mask is on the study's native matrix and equals, pixel for pixel, the ``<name>_mask.png`` that
+``python -m monai.bundle run --config_file bundle/configs/inference.json`` writes; no temporary folder, no PNG round
+trip.
 
 The segmenter has no preprocessing ids of its own: it takes the rule the weights were trained with (the
 :data:`~custom_transforms.checkpoints.TRAINING_RULE_IDS` that ``train.json`` records in ``model.pt``) over
@@ -33,8 +34,10 @@ from scripts.clinical.study import LoadedStudy
 
 __all__ = ["MissingModelError", "BundleSegmenter", "POST_TRANSFORM_IDS", "segment_study", "segment_studies"]
 
-#: config ids of the post-transforms applied to the network output, in order (``cast`` is optional).
-POST_TRANSFORM_IDS = ("activation", "invert", "discretize", "cast")
+#: config ids of the post-transforms applied to the network output, in order (``fragments`` and ``cast`` are optional:
+#: a bundle config without them is run without them).
+POST_TRANSFORM_IDS = ("activation", "invert", "discretize", "fragments", "cast")
+_OPTIONAL_POST_IDS = ("fragments", "cast")
 
 
 class MissingModelError(RenogramInputError):
@@ -78,6 +81,7 @@ class BundleSegmenter:
             check_training_rule,
             recorded_training_rule,
         )
+        from custom_transforms.fragments import RemoveExtrarenalFragmentsd
         from custom_transforms.pipeline import FusedImageChain
 
         root = Path(bundle_dir)
@@ -126,12 +130,15 @@ class BundleSegmenter:
         self.inferer = parser.get_parsed_content("inferer")
         from monai.transforms import Compose
 
-        post = [parser.get_parsed_content(i) for i in POST_TRANSFORM_IDS if i != "cast" or i in parser]
+        post = [parser.get_parsed_content(i) for i in POST_TRANSFORM_IDS if i not in _OPTIONAL_POST_IDS or i in parser]
         # split where the probability is on the native grid (after ``invert``, before ``discretize``): the mask is
         # the two halves in turn, and the probability between them is kept for the DRF interval
         split = POST_TRANSFORM_IDS.index("discretize")
         self._to_probability = Compose(post[:split])
         self._to_mask = Compose(post[split:])
+        # the fragment rule of the mask (``remove_fragments`` on), also applied to the probability's re-drawn masks
+        fragments = parser.get_parsed_content("fragments") if "fragments" in parser else None
+        self._fragment_rule = fragments.transform if isinstance(fragments, RemoveExtrarenalFragmentsd) else None
 
     def __call__(self, study: str | os.PathLike | LoadedStudy) -> np.ndarray:
         """Parenchyma mask ``(H, W)`` uint8 0/1 of one study on its native matrix.
@@ -147,8 +154,11 @@ class BundleSegmenter:
 
     def segment_with_probability(self, study: str | os.PathLike | LoadedStudy) -> tuple[np.ndarray, np.ndarray]:
         """The mask of :meth:`__call__` and the network's probability ``(H, W)`` float32 on the native matrix (the
-        config's ``activation`` and ``invert``; the mask is its ``discretize``), for the DRF interval
-        (:mod:`scripts.clinical.drf_interval`)."""
+        config's ``activation`` and ``invert``; the mask is its ``discretize`` and ``fragments``), for the DRF interval
+        (:mod:`scripts.clinical.drf_interval`). With the fragment rule on, the probability is 0 on the components the
+        rule removes from the masks the interval re-draws (:func:`custom_transforms.fragments.suppress_fragments` at
+        :data:`~scripts.clinical.drf_interval.PROBABILITY_THRESHOLDS` and 0.5; never inside the mask), so that those
+        masks do not bring back a fragment the mask lacks."""
         return self._segment(study)
 
     def _segment(self, study: str | os.PathLike | LoadedStudy) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +166,8 @@ class BundleSegmenter:
         import torch
         from monai.data import decollate_batch, list_data_collate
         from monai.networks import eval_mode
+
+        from custom_transforms.fragments import RemoveExtrarenalFragments, suppress_fragments
 
         if isinstance(study, LoadedStudy):
             image: Any = study.image
@@ -171,6 +183,7 @@ class BundleSegmenter:
                 pred = self.inferer(inputs, self.network)
             out = decollate_batch({"image": inputs, "pred": pred}, detach=True)[0]
             out = self._to_probability(out)
+            spacing = RemoveExtrarenalFragments.spacing_of(out["pred"])
             prob = out["pred"].detach().cpu().numpy() if hasattr(out["pred"], "detach") else np.asarray(out["pred"])
             prob = np.array(prob[0], np.float32)  # a copy: the mask transforms must not change it
             out = self._to_mask(out)
@@ -181,7 +194,14 @@ class BundleSegmenter:
             raise err from None
         mask = out["pred"]
         mask = mask.detach().cpu().numpy() if hasattr(mask, "detach") else np.asarray(mask)
-        return (mask[0] > 0).astype(np.uint8), prob
+        mask = (mask[0] > 0).astype(np.uint8)
+        rule = self._fragment_rule
+        if rule is not None and spacing is not None:
+            from scripts.clinical.drf_interval import PROBABILITY_THRESHOLDS
+
+            prob = suppress_fragments(prob, spacing, (*PROBABILITY_THRESHOLDS, 0.5), mask, rule.band_margin_mm,
+                                      rule.gap_mm)
+        return mask, prob
 
 
 def segment_studies(

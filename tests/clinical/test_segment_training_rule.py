@@ -99,7 +99,10 @@ class TestShippedModelOnRealStudy(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         with contextlib.redirect_stderr(io.StringIO()):
-            cls.mask = BundleSegmenter(REPO / "bundle", overrides={"device": "cpu"})(REAL_STUDY)
+            cls.mask, cls.prob = BundleSegmenter(REPO / "bundle", overrides={"device": "cpu"}).segment_with_probability(
+                REAL_STUDY)
+            cls.raw = BundleSegmenter(REPO / "bundle", overrides={"device": "cpu", "remove_fragments": False})(
+                REAL_STUDY)
         cls.labels, cls.n = ndi.label(cls.mask > 0, structure=np.ones((3, 3)))
         cls.areas = ndi.sum_labels(cls.mask > 0, cls.labels, range(1, cls.n + 1))
 
@@ -117,9 +120,23 @@ class TestShippedModelOnRealStudy(unittest.TestCase):
         rest = np.sort(self.areas)[:-2]
         self.assertTrue(all(a < 0.5 * self.areas.max() for a in rest), f"region sizes {sorted(self.areas)}")
 
-    @unittest.expectedFailure  # issue 13: the 0.5.0 model adds one 19-px fragment in this adult's hot liver
     def test_one_parenchyma_region_per_kidney(self):
+        """The 0.5.0 network adds a 19-px fragment in this adult's hot liver; the bundle's post-processing
+        (``custom_transforms.fragments``, inference.json ``fragments``) removes it."""
         self.assertEqual(self.n, 2, f"{self.n} connected regions, expected one per kidney")
+
+    def test_the_fragment_rule_removes_the_liver_fragment_only(self):
+        """Without the rule (``remove_fragments`` false) the network's mask has the liver fragment above both kidneys;
+        the rule removes it and nothing else, and the probability the DRF interval re-thresholds is 0 there."""
+        _, n_raw = ndi.label(self.raw > 0, structure=np.ones((3, 3)))
+        self.assertEqual(n_raw, 3)
+        removed = (self.raw > 0) & (self.mask == 0)
+        self.assertFalse(((self.mask > 0) & (self.raw == 0)).any())
+        _, n_removed = ndi.label(removed, structure=np.ones((3, 3)))
+        self.assertEqual(n_removed, 1)
+        rows = np.nonzero(removed)[0]
+        self.assertLess(rows.max(), np.nonzero(self.mask)[0].min(), "the removed region lies above both kidneys")
+        self.assertEqual(float(self.prob[removed].max()), 0.0)
 
 
 if __name__ == "__main__":
