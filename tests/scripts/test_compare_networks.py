@@ -498,8 +498,8 @@ class TestWorstSubgroup(unittest.TestCase):
             pathology=[("normal", 30, 0.94, 0.92), ("hydronephrosis", 12, 0.88, 0.90), ("duplex", 4, 0.40, 0.50)],
             matrix=[("64", 20, 0.89, 0.85), ("128", 26, 0.95, 0.95)],
         )
-        rows = aggregate([fake_result("unet", 0, [0.9], subgroups=seed0), fake_result("unet", 1, [0.9],
-                                                                                      subgroups=seed1)])
+        runs = [fake_result("unet", seed, [0.9], subgroups=groups) for seed, groups in enumerate((seed0, seed1))]
+        rows = aggregate(runs)
         row = rows[0]
         # duplex (4 images) is lower but too small to judge; hydronephrosis 0.87 < matrix 64 0.895 on the native grid
         self.assertAlmostEqual(row["worst_subgroup_dice"], 0.87)
@@ -648,8 +648,8 @@ class FakeWorker:
         outputs = {"summary": str(eval_dir / "summary.json"), "per_image": str(eval_dir / "metrics_per_image.csv")}
         (run_dir / "eval_outputs.json").write_text(json.dumps(outputs))
         masks = np.zeros((2, 8, 8), np.uint8)
-        np.savez(run_dir / "figure_masks.npz", names=np.array(TEST_IMAGES[:2]), images=np.zeros((2, 8, 8, 3),
-                 np.uint8), labels=masks, preds=masks)
+        images, shown = np.zeros((2, 8, 8, 3), np.uint8), np.array(TEST_IMAGES[:2])
+        np.savez(run_dir / "figure_masks.npz", names=shown, images=images, labels=masks, preds=masks)
         return subprocess.CompletedProcess(cmd, 0)
 
 
