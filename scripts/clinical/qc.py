@@ -99,8 +99,12 @@ MASK_CODES = ("kidney_too_small", "kidney_too_large", "missing_kidney_uptake", "
 #: Wider than the normal range on purpose: a small scarred or a large hydronephrotic kidney is a finding, not a
 #: failed segmentation. On 40 fresh simulated studies (seed 7100, clinical mix) the true masks' whole-kidney ROIs
 #: measured 0.67-1.45x the expected length and 0.43-2.03x the expected area (scarred and hydronephrotic kidneys the
-#: extremes), the model's 0.64-1.56x and 0.42-1.87x (1.56x: a blob joined to the kidney).
-SIZE_LIMITS: dict[str, tuple[float, float]] = {"length": (0.6, 1.6), "area": (0.35, 2.6)}
+#: extremes), the model's 0.64-1.56x and 0.42-1.87x (1.56x: a blob joined to the kidney). The low limits were 0.6 and
+#: 0.35 until the 200 seed-7000 studies showed true small scarred kidneys below them: true masks down to 0.58x the
+#: length and 0.33x the area (3 scarred kidneys flagged, each with a DRF error <= 1 point), the model's masks of the
+#: same kidneys 0.57x / 0.31x, while the one failed segmentation there (a 34 mm blob in a non-functioning kidney's
+#: fossa, DRF error 4.7 points) measured 0.49x / 0.22x; so 0.53 and 0.27, between the two.
+SIZE_LIMITS: dict[str, tuple[float, float]] = {"length": (0.53, 1.6), "area": (0.27, 2.6)}
 #: a mask region is a fragment when its gap to every kidney ROI exceeds this (mm; at least 2 pixels).
 FRAGMENT_GAP_MM = 15.0
 #: ... and a piece joined to one kidney's ROI when it lies this far (mm) from the rest of it. The same 15 mm: on 40 fresh

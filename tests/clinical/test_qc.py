@@ -107,6 +107,15 @@ class TestSizeQC(unittest.TestCase):
         self.assertEqual([(q.code, q.side) for q in out], [(code, "left")])
         self.assertIn("10 y", out[0].message)
 
+    def test_small_scarred_kidney_passes_a_blob_does_not(self):
+        """0.58x the length and 0.34x the area, as the true small scarred kidneys of the seed-7000 studies (0.6x /
+        0.35x flagged them); a blob of 0.49x / 0.2x, as the one failed segmentation there, is flagged."""
+        right = ellipse((128, 128), (60, 95), (21.0, 10.5))
+        scarred = size_qc(rois_of(ellipse((128, 128), (60, 30), (12.3, 6.5)), right), (2.0, 2.0), 10.0)
+        self.assertEqual(scarred, [])
+        blob = size_qc(rois_of(ellipse((128, 128), (60, 30), (10.6, 4.5)), right), (2.0, 2.0), 10.0)
+        self.assertEqual([(q.code, q.side) for q in blob], [("kidney_too_small", "left")])
+
     def test_normal_kidneys_pass(self):
         pair = rois_of(ellipse((128, 128), (60, 30), (21.0, 10.5)), ellipse((128, 128), (62, 95), (20.0, 10.0)))
         self.assertEqual(size_qc(pair, (2.0, 2.0), 10.0), [])
