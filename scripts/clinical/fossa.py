@@ -19,8 +19,9 @@ not on the summed counts:
    one arm alone the second; the fossa is searched about both.
 3. :func:`fossa_uptake`: the present kidney's whole-kidney ROI mirrored across a midline is a window, a ring 2 px
    wide, 1 px out, its surround (a centre-minus-surround matched filter on the uptake image, moved as
-   :data:`SEARCH_UP` etc. say about each midline's mirror image); ``ratio`` = the best window's slope minus its ring's, over the present kidney's
-   slope minus its background ROI's (per pixel); ``snr`` = that difference over its Poisson standard deviation.
+   :data:`SEARCH_UP` etc. say about each midline's mirror image); ``ratio`` = the best window's slope minus its
+   ring's, over the present kidney's slope minus its background ROI's (per pixel); ``snr`` = that difference over its
+   Poisson standard deviation.
 
 Written here because no library gives a Patlak image or a contrast matched filter on an arbitrary template; the
 Patlak-Rutland method itself is the report's (:func:`scripts.clinical.indices.patlak_rutland`; Rutland 1979,

@@ -14,8 +14,9 @@ parenchyma, raw kidney, background per pixel, smoothed kidney, blood pool per pi
 
 ``report.png``: the display image with the ROI outlines (whole kidney solid, parenchyma thin, background dotted,
 heart dashed; patient sides labelled), the two background-corrected renogram curves with Tmax marks and the DRF
-window shaded, and a table of the indices against their normal ranges (abnormal red, borderline orange); the
-segmentation QC codes in red on the image, their messages under the table.
+window shaded, and a table of the indices (DRF, timing, output efficiency at 20/30 min, whole-kidney and parenchymal
+mean transit times: ``> x`` where only a lower bound is known) against their normal ranges (abnormal red,
+borderline orange); the segmentation QC codes in red on the image, their messages under the table.
 All three files (and, with ``--dicom``, ``seg.dcm`` and ``report.dcm`` of :mod:`scripts.clinical.dicom_outputs`) are
 written to temporary names (or a new folder is built aside) and renamed together at the end.
 """
@@ -70,6 +71,25 @@ def _fmt(v: Any, nd: int = 1, unit: str = "") -> str:
     return f"{v:.{nd}f}{unit}"
 
 
+def _oe_text(kidney: dict[str, Any], minutes: int) -> str:
+    """An output efficiency's cell: the percent, ``study too short`` when the study ends before, else ``-``."""
+    value = kidney.get(f"output_efficiency_{minutes}min_percent")
+    if value is not None:
+        return _fmt(value, 1)
+    problem = str(kidney.get("output_efficiency_problem", ""))  # "OE at 20, 30 min not available: the study ends ..."
+    too_late = problem.split(" min not available")[0].replace(",", " ").split() if " not available" in problem else []
+    return "study too short" if str(minutes) in too_late else "-"
+
+
+def _transit_text(kidney: dict[str, Any], key: str) -> str:
+    """A transit time's cell: the minutes, ``> bound`` when only its lower bound is known (the tracer had not left
+    by the end of the study), else ``-``."""
+    if kidney.get(key) is not None:
+        return _fmt(kidney[key], 1)
+    bound = kidney.get(f"{key}_lower_bound")
+    return f"> {bound:.1f}" if bound is not None else "-"
+
+
 def _short_name(path: str) -> str:
     """``folder/file`` (the folder often names the study when files are all called ``study.dcm``)."""
     p = Path(path)
@@ -90,7 +110,7 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
     kid = rep["kidneys"]
     fig = Figure(figsize=(13, 9.2), dpi=REPORT_DPI)  # Agg canvas, no pyplot state: nothing to close, nothing global
     FigureCanvasAgg(fig)
-    gs = fig.add_gridspec(2, 2, height_ratios=[1.15, 1.0], width_ratios=[1.0, 1.45], hspace=0.12, wspace=0.12,
+    gs = fig.add_gridspec(2, 2, height_ratios=[1.05, 1.1], width_ratios=[1.0, 1.45], hspace=0.12, wspace=0.12,
                           left=0.04, right=0.98, top=0.92, bottom=0.02)
     study = rep["study"]
     age = study.get("patient_age_years")
@@ -177,6 +197,17 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
         (f"NORA {rep['settings']['late_time_min']:g} min", "nora_20min",
          lambda s: _fmt(kid[s].get("nora_20min"), 2), lambda s: kid[s].get("flags", {}).get("nora_20min", "n/a")),
         ("Last frame / max", None, lambda s: _fmt(kid[s].get("ratio_last_max"), 2), lambda s: "n/a"),
+        # output efficiency and transit times (scripts.clinical.transit), flagged as report.json's kidney flags
+        ("Output efficiency 20 min (%)", "output_efficiency_20min_percent",
+         lambda s: _oe_text(kid[s], 20),
+         lambda s: kid[s].get("flags", {}).get("output_efficiency_20min_percent", "n/a")),
+        ("Output efficiency 30 min (%)", None, lambda s: _oe_text(kid[s], 30), lambda s: "n/a"),
+        ("Mean transit time, whole kidney (min)", "mean_transit_time_min",
+         lambda s: _transit_text(kid[s], "mean_transit_time_min"),
+         lambda s: kid[s].get("flags", {}).get("mean_transit_time_min", "n/a")),
+        ("Parenchymal transit time (min)", "parenchymal_transit_time_min",
+         lambda s: _transit_text(kid[s], "parenchymal_transit_time_min"),
+         lambda s: kid[s].get("flags", {}).get("parenchymal_transit_time_min", "n/a")),
         ("Kidney-to-background ratio (DRF window)", "ktbr",
          lambda s: _fmt(kid[s].get("ktbr"), 1), lambda s: kid[s].get("flags", {}).get("ktbr", "n/a")),
     ]
@@ -195,8 +226,8 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
                      colLabels=["", "Left kidney (patient)", "Right kidney (patient)", "Normal range"],
                      colWidths=[0.34, 0.2, 0.2, 0.26], loc="upper center", cellLoc="center")
     table.auto_set_font_size(False)
-    table.set_fontsize(11)
-    table.scale(1.0, 1.55)
+    table.set_fontsize(10)
+    table.scale(1.0, 1.12)
     for (r, c), cell in table.get_celld().items():
         if r == 0:
             cell.set_text_props(fontweight="bold")

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import tempfile
 import unittest
+from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from parameterized import parameterized
@@ -66,17 +69,18 @@ class TestSimulatedStudy(unittest.TestCase):
         from scripts.simulation import sample_study_config, simulate_study
         from scripts.simulation.measure import transit_truth
 
-        cls.results = {}
+        cls.results, cls.analyses = {}, {}
         for name, pathology, protocol in cls.CASES:
             cfg = sample_study_config(np.random.default_rng(21), matrix=64, protocol=protocol, tracer="MAG3",
                                       pathology=pathology, injection_site=False, motion=False, seed=21, index=0)
             sim = simulate_study(cfg)
             meta = {"frame_start_s": sim.frame_starts_s, "frame_duration_s": sim.frame_durations_s,
                     "pixel_spacing_mm": list(sim.pixel_spacing_mm), "view": "posterior", "tracer": cfg.tracer}
-            rep = analyse_frames(sim.expected, meta, sim.parenchyma, AnalysisSettings(label_mode="labels"),
-                                 "truth").report
+            result = analyse_frames(sim.expected, meta, sim.parenchyma, AnalysisSettings(label_mode="labels"), "truth")
+            rep = result.report
             end_s = float(sim.frame_starts_s[-1] + sim.frame_durations_s[-1])
             cls.results[name] = (sim, rep, transit_truth(cfg.kinetics, end_s))
+            cls.analyses[name] = result
 
     @parameterized.expand([(name,) for name, _, _ in CASES])
     def test_compartment_curves_give_the_true_output_and_transit(self, name):
@@ -116,6 +120,42 @@ class TestSimulatedStudy(unittest.TestCase):
                                           k["flags"]["mean_transit_time_min"]), ("abnormal", "abnormal"))
                     if name == "obstructed":  # a 20-min study
                         self.assertIsNone(k["output_efficiency_30min_percent"])
+
+    def test_report_png_table_shows_output_efficiency_and_transit_times_with_their_flags(self):
+        from matplotlib.axes import Axes
+
+        from scripts.clinical.report import render_report_png
+
+        marks = {"abnormal": "  !", "borderline": "  ?"}
+        for name in ("normal", "obstructed"):
+            tables = []
+            real_table = Axes.table
+
+            def capture(ax, *args, **kwargs):
+                tables.append(kwargs.get("cellText"))
+                return real_table(ax, *args, **kwargs)
+
+            with tempfile.TemporaryDirectory() as tmp, mock.patch.object(Axes, "table", autospec=True,
+                                                                          side_effect=capture):
+                render_report_png(self.analyses[name], Path(tmp) / "report.png")
+            rows = {r[0]: r for r in tables[0]}
+            kid = self.results[name][1]["kidneys"]
+            for label, key, normal in (("Output efficiency 20 min (%)", "output_efficiency_20min_percent", ">= 73 %"),
+                                       ("Mean transit time, whole kidney (min)", "mean_transit_time_min", "< 8.23"),
+                                       ("Parenchymal transit time (min)", "parenchymal_transit_time_min", "<= 5 min")):
+                for col, side in ((1, "left"), (2, "right")):
+                    with self.subTest(study=name, row=label, side=side):
+                        k = kid[side]
+                        text = (f"{k[key]:.1f}" if k[key] is not None
+                                else f"> {k[f'{key}_lower_bound']:.1f}")
+                        self.assertEqual(rows[label][col], text + marks.get(k["flags"][key], ""))
+                        self.assertTrue(rows[label][3].startswith(normal))
+            oe30 = rows["Output efficiency 30 min (%)"]
+            if name == "obstructed":  # a 20-min study: the MTT past its range from the bound alone, no OE30
+                self.assertEqual(oe30[1:3], ["study too short", "study too short"])
+                self.assertTrue(any(rows["Mean transit time, whole kidney (min)"][c].startswith("> ") for c in (1, 2)))
+            else:
+                self.assertEqual(oe30[1], f"{kid['left']['output_efficiency_30min_percent']:.1f}")
 
 
 if __name__ == "__main__":
