@@ -103,7 +103,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="Patlak-Rutland fit window (frame mid-times, s)")
     ap.add_argument("--background", choices=BACKGROUND_METHODS, default=DEFAULT_BACKGROUND,
                     help="background ROI: the lateral crescent of the perirenal ring (default), the full ring "
-                         "(perirenal), or none")
+                         "(perirenal), the crescent's lower half (inferolateral: off a hot liver or spleen beside the "
+                         "upper pole; reads below the true background on simulated studies), or none")
     ap.add_argument("--ring-gap", type=int, default=1, help="pixels between kidney and background ring")
     ap.add_argument("--ring-width", type=int, default=2, help="background ring width (pixels)")
     ap.add_argument("--no-motion-correction", dest="motion_correction", action="store_false",

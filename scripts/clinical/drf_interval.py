@@ -99,7 +99,7 @@ PROBABILITY_THRESHOLDS = (0.25, 0.75)
 #: relative change of one kidney's background per pixel for ``s_bg``.
 BACKGROUND_STEP = 0.10
 #: the background ROIs and windows a physician could have chosen instead: ``AnalysisSettings`` fields replaced
-#: (``"other"`` for the background method: crescent for perirenal and perirenal for crescent, skipped with background
+#: (``"other"`` for the background method: :data:`_OTHER_BACKGROUND`, skipped with background
 #: ``"none"``; ``"+1"``: one more; a pair of such strings for a window's start and end, in s). The windows: 30 s
 #: longer (1-2.5 min is the EANM integral window when the diuretic is given at F0, renography.md section 3).
 METHOD_VARIANTS: tuple[dict[str, Any], ...] = (
@@ -107,6 +107,9 @@ METHOD_VARIANTS: tuple[dict[str, Any], ...] = (
     {"ring_gap_px": "+1", "ring_width_px": "+1"},
     {"drf_window_s": ("+0", "+30"), "patlak_window_s": ("+0", "+30")},
 )
+#: the "other" background ROI of a method: crescent for perirenal, perirenal for crescent, and the crescent the
+#: infero-lateral quadrant is half of for ``inferolateral``.
+_OTHER_BACKGROUND = {"perirenal": "crescent", "crescent": "perirenal", "inferolateral": "crescent"}
 #: the calibration per method: ``s_total^2 = s_noise^2 + (c_seg * s_seg)^2 + s_seg_probability^2 + s_method^2``,
 #: ``s_method^2 = (c_bg * s_bg)^2 + (c_var * s_variants)^2 + s_floor^2`` (points). Fitted by :func:`fit_calibration` on a
 #: calibration set of its own, 150 fresh clinical-mix studies (seed 9000, never used for training or for the coverage
@@ -163,9 +166,9 @@ def _settings_variant(st: Any, change: dict[str, Any]) -> Any | None:
     for key, value in change.items():
         old = getattr(st, key)
         if key == "background" and value == "other":
-            if old not in ("perirenal", "crescent"):
+            value = _OTHER_BACKGROUND.get(old)
+            if value is None:
                 return None
-            value = "crescent" if old == "perirenal" else "perirenal"
         elif isinstance(value, str) and value[:1] in "+-":
             value = old + int(value)
         elif isinstance(value, tuple):
