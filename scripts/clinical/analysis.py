@@ -69,7 +69,8 @@ class AnalysisSettings:
     Attributes:
         drf_window_s: integral-DRF window (s from acquisition start). Defaults to (60, 120).
         patlak_window_s: Patlak fit window (s, frame mid-times). Defaults to (60, 150).
-        background: ``"perirenal"``, ``"crescent"`` or ``"none"``. Defaults to ``"crescent"``
+        background: ``"perirenal"``, ``"crescent"``, ``"inferolateral"`` or ``"none"``
+            (:data:`scripts.clinical.rois.BACKGROUND_METHODS`). Defaults to ``"crescent"``
             (:data:`scripts.clinical.rois.DEFAULT_BACKGROUND`, the lateral half of the ring; why there).
         ring_gap_px, ring_width_px: background ring geometry. Defaults to 1 and 2.
         mask_kind: ``"parenchyma"`` (fill the hilum) or ``"kidney"``. Defaults to ``"parenchyma"``.
