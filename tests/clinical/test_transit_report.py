@@ -131,9 +131,9 @@ class TestSimulatedStudy(unittest.TestCase):
             tables = []
             real_table = Axes.table
 
-            def capture(ax, *args, **kwargs):
-                tables.append(kwargs.get("cellText"))
-                return real_table(ax, *args, **kwargs)
+            def capture(ax, *args, _tables=tables, _table=real_table, **kwargs):
+                _tables.append(kwargs.get("cellText"))
+                return _table(ax, *args, **kwargs)
 
             with tempfile.TemporaryDirectory() as tmp, mock.patch.object(Axes, "table", autospec=True,
                                                                           side_effect=capture):

@@ -635,7 +635,7 @@ class FakeWorker:
         names = self.images.get(spec.network, TEST_IMAGES)
         dice = fake_test_dice(spec.network, spec.seed)
         records = [{"image": f"/ds/images/{n}", "study": n[:3], "network_dice": d, "native_dice": d,
-                    "pathology": "normal" if k < 10 else "duplex"} for k, (n, d) in enumerate(zip(names, dice))]
+                    "pathology": "normal" if k < 10 else "duplex"} for k, (n, d) in enumerate(zip(names, dice, strict=True))]
         records = records[::-1] if spec.network == "unet" else records  # another row order than the reference
         eval_dir = run_dir / "eval"
         eval_dir.mkdir()
