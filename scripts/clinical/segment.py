@@ -159,15 +159,26 @@ class BundleSegmenter:
         rule removes from the masks the interval re-draws (:func:`custom_transforms.fragments.suppress_fragments` at
         :data:`~scripts.clinical.drf_interval.PROBABILITY_THRESHOLDS` and 0.5; never inside the mask), so that those
         masks do not bring back a fragment the mask lacks."""
-        return self._segment(study)
+        mask, prob, spacing = self._segment(study)
+        rule = self._fragment_rule
+        if rule is not None and spacing is not None:
+            from custom_transforms.fragments import suppress_fragments
+            from scripts.clinical.drf_interval import PROBABILITY_THRESHOLDS
 
-    def _segment(self, study: str | os.PathLike | LoadedStudy) -> tuple[np.ndarray, np.ndarray]:
-        """``(mask, probability)`` of one study (see :meth:`__call__`)."""
+            prob = suppress_fragments(prob, spacing, (*PROBABILITY_THRESHOLDS, 0.5), mask, rule.band_margin_mm,
+                                      rule.gap_mm)
+        return mask, prob
+
+    def _segment(
+        self, study: str | os.PathLike | LoadedStudy
+    ) -> tuple[np.ndarray, np.ndarray, tuple[float, float] | None]:
+        """``(mask, probability, the probability grid's (row, col) spacing in mm or None)`` of one study (see
+        :meth:`__call__`)."""
         import torch
         from monai.data import decollate_batch, list_data_collate
         from monai.networks import eval_mode
 
-        from custom_transforms.fragments import RemoveExtrarenalFragments, suppress_fragments
+        from custom_transforms.fragments import RemoveExtrarenalFragments
 
         if isinstance(study, LoadedStudy):
             image: Any = study.image
@@ -194,14 +205,7 @@ class BundleSegmenter:
             raise err from None
         mask = out["pred"]
         mask = mask.detach().cpu().numpy() if hasattr(mask, "detach") else np.asarray(mask)
-        mask = (mask[0] > 0).astype(np.uint8)
-        rule = self._fragment_rule
-        if rule is not None and spacing is not None:
-            from scripts.clinical.drf_interval import PROBABILITY_THRESHOLDS
-
-            prob = suppress_fragments(prob, spacing, (*PROBABILITY_THRESHOLDS, 0.5), mask, rule.band_margin_mm,
-                                      rule.gap_mm)
-        return mask, prob
+        return (mask[0] > 0).astype(np.uint8), prob, spacing
 
 
 def segment_studies(
