@@ -438,10 +438,20 @@ def _write_outputs(
     results, curves, per_run = [], [], []
     for spec, rec in finished:
         run_dir = runs_dir / spec.name
-        per_image = read_per_image_metrics(run_dir / rec["eval_outputs"]["per_image"])
-        summary = json.loads((run_dir / rec["eval_outputs"]["summary"]).read_text(encoding="utf-8"))
-        cost = bench.get(spec.network, {})
         per_image_csv = run_dir / rec["eval_outputs"]["per_image"]
+        summary_json = run_dir / rec["eval_outputs"]["summary"]
+        try:  # a finished run whose evaluation files were lost or damaged: named, before any output is replaced
+            per_image = read_per_image_metrics(per_image_csv)
+            summary = json.loads(summary_json.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ComparisonError(
+                f"{exc.filename or run_dir}: a finished run's evaluation file cannot be read ({exc.strerror}); "
+                "restore it, or train the run again with --retrain"
+            ) from None
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError; the CSV reader's errors name the file
+            where = "" if str(per_image_csv) in str(exc) else f"{summary_json}: "
+            raise ComparisonError(f"{where}{exc}; restore it, or train the run again with --retrain") from None
+        cost = bench.get(spec.network, {})
         results.append(
             RunResult(
                 spec.network,

@@ -134,5 +134,30 @@ class TestDifferentTestSets(unittest.TestCase):
             self.assertEqual(len(worker.specs), 2, "trained once, then read back")
 
 
+class TestFinishedRunFilesLost(unittest.TestCase):
+    @parameterized.expand([("summary_missing", "summary.json", None, "cannot be read"),
+                           ("summary_damaged", "summary.json", "{not json", "Expecting property name"),
+                           ("per_image_empty", "metrics_per_image.csv", "", "has no rows")])
+    def test_report_only_names_the_lost_file(self, _name, filename, content, fragment):
+        with tempfile.TemporaryDirectory() as tmp:
+            dataset = make_dataset(Path(tmp) / "ds", counts=(1, 1, 1), size=16)
+            out = Path(tmp) / "results"
+            worker = FakeWorker({("unet", None): 0.8, ("transformer_unet", None): 0.8},
+                                {"unet": 60.0, "transformer_unet": 60.0})
+            argv = ["--dataset", str(dataset), "--out", str(out), "--networks", "transformer_unet", "unet",
+                    *TINY_KWARGS, "--image-size", "64", "--epochs", "1", "--augment", "off", "--no-benchmark",
+                    "--quiet"]
+            with mock.patch.object(cli.subprocess, "run", side_effect=worker):
+                self.assertEqual(run_main(cli.main, argv)[0], 0)
+            table = (out / "table.csv").read_bytes()
+            lost = out / "runs" / "unet__noaug__seed0" / "eval" / filename
+            if content is None:
+                lost.unlink()
+            else:
+                lost.write_text(content)
+            code, _, err = run_main(cli.main, [*argv, "--report-only"])
+            assert_fault(self, code, err, 2, fragment, named_file=lost)
+            self.assertEqual((out / "table.csv").read_bytes(), table, "the earlier table is kept")
+
 if __name__ == "__main__":
     unittest.main()
