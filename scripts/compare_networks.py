@@ -22,6 +22,11 @@ augmentation, ``--lr-search-epochs`` epochs, in ``RESULTS/runs/lrsearch/``), and
 rate of the best validation Dice (``scripts.comparison.lr_search``; run folders ``...__seed<k>__lr<value>``); the
 search table goes to ``comparison.json``, ``lr_search.md`` and ``table.md``.
 
+With ``--reference-row LABEL=EVAL_DIR`` the table gets a row for a model the comparison did not train (e.g. the
+shipped 384² model: ``bundle/docs/results``), read from its bundle evaluation folder by the same readers; its
+network-grid columns are on its own grid and its paired test uses the native-grid Dice
+(``scripts.comparison.reference_row``; ``--reference-train LABEL=JSON``: its training figures as a source states them).
+
 Runs with a ``done.json`` marker are skipped, so an interrupted comparison is resumed by running the same command
 again; unfinished runs (a ``spec.json`` but no ``done.json``) are deleted and retrained from scratch. A
 ``runs/<name>`` folder without ``spec.json`` was not written by a comparison and is never deleted: the command
@@ -77,6 +82,8 @@ class Plan:
     #: the learning-rate search (``scripts.comparison.lr_search.SearchRun``), empty without ``--lr-search``
     search_runs: list[Any] = field(default_factory=list)
     lr_search_epochs: int | None = None
+    #: the ``--reference-row`` models (``scripts.comparison.reference_row.ReferenceModel``)
+    references: list[Any] = field(default_factory=list)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -144,6 +151,24 @@ def _parser() -> argparse.ArgumentParser:
         "--report-only",
         action="store_true",
         help="train nothing: write the table and figures from the runs that have finished (others are left out)",
+    )
+    p.add_argument(
+        "--reference-row",
+        action="append",
+        default=[],
+        metavar="LABEL=EVAL_DIR",
+        help="add a row for a model this comparison did not train, from its bundle evaluation folder (summary.json, "
+        "metrics_per_image.csv), e.g. 'shipped model (384², bundle recipe)=bundle/docs/results'; its Δ Dice pairs "
+        "native-grid Dice (scripts.comparison.reference_row); repeatable",
+    )
+    p.add_argument(
+        "--reference-train",
+        action="append",
+        default=[],
+        metavar="LABEL=JSON",
+        help="training figures of a --reference-row as a source states them, e.g. 'LABEL={\"train_cpu_h\": 3.8, "
+        "\"epochs_run\": 101, \"source\": \"bundle/docs/README.md\"}' (keys: train_cpu_h, train_time_s, "
+        "epochs_run, epochs_to_best, source); without it those cells are empty; repeatable",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
@@ -257,6 +282,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         except RuntimeError as exc:
             raise ComparisonError(f"--device {args.device!r}: {exc}") from None
     kwargs = _parse_kwargs(args.network_kwargs, names)
+    references = _reference_models(args, names)
     image_size = _size(args.image_size, "--image-size") or _bundle_image_size(bundle)
     for name in names:
         try:
@@ -304,7 +330,43 @@ def make_plan(args: argparse.Namespace) -> Plan:
         out=Path(args.out).resolve(),
         search_runs=search,
         lr_search_epochs=search_epochs,
+        references=references,
     )
+
+
+def _reference_models(args: argparse.Namespace, networks: list[str]) -> list[Any]:
+    """The ``--reference-row`` models, each evaluation folder read once here so that a bad one fails before training."""
+    from scripts.comparison.reference_row import parse_reference_rows
+
+    try:
+        models = parse_reference_rows(args.reference_row, args.reference_train, networks)
+    except ValueError as exc:
+        raise ComparisonError(str(exc)) from None
+    for model in models:
+        _read_evaluation(model.per_image_csv, model.summary_json, "restore it, or fix --reference-row")
+    return models
+
+
+def _read_evaluation(per_image_csv: Path, summary_json: Path, remedy: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(per-image metrics, summary)`` of one bundle evaluation folder; a lost or damaged file is one line naming it.
+
+    Used for the comparison's finished runs (``remedy``: retrain) and for ``--reference-row`` folders.
+    """
+    from scripts.comparison.report import read_per_image_metrics
+
+    try:  # a finished run whose evaluation files were lost or damaged: named, before any output is replaced
+        per_image = read_per_image_metrics(per_image_csv)
+        summary = json.loads(summary_json.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ComparisonError(
+            f"{exc.filename or per_image_csv.parent}: an evaluation file cannot be read ({exc.strerror}); {remedy}"
+        ) from None
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError; the CSV reader's errors name the file
+        where = "" if str(per_image_csv) in str(exc) else f"{summary_json}: "
+        raise ComparisonError(f"{where}{exc}; {remedy}") from None
+    if not isinstance(summary, dict):
+        raise ComparisonError(f"{summary_json}: not a JSON object (an evaluation summary.json); {remedy}")
+    return per_image, summary
 
 
 def _log(quiet: bool, message: str) -> None:
@@ -419,13 +481,13 @@ def _write_outputs(
     from scripts.comparison.cpu_time import cpu_hours
     from scripts.comparison.figures import plot_curves, read_progress
     from scripts.comparison.lr_search import search_table_markdown
+    from scripts.comparison.reference_row import reference_caption
     from scripts.comparison.report import (
         PAPER_TABLE2,
         REFERENCE_NETWORK,
         RunResult,
         aggregate,
         read_image_ids,
-        read_per_image_metrics,
         table_csv,
         table_markdown,
     )
@@ -440,17 +502,9 @@ def _write_outputs(
         run_dir = runs_dir / spec.name
         per_image_csv = run_dir / rec["eval_outputs"]["per_image"]
         summary_json = run_dir / rec["eval_outputs"]["summary"]
-        try:  # a finished run whose evaluation files were lost or damaged: named, before any output is replaced
-            per_image = read_per_image_metrics(per_image_csv)
-            summary = json.loads(summary_json.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ComparisonError(
-                f"{exc.filename or run_dir}: a finished run's evaluation file cannot be read ({exc.strerror}); "
-                "restore it, or train the run again with --retrain"
-            ) from None
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError; the CSV reader's errors name the file
-            where = "" if str(per_image_csv) in str(exc) else f"{summary_json}: "
-            raise ComparisonError(f"{where}{exc}; restore it, or train the run again with --retrain") from None
+        per_image, summary = _read_evaluation(
+            per_image_csv, summary_json, "restore it, or train the run again with --retrain"
+        )
         cost = bench.get(spec.network, {})
         results.append(
             RunResult(
@@ -482,11 +536,15 @@ def _write_outputs(
         rows = aggregate(results, order=plan.networks)
     except TestSetMismatch as exc:
         raise ComparisonError(str(exc)) from None
+    size = f"{plan.image_size[0]}x{plan.image_size[1]}"
+    for row in rows:
+        row["network_grid"] = size
+    reference_rows, reference_notes = _reference_rows(plan, results)
+    rows += reference_rows
     hours = cpu_hours((s.network, rec["train"]) for s, rec in finished)
     search_hours = None
     if search is not None:
         search_hours = cpu_hours((network, train) for network, _, train in search["trains"] if train)
-    size = f"{plan.image_size[0]}x{plan.image_size[1]}"
     spec0 = plan.specs[0]
     budget = []
     if spec0.minutes is not None:
@@ -511,12 +569,15 @@ def _write_outputs(
         f"Test split, input {size}; metrics mean ± SD over test images (seeds: {seeds}); training budget: "
         f"{', '.join(budget) or 'the bundle defaults'}; {lr_text}; best checkpoint by validation Dice. Dice: mean "
         f"over seeds ± half-width of the 95 % Student-t interval of the per-seed means; Δ Dice: paired difference "
-        f"to `{REFERENCE_NETWORK}` (same augmentation) on the same test images, each image's Dice averaged over the "
-        f"seeds both have, mean with 95 % t interval over images, two-sided Wilcoxon signed-rank p; worst subgroup: "
+        f"of the network-grid ({size}) Dice to `{REFERENCE_NETWORK}` (same augmentation) on the same test images, "
+        f"each image's Dice averaged over the seeds both have, mean with 95 % t interval over images, two-sided "
+        f"Wilcoxon signed-rank p; worst subgroup: "
         f"lowest native-grid mean Dice among the evaluation's subgroups with >= 10 test images. {cpu_text}. "
         f"Costs: {costs}."
     )
-    markdown = table_markdown(rows, caption)
+    if reference_rows:
+        caption += " " + reference_caption(reference_rows, reference_notes)
+    markdown = table_markdown(rows, caption, grid=size)
     if search is not None:
         search_md = search_table_markdown(search["runs"], search["epochs"])
         atomic_write_text(plan.out / "lr_search.md", search_md)
@@ -555,6 +616,7 @@ def _write_outputs(
             "cpu_hours": search_hours,
         },
         "paired_reference": REFERENCE_NETWORK,
+        "reference_rows": reference_notes,  # --reference-row: what was read and measured per label
         "failed_runs": failed,
         "missing_runs": [r["name"] for r in records if r["status"] == "missing"],
         "table": rows,
@@ -563,6 +625,38 @@ def _write_outputs(
         "paper_table2": PAPER_TABLE2,
     }
     atomic_write_json(plan.out / "comparison.json", _strict_json(report))
+
+
+def _reference_rows(plan: Plan, results: list[Any]) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+    """The ``--reference-row`` table rows and, per label, what was read and measured (for the caption and JSON)."""
+    from scripts.comparison.reference_row import (
+        checkpoint_costs,
+        checkpoint_path,
+        network_grid,
+        reference_row,
+    )
+    from scripts.comparison.report import read_image_ids
+    from scripts.comparison.uncertainty import TestSetMismatch
+    from scripts.comparison.worst_subgroup import run_subgroups
+
+    rows, notes = [], {}
+    for model in plan.references:
+        remedy = "restore it, or fix --reference-row"
+        per_image, summary = _read_evaluation(model.per_image_csv, model.summary_json, remedy)
+        checkpoint = checkpoint_path(summary)
+        costs, cost_note = {}, "not measured (--no-benchmark)"
+        if plan.benchmark_size is not None:
+            costs, cost_note = checkpoint_costs(checkpoint, plan.benchmark_threads)
+        try:
+            row = reference_row(model, per_image, read_image_ids(model.per_image_csv),
+                                run_subgroups(summary, model.per_image_csv), results, costs, network_grid(checkpoint))
+        except TestSetMismatch as exc:
+            raise ComparisonError(str(exc)) from None
+        rows.append(row)
+        info = summary.get("info") if isinstance(summary.get("info"), dict) else {}
+        notes[model.label] = {"eval_dir": str(model.eval_dir), "checkpoint": str(info.get("checkpoint") or ""),
+                              "costs": cost_note, "source": model.source}  # paths as given: the table is committed
+    return rows, notes
 
 
 def _strict_json(obj: Any) -> Any:

@@ -28,6 +28,15 @@ Uncertainty and subgroups (:mod:`.uncertainty`, :mod:`.worst_subgroup`):
 - ``worst_subgroup_dice``, ``worst_subgroup`` (``fact=value``), ``worst_subgroup_n``, ``worst_subgroup_grid``: the
   lowest native-grid (network-grid where native is missing) mean Dice among the bundle's evaluation subgroups with
   at least 10 test images.
+
+Where the rows come from (:mod:`.reference_row` adds rows of models the comparison did not train):
+
+- ``origin``: ``comparison`` (trained here), or ``reference`` (``--reference-row``: one model, read from its own
+  evaluation folder, no seed interval);
+- ``network_grid``: the network input grid of the row's network-grid columns (``128x128``); a reference row is on
+  its own grid, and network-grid Dice is not comparable across grids (the native-grid Dice is);
+- ``paired_grid``: the grid of the Dice the paired test pairs: ``network`` for the comparison's rows (all on the
+  same grid), ``native`` for reference rows; empty without a paired test.
 """
 
 from __future__ import annotations
@@ -111,6 +120,9 @@ TABLE_COLUMNS = [
     "epochs_to_best",
     "best_val_dice",
     "stop_reason",
+    "origin",
+    "network_grid",
+    "paired_grid",
 ]
 
 _ALIASES = {"iou": "jaccard", "meaniou": "jaccard", "meandice": "dice", "acc": "accuracy", "ppv": "precision"}
@@ -239,6 +251,8 @@ def aggregate(
             "seeds": " ".join(str(r.seed) for r in runs),
             "n_seeds": len(runs),
             "n_test_images": int(np.mean([len(r.per_image["dice"]) for r in runs])),
+            "origin": "comparison",
+            "network_grid": "",
         }
         for m in METRICS:
             per_seed = [r.per_image[m] for r in runs if m in r.per_image]
@@ -254,6 +268,7 @@ def aggregate(
             _, low, high, _ = t_interval([_nanmean(r.per_image[key]) for r in runs if key in r.per_image])
             row[f"{key}_ci95_low"], row[f"{key}_ci95_high"] = low, high
         row.update(_paired_columns(runs, groups.get((reference, augment), []), network == reference))
+        row["paired_grid"] = "network" if row["n_paired_images"] != "" else ""  # per_image["dice"]: network grid
         row.update(_worst_subgroup_columns(runs))
         for m in NATIVE_METRICS:
             per_seed = [r.per_image[f"{m}_native"] for r in runs if f"{m}_native" in r.per_image]
@@ -387,18 +402,28 @@ def _worst_cell(row: dict[str, Any]) -> str:
     return f"{dice:.3f} ({fact.replace('_', ' ')}: {value})"
 
 
-def table_markdown(rows: Sequence[dict[str, Any]], caption: str = "") -> str:
+def _reference_dice(row: dict[str, Any]) -> str:
+    """"0.941 (384x384 grid; one model: no interval)": a reference row's network-grid Dice names its grid."""
+    mean = row.get("dice_mean")
+    if mean is None or not math.isfinite(mean):
+        return "–"
+    grid = str(row.get("network_grid") or "")
+    return f"{mean:.3f} ({grid + ' grid' if grid else 'own grid'}; one model: no interval)"
+
+
+def table_markdown(rows: Sequence[dict[str, Any]], caption: str = "", grid: str = "") -> str:
     """``table.md`` text: one GitHub table.
 
     Dice as the mean over seeds ± the half-width of its 95 % interval (or "1 seed: no interval"), with the SD over
     test images beside it; the paired difference to :data:`REFERENCE_NETWORK` (95 % interval over images) and its
     Wilcoxon p value; the worst subgroup; the other metrics as mean ± SD over test images (and over seeds where
-    several).
+    several). ``grid`` (e.g. ``128x128``) names the comparison's network grid in the Dice header; a reference row
+    (``origin`` ``reference``) is named as not trained here and its Dice cell names its own grid.
     """
     head = [
         "Network",
         "Aug.",
-        "Dice",
+        f"Dice ({grid} grid)" if grid else "Dice",
         "Dice SD (images)",
         f"Δ Dice vs `{REFERENCE_NETWORK}` [95 % CI]",
         "p (Wilcoxon)",
@@ -417,12 +442,16 @@ def table_markdown(rows: Sequence[dict[str, Any]], caption: str = "") -> str:
     ]
     lines = ([caption, ""] if caption else []) + ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
+        reference = row.get("origin") == "reference"
+        paired = _paired_cells(row)
+        if reference and row.get("paired_grid") == "native" and paired[0] != "–":
+            paired[0] += " (native grid)"
         cells = [
-            f"`{row['network']}`",
+            f"{row['network']} (not trained here)" if reference else f"`{row['network']}`",
             row["augmentation"],
-            _seed_ci(row, "dice"),
+            _reference_dice(row) if reference else _seed_ci(row, "dice"),
             _fmt(row.get("dice_std"), 3) or "–",
-            *_paired_cells(row),
+            *paired,
             _worst_cell(row),
             *(_pm(row, m) for m in METRICS[1:]),
             _pm({"x_mean": row.get("dice_native_mean"), "x_std": row.get("dice_native_std")}, "x"),
