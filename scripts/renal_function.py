@@ -154,7 +154,12 @@ def _named(exc: BaseException, study: Path) -> str:
 def _summary_line(result: RenalAnalysis, report_png: str, prefix: str = "") -> list[str]:
     rep = result.report
     drf = rep["drf_percent"]["integral"]
-    lines = [f"{prefix}DRF (integral) left {drf['left']} % / right {drf['right']} %; report: {report_png}"]
+    line = f"DRF (integral) left {drf['left']} % / right {drf['right']} %"
+    combined, patlak = rep["drf_percent"].get("combined"), rep["drf_percent"].get("patlak", {})
+    if combined is not None:  # the DRF of record first (scripts.clinical.drf_combined), then the two methods
+        line = (f"DRF (combined, of record) left {combined['left']} % / right {combined['right']} %; integral "
+                f"{drf['left']} / {drf['right']}, Patlak {patlak.get('left')} / {patlak.get('right')}")
+    lines = [f"{prefix}{line}; report: {report_png}"]
     return lines + [f"warning: {prefix}{w}" for w in rep["warnings"]]
 
 

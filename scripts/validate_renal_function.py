@@ -24,12 +24,16 @@ Every study folder ``STUDIES/<id>/`` (``study.dcm`` + ``parenchyma.png``, ``kidn
 2, before anything is written).
 
 Writes ``OUT/per_study.csv`` (one row per study and mask source), ``OUT/summary.json`` and prints a markdown table:
-median / 90th percentile / max |DRF error| (percentage points of the left DRF; integral and Patlak), Tmax error of
+median / 90th percentile / max |DRF error| (percentage points of the left DRF; the combined DRF of record of
+:mod:`scripts.clinical.drf_combined`, integral and Patlak: ``summary.json``'s ``drf_combined_all``,
+``drf_integral_all``, ``drf_patlak_all`` and their ``_two_kidneys``; ``per_study.csv``'s ``drf_left_combined``,
+``drf_error_combined`` beside the methods' columns), Tmax error of
 kidneys whose truth pathology is ``normal`` (median, 90th percentile, share within 1 min) and T1/2 error where both
 truth and measurement are defined; then the segmentation QC confusion table
 (:mod:`scripts.clinical.qc_confusion`: of the studies with a left-DRF error above 5 points, and within 2 points,
 how many carry a ``qc`` warning; ``summary.json``'s ``qc_confusion``, and ``qc_confusion_mask_codes`` counting only
-the codes about the mask, :data:`scripts.clinical.qc.MASK_CODES`; ``per_study.csv``'s ``qc_any``, ``qc_codes``).
+the codes about the mask, :data:`scripts.clinical.qc.MASK_CODES`; ``per_study.csv``'s ``qc_any``, ``qc_codes``),
+and the same against the combined DRF's error (``qc_confusion_combined``, ``qc_confusion_mask_codes_combined``).
 Output efficiency (20, 30 min) and whole-kidney and parenchymal mean transit times against the true ones of the
 simulator's kinetics (:func:`scripts.simulation.measure.transit_truth`; columns and statistics in
 :mod:`scripts.clinical.transit_validation`): median, p90 and max |error| per quantity in ``summary.json``, and a
@@ -39,8 +43,10 @@ one pixel or more), exact frames, shift error, moved frames in motion-free studi
 mask source and a third table.
 The DRF's 95 % interval (:mod:`scripts.clinical.drf_interval`) against the true left DRF
 (:mod:`scripts.clinical.interval_validation`): covered / studies and median width per study pathology, integral and
-Patlak (``summary.json``'s ``drf_interval``, ``per_study.csv``'s ``ci_*`` columns, the last table).
-``--fit-interval`` also fits the interval's calibration on these studies (``summary.json``'s ``drf_interval_fit``;
+Patlak and the combined DRF (``summary.json``'s ``drf_interval``, ``per_study.csv``'s ``ci_*`` columns, the last
+table). ``--fit-interval`` also fits the interval's calibration on these studies (``summary.json``'s
+``drf_interval_fit``, and ``drf_combined_fit``: the combined interval's ``rho``,
+:func:`scripts.clinical.drf_combined.fit_combined_calibration`;
 run it on a calibration set of its own, never on the studies the coverage is measured on)::
 
     python -m scripts.validate_renal_function --studies CAL --simulate 150 --seed 9000 --out CAL_RESULTS --use-model \
@@ -67,6 +73,7 @@ from custom_transforms.safe_files import (
     check_output_separate,
 )
 from scripts.clinical.analysis import AnalysisSettings, analyse_study
+from scripts.clinical.drf_combined import fit_combined_calibration
 from scripts.clinical.drf_interval import fit_calibration
 from scripts.clinical.interval_validation import interval_markdown_table, interval_row, interval_summary
 from scripts.clinical.motion_validation import motion_markdown_table, motion_row, motion_summary
@@ -112,6 +119,9 @@ def measure_study(study_dir: Path, source: str, mask: np.ndarray | Path, setting
     row["drf_left_patlak"] = drf["patlak"]["left"]
     row["drf_error_integral"] = _err(drf["integral"]["left"], truth["drf_left_percent"])
     row["drf_error_patlak"] = _err(drf["patlak"]["left"], truth["drf_left_percent"])
+    if "combined" in drf:  # the DRF of record (scripts.clinical.drf_combined)
+        row["drf_left_combined"] = drf["combined"]["left"]
+        row["drf_error_combined"] = _err(drf["combined"]["left"], truth["drf_left_percent"])
     row["blood_pool"] = rep["blood_pool"]["method"]
     row["n_warnings"] = len(rep["warnings"])
     row["qc_any"] = int(bool(rep.get("qc")))
@@ -175,6 +185,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "drf_patlak_all": _stats([r["drf_error_patlak"] for r in ok]),
             "drf_integral_two_kidneys": _stats([r["drf_error_integral"] for r in two]),
             "drf_patlak_two_kidneys": _stats([r["drf_error_patlak"] for r in two]),
+            # the DRF of record (scripts.clinical.drf_combined): rows without it count as unmeasured
+            "drf_combined_all": _stats([r.get("drf_error_combined", math.nan) for r in ok]),
+            "drf_combined_two_kidneys": _stats([r.get("drf_error_combined", math.nan) for r in two]),
             "tmax_normal_kidneys_min": _stats(tmax_normal, tmax_missed),
             "t_half_min": {**_stats(t_half), "truth_defined_but_not_measured": t_half_missing},
             **transit_summary(ok),
@@ -184,18 +197,21 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def markdown_table(summary: dict[str, Any]) -> str:
-    """The summary as a markdown table (one row per mask source)."""
-    head = ("| masks | studies (failed) | DRF integral \\|err\\| median / p90 / max (pp) | DRF Patlak median / p90 "
-            "(pp) | two-kidney studies: DRF integral median / p90 | Tmax normal kidneys \\|err\\| median / p90 (min), "
-            "within 1 min | T1/2 \\|err\\| median / p90 (min) (n) |")
-    lines = [head, "|" + "---|" * 7]
+    """The summary as a markdown table (one row per mask source; the combined DRF of record first)."""
+    head = ("| masks | studies (failed) | DRF combined (of record) \\|err\\| median / p90 / max (pp) | DRF integral "
+            "\\|err\\| median / p90 / max (pp) | DRF Patlak median / p90 / max (pp) | two-kidney studies: DRF combined "
+            "/ integral median / p90 | Tmax normal kidneys \\|err\\| median / p90 (min), within 1 min | T1/2 \\|err\\| "
+            "median / p90 (min) (n) |")
+    lines = [head, "|" + "---|" * 8]
     for source, s in summary.items():
         d, p, d2, t, h = (s["drf_integral_all"], s["drf_patlak_all"], s["drf_integral_two_kidneys"],
                           s["tmax_normal_kidneys_min"], s["t_half_min"])
+        c, c2 = s.get("drf_combined_all", {}), s.get("drf_combined_two_kidneys", {})
         g = lambda x, k: "-" if x.get("n", 0) == 0 else f"{x[k]:.2f}"  # noqa: E731
         lines.append(
-            f"| {source} | {s['studies']} ({s['failed']}) | {g(d, 'median')} / {g(d, 'p90')} / {g(d, 'max')} | "
-            f"{g(p, 'median')} / {g(p, 'p90')} | {g(d2, 'median')} / {g(d2, 'p90')} (n={d2.get('n', 0)}) | "
+            f"| {source} | {s['studies']} ({s['failed']}) | {g(c, 'median')} / {g(c, 'p90')} / {g(c, 'max')} | "
+            f"{g(d, 'median')} / {g(d, 'p90')} / {g(d, 'max')} | {g(p, 'median')} / {g(p, 'p90')} / {g(p, 'max')} | "
+            f"{g(c2, 'median')} / {g(c2, 'p90')}, {g(d2, 'median')} / {g(d2, 'p90')} (n={d2.get('n', 0)}) | "
             f"{g(t, 'median')} / {g(t, 'p90')}, {100 * t.get('within_1', 0):.0f} % (n={t.get('n', 0)}"
             f"{', missed ' + str(t['missed']) if t.get('missed') else ''}) | "
             f"{g(h, 'median')} / {g(h, 'p90')} (n={h.get('n', 0)}) |"
@@ -309,11 +325,16 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"studies_dir": str(args.studies), "n_studies": len(dirs), "seed": args.seed if args.simulate else None,
             "predictions": str(args.predictions) if args.predictions else None, "summary": summary,
             "qc_confusion": qc_confusion(rows), "qc_confusion_mask_codes": qc_confusion(rows, codes=MASK_CODES),
+            # the same against the combined DRF of record's error (scripts.clinical.drf_combined)
+            "qc_confusion_combined": qc_confusion(rows, error_key="drf_error_combined"),
+            "qc_confusion_mask_codes_combined": qc_confusion(rows, error_key="drf_error_combined", codes=MASK_CODES),
             "drf_interval": {src: interval_summary([r for r in rows if r["mask"] == src])
                              for src in MASK_SOURCES if any(r["mask"] == src for r in rows)}}
     if args.fit_interval:
         try:
-            meta["drf_interval_fit"] = fit_calibration([r for r in rows if not r["error"] and r.get("ci_two_kidneys")])
+            cal_rows = [r for r in rows if not r["error"] and r.get("ci_two_kidneys")]
+            meta["drf_interval_fit"] = fit_calibration(cal_rows)
+            meta["drf_combined_fit"] = fit_combined_calibration(cal_rows)
         except ValueError as exc:
             print(f"validate_renal_function: error: --fit-interval: {exc}", file=sys.stderr)
             return 2
@@ -333,10 +354,16 @@ def main(argv: list[str] | None = None) -> int:
     print(confusion_markdown(meta["qc_confusion"]))
     print(f"\nThe same, the codes about the mask only ({', '.join(MASK_CODES)}):\n")
     print(confusion_markdown(meta["qc_confusion_mask_codes"]))
+    print("\nSegmentation QC against the combined DRF's error (the DRF of record), any QC code:\n")
+    print(confusion_markdown(meta["qc_confusion_combined"]))
+    print(f"\nThe same, the codes about the mask only ({', '.join(MASK_CODES)}):\n")
+    print(confusion_markdown(meta["qc_confusion_mask_codes_combined"]))
     print("\nThe DRF's 95 % interval (scripts.clinical.drf_interval): the true left DRF inside, per study pathology:\n")
     print(interval_markdown_table(meta["drf_interval"]))
     if args.fit_interval:
         print(f"\nfitted DRF interval calibration (INTERVAL_CALIBRATION): {json.dumps(meta['drf_interval_fit'])}")
+        print(f"fitted combined DRF calibration (drf_combined.COMBINED_CALIBRATION): "
+              f"{json.dumps(meta['drf_combined_fit'])}")
     return 0
 
 

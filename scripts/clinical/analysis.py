@@ -17,7 +17,9 @@ gives it (:class:`scripts.clinical.study.LoadedStudy`), and a kidney mask on the
    60-120 s) and by Rutland-Patlak over the Patlak window (default 60-150 s, frame mid-times), both with whole-kidney
    ROIs; timing indices (Tmax, T1/2, 20-min/max, NORA) from ``K_c`` smoothed with a 20 s Gaussian so that a single
    noisy frame cannot move them; output efficiency at 20/30 min and whole-kidney and parenchymal mean transit times
-   by deconvolution with the blood pool (:mod:`scripts.clinical.transit`).
+   by deconvolution with the blood pool (:mod:`scripts.clinical.transit`). The DRF's 95 % interval per method
+   (:mod:`scripts.clinical.drf_interval`) and the DRF of record, ``drf_percent.combined``: the two DRFs weighted by
+   the inverse variance of their intervals (:mod:`scripts.clinical.drf_combined`).
 4. Flags (:mod:`scripts.clinical.flags`): each index against :mod:`scripts.clinical.normal_ranges`; quality warnings;
    segmentation QC (:mod:`scripts.clinical.qc`): coded warnings, ``report.json``'s ``qc`` (with the integral/Patlak
    disagreement of :mod:`scripts.clinical.drf_agreement`).
@@ -37,6 +39,7 @@ from custom_transforms.errors import RenogramInputError
 from custom_transforms.io import frame_timing
 from scripts.clinical.curves import blood_pool
 from scripts.clinical.drf_agreement import drf_agreement_qc
+from scripts.clinical.drf_combined import add_combined
 from scripts.clinical.drf_interval import add_interval, confidence_qc, drf_interval
 from scripts.clinical.flags import kidney_flags, quality_warnings
 from scripts.clinical.fossa import uptake_image
@@ -267,6 +270,8 @@ def analyse_frames(
     # 3b. the DRF's 95 % interval (scripts.clinical.drf_interval): counting noise, segmentation, background variants
     interval = drf_interval(frames, starts, durs, rois, st, roi_spacing_mm, view, probability)
     add_interval(drf, interval)
+    # 3c. the DRF of record: integral and Patlak weighted by their interval's variance (scripts.clinical.drf_combined)
+    add_combined(drf, interval)
     found = [s for s in SIDES if kidneys[s]["found"]]
     # 4. flags
     warnings += drf_warnings + quality_warnings(kidneys, found, end_s, st.late_time_min)

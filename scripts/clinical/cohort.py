@@ -3,7 +3,8 @@
 """The cohort of a batch of reports: ``cohort.csv`` (one row per study, every index and flag) and ``cohort.png``.
 
 ``cohort.csv`` columns (:data:`COHORT_COLUMNS`): ``study_id``, ``source`` (the study's path as given), study facts
-(tracer, age, frames, duration), the split function by each method (``drf_<method>_<side>``, %), per patient side the
+(tracer, age, frames, duration), the split function of record (``drf_combined_<side>``, %,
+:mod:`scripts.clinical.drf_combined`) and by each method (``drf_<method>_<side>``, %), per patient side the
 kidney's indices (``<side>_<index>``: Tmax, T1/2, its fit, 20-min/max, NORA20, last/max, NORA at the last frame,
 KTBR, Patlak slope and R^2, ROI sizes, OE at 20 and 30 min, whole-kidney and parenchymal MTT; empty where not
 computed or the kidney was not found) and their flags
@@ -57,7 +58,7 @@ FLAG_COLUMNS = tuple(NORMAL_RANGES)
 WARNING_SEPARATOR = " | "
 COHORT_COLUMNS: tuple[str, ...] = (
     "study_id", "source", "tracer", "patient_age_years", "n_frames", "duration_min",
-    *(f"drf_{method}_{side}" for method in DRF_METHODS for side in SIDES),
+    *(f"drf_{method}_{side}" for method in ("combined", *DRF_METHODS) for side in SIDES),
     *(f"{side}_{name}" for side in SIDES for name in KIDNEY_COLUMNS),
     *(f"{side}_flag_{name}" for side in SIDES for name in FLAG_COLUMNS),
     "blood_pool_method", "n_warnings", "warnings", "qc",
@@ -72,7 +73,7 @@ def cohort_row(study_id: str, source: str | os.PathLike, report: dict[str, Any])
         "patient_age_years": study.get("patient_age_years"), "n_frames": study.get("n_frames"),
         "duration_min": study.get("duration_min"),
     }
-    for method in DRF_METHODS:
+    for method in ("combined", *DRF_METHODS):  # the DRF of record first (scripts.clinical.drf_combined)
         for side in SIDES:
             row[f"drf_{method}_{side}"] = report["drf_percent"].get(method, {}).get(side)
     for side in SIDES:

@@ -6,10 +6,14 @@
 :data:`~scripts.clinical.drf_interval.INTERVAL_METHODS`: ``ci_<m>_low``, ``ci_<m>_high``, ``ci_<m>_width``,
 ``ci_<m>_covered`` (the true left DRF inside, 0/1) and the sources' standard deviations ``ci_<m>_noise``, ``_seg``,
 ``_seg_probability``, ``_bg``, ``_variants``, the columns :func:`~scripts.clinical.drf_interval.fit_calibration` fits
-on) and ``ci_two_kidneys``.
+on) and ``ci_two_kidneys``; for the DRF of record (``drf_percent.combined``, :mod:`scripts.clinical.drf_combined`)
+``ci_combined_low``, ``_high``, ``_width``, ``_covered``, its Patlak weight ``ci_combined_weight_patlak`` and the
+methods' total standard deviations ``ci_integral_total``, ``ci_patlak_total`` (the columns
+:func:`~scripts.clinical.drf_combined.fit_combined_calibration` fits on).
 :func:`interval_summary` counts covered / studies and the median width per study pathology (the non-normal side's
 pathology, ``normal`` when both kidneys are normal) and for the studies with two kidneys found (a one-kidney study's
-interval is the mask's 100/0); :func:`interval_markdown_table` prints it.
+interval is the mask's 100/0), per method and for ``combined`` where the rows hold it; :func:`interval_markdown_table`
+prints it.
 """
 
 from __future__ import annotations
@@ -22,10 +26,22 @@ import numpy as np
 
 from scripts.clinical.drf_interval import INTERVAL_METHODS
 
-__all__ = ["COMPONENTS", "interval_row", "study_pathology", "interval_summary", "interval_markdown_table"]
+__all__ = ["COMPONENTS", "COMBINED", "interval_row", "study_pathology", "interval_summary", "interval_markdown_table"]
 
 #: the sources of :mod:`scripts.clinical.drf_interval` stored per method.
 COMPONENTS = ("noise", "seg", "seg_probability", "bg", "variants")
+#: ``drf_percent``'s DRF of record (:mod:`scripts.clinical.drf_combined`), validated beside the methods.
+COMBINED = "combined"
+
+
+def _ci_columns(entry: dict[str, Any], name: str, truth_left: float | None) -> dict[str, Any]:
+    """``ci_<name>_low``, ``_high``, ``_width``, ``_covered`` of one ``drf_percent`` entry."""
+    ci = entry.get("left_ci95")
+    lo, hi = (float("nan"), float("nan")) if ci is None else (float(ci[0]), float(ci[1]))
+    ok = ci is not None and truth_left is not None
+    # the bounds are stored to 0.01 point: a truth on a bound of a degenerate 100/0 interval is inside
+    return {f"ci_{name}_low": lo, f"ci_{name}_high": hi, f"ci_{name}_width": hi - lo,
+            f"ci_{name}_covered": int(lo - 0.01 <= float(truth_left) <= hi + 0.01) if ok else ""}
 
 
 def interval_row(report: dict[str, Any], truth_left: float | None) -> dict[str, Any]:
@@ -33,17 +49,18 @@ def interval_row(report: dict[str, Any], truth_left: float | None) -> dict[str, 
     row: dict[str, Any] = {}
     sigmas = report.get("drf_interval", {}).get("sigma_points", {})
     for m in INTERVAL_METHODS:
-        ci = report["drf_percent"].get(m, {}).get("left_ci95")
-        lo, hi = (float("nan"), float("nan")) if ci is None else (float(ci[0]), float(ci[1]))
-        row[f"ci_{m}_low"], row[f"ci_{m}_high"] = lo, hi
-        row[f"ci_{m}_width"] = hi - lo
-        ok = ci is not None and truth_left is not None
-        # the bounds are stored to 0.01 point: a truth on a bound of a degenerate 100/0 interval is inside
-        row[f"ci_{m}_covered"] = int(lo - 0.01 <= float(truth_left) <= hi + 0.01) if ok else ""
+        row.update(_ci_columns(report["drf_percent"].get(m, {}), m, truth_left))
         for k in COMPONENTS:
             v = sigmas.get(m, {}).get(k)
             row[f"ci_{m}_{k}"] = float("nan") if v is None else float(v)
     row["ci_two_kidneys"] = int(sum(bool(report["kidneys"][s].get("found")) for s in ("left", "right")) == 2)
+    combined = report["drf_percent"].get(COMBINED)
+    if combined is not None:
+        row.update(_ci_columns(combined, COMBINED, truth_left))
+        row[f"ci_{COMBINED}_weight_patlak"] = float(combined.get("weights", {}).get("patlak", float("nan")))
+        for m in INTERVAL_METHODS:
+            v = sigmas.get(m, {}).get("total")
+            row[f"ci_{m}_total"] = float("nan") if v is None else float(v)
     return row
 
 
@@ -63,22 +80,32 @@ def _cell(rows: Sequence[dict[str, Any]], m: str) -> dict[str, Any]:
 
 
 def interval_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Coverage and median width per method: ``all``, ``two_kidneys`` and per study pathology (sorted)."""
+    """Coverage and median width per method (and ``combined`` when the rows have its columns): ``all``,
+    ``two_kidneys`` and per study pathology (sorted)."""
     ok = [r for r in rows if not r.get("error")]
     groups: dict[str, list[dict[str, Any]]] = {"all": ok, "two_kidneys": [r for r in ok if r.get("ci_two_kidneys")]}
     for p in sorted({study_pathology(r) for r in ok}):
         groups[p] = [r for r in ok if study_pathology(r) == p]
-    return {m: {g: _cell(rs, m) for g, rs in groups.items()} for m in INTERVAL_METHODS}
+    methods = (*INTERVAL_METHODS, *((COMBINED,) if any(f"ci_{COMBINED}_covered" in r for r in ok) else ()))
+    return {m: {g: _cell(rs, m) for g, rs in groups.items()} for m in methods}
 
 
 def interval_markdown_table(summaries: dict[str, dict[str, Any]]) -> str:
-    """One row per mask source and study group: covered / studies (coverage) and median width, per method."""
+    """One row per mask source and study group: covered / studies (coverage) and median width, per method (and the
+    combined DRF of record, last, where the summaries hold it)."""
+    with_combined = any(COMBINED in s for s in summaries.values())
+    methods = (*INTERVAL_METHODS, *((COMBINED,) if with_combined else ()))
     lines = ["| masks | studies | integral: covered / studies (coverage) | integral median width (pp) | "
-             "Patlak: covered / studies (coverage) | Patlak median width (pp) |", "|" + "---|" * 6]
+             "Patlak: covered / studies (coverage) | Patlak median width (pp) |"
+             + (" combined (of record): covered / studies (coverage) | combined median width (pp) |"
+                if with_combined else ""), "|" + "---|" * (2 + 2 * len(methods))]
     for source, s in summaries.items():
         for group in s[INTERVAL_METHODS[0]]:
             cells = []
-            for m in INTERVAL_METHODS:
+            for m in methods:
+                if m not in s:  # a source analysed without the combined DRF
+                    cells += ["-", "-"]
+                    continue
                 c = s[m][group]
                 cov = "-" if c["coverage"] is None else f"{100 * c['coverage']:.0f} %"
                 cells += [f"{c['covered']} / {c['studies']} ({cov})",

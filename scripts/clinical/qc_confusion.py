@@ -17,7 +17,9 @@ Input rows are ``per_study.csv``'s (dictionaries, numbers or their text): ``mask
 - ``codes``: QC code -> studies carrying it; ``limits_pp``: ``[low, high]``; ``drf_error``: the column used.
 
 With ``codes`` given (e.g. :data:`scripts.clinical.qc.MASK_CODES`, the warnings about the mask itself) only those
-codes count: the kidney-to-background ratio and motion warnings concern the study, not the segmentation.
+codes count: the kidney-to-background ratio and motion warnings concern the study, not the segmentation. With
+``error_key="drf_error_combined"`` the bands are those of the combined DRF of record
+(:mod:`scripts.clinical.drf_combined`; ``summary.json``'s ``qc_confusion_combined``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@
 :mod:`scripts.clinical.normal_ranges`) holds ``study``,
 ``settings``, ``blood_pool``, ``drf_percent`` (``integral``/``patlak``/``parenchyma_integral`` -> ``left``/``right``;
 ``integral`` and ``patlak`` also ``left_ci95``/``right_ci95``, the 95 % interval of
-:mod:`scripts.clinical.drf_interval`, shown in the table as ``48.2 (44.0-52.5)``), ``drf_interval`` (how it was made),
+:mod:`scripts.clinical.drf_interval`, shown in the table as ``48.2 (44.0-52.5)``; ``combined``, the DRF of record, the
+two weighted by their intervals' inverse variance: ``left``/``right``/``left_ci95``/``right_ci95``/``weights``,
+:mod:`scripts.clinical.drf_combined`, the table's first row), ``drf_interval`` (how it was made),
 ``kidneys`` (per patient side: ``found`` and the indices with their ``flags``), ``normal_ranges``, ``warnings``,
 ``qc`` (coded segmentation QC warnings, :mod:`scripts.clinical.qc`).
 ``curves.csv`` has one row per frame: timing (s, min) and every curve in counts/s (background-corrected kidney and
@@ -179,7 +181,12 @@ def render_report_png(result: RenalAnalysis, path: str | os.PathLike) -> None:
     ax = fig.add_subplot(gs[1, :])
     ax.axis("off")
     drf = rep["drf_percent"]
+    # the DRF of record first (scripts.clinical.drf_combined); a report written before it has no such row
+    record = [] if "combined" not in drf else [
+        ("Split function of record, combined, % (95 % CI)", "drf_percent",
+         lambda s: drf_text(drf["combined"], s), lambda s: flag_value("drf_percent", drf["combined"][s]))]
     rows = [
+        *record,
         ("Split function, integral 1-2 min, % (95 % CI)", "drf_percent",
          lambda s: drf_text(drf["integral"], s), lambda s: flag_value("drf_percent", drf["integral"][s])),
         ("Split function, Patlak-Rutland, % (95 % CI)", "drf_percent",

@@ -11,7 +11,8 @@ tests regenerate the studies instead of storing DICOM files. The stored values a
 (the new path reproduced them); regenerated for issue 13 (the bundle's fusion rule became minutes 1-3 and the model
 was retrained: the bundle and model reports changed, the ground-truth-mask numbers did not) and issue 14 (new
 ``qc``, ``motion``, output-efficiency and transit-time fields; the DRF interval's ``left_ci95``/``right_ci95`` and
-``drf_interval``, every other number unchanged).
+``drf_interval``, every other number unchanged) and for the combined DRF of record (``drf_percent.combined``, every
+other number unchanged).
 
 Regenerate (only on a deliberate change of the report's numbers, and say so in the commit)::
 

@@ -271,7 +271,7 @@ class TestSeveralStudies(unittest.TestCase):
             self.assertEqual(sorted(p.name for p in (out / sid).iterdir()), ["curves.csv", "report.json", "report.png"])
             rep = json.loads((out / sid / "report.json").read_text())
             self.assertEqual(rep["study"]["file"], str(self.studies / sid / "study.dcm"))
-            self.assertIn(f"{sid}: DRF (integral)", stdout)
+            self.assertIn(f"{sid}: DRF (combined, of record)", stdout)
         self.assertEqual(json.loads((out / "skipped.json").read_text()),
                          {"command": "renal_function", "inputs": 2, "done": 2, "skipped": []})
 
