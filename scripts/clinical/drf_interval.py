@@ -28,7 +28,9 @@ The interval is ``DRF +- 1.96 * sqrt(s_noise^2 + (c_seg * s_seg)^2 + s_seg_proba
     the masks thresholded at :data:`PROBABILITY_THRESHOLDS`, through the band where the network is unsure (a kidney
     it half saw appears or vanishes, and the DRF with it), added unscaled: the in-process interval is never narrower
     than the one the calibration and the coverage figures were measured on (mask only), and wider where the network
-    hesitates.
+    hesitates. ``scripts.validate_renal_function`` (``--use-model``, ``--predictions``) reads binary masks and never
+    passes the probability map: every calibration and coverage figure is of the mask-only interval; the in-process
+    interval's coverage is not measured.
 (c) **the method's own error** ``s_method``: the DRF under the plausible variants of the background estimate, the
     part that neither noise nor the mask explains. The true-mask DRF error on the clinical mix reaches 25-30 points
     for hydronephrotic and obstructed kidneys with a kidney-to-background ratio near 1 (the ring under- or
@@ -111,9 +113,9 @@ METHOD_VARIANTS: tuple[dict[str, Any], ...] = (
 #: infero-lateral quadrant is half of for ``inferolateral``.
 _OTHER_BACKGROUND = {"perirenal": "crescent", "crescent": "perirenal", "inferolateral": "crescent"}
 #: the calibration per method: ``s_total^2 = s_noise^2 + (c_seg * s_seg)^2 + s_seg_probability^2 + s_method^2``,
-#: ``s_method^2 = (c_bg * s_bg)^2 + (c_var * s_variants)^2 + s_floor^2`` (points). Fitted by :func:`fit_calibration` on a
-#: calibration set of its own, 150 fresh clinical-mix studies (seed 9000, never used for training or for the coverage
-#: figures), the two-kidney rows of the true parenchyma, true whole-kidney and model masks pooled (376 rows):
+#: ``s_method^2 = (c_bg * s_bg)^2 + (c_var * s_variants)^2 + s_floor^2`` (points). Fitted by :func:`fit_calibration`
+#: on a calibration set of its own, 150 fresh clinical-mix studies (seed 9000, never used for training or for the
+#: coverage figures), the two-kidney rows of the true parenchyma, true whole-kidney and model masks pooled (376 rows):
 #: ``python -m scripts.validate_renal_function --studies CAL --simulate 150 --seed 9000 --out CAL_RESULTS --use-model
 #: --fit-interval`` (2026-12-01, the crescent background of ``rois.DEFAULT_BACKGROUND``, model 0.5.1's masks as
 #: ``--use-model`` cached them, mask-only intervals; run as three chunks of 50 studies, the rows merged and fitted by
