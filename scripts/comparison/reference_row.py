@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .report import REFERENCE_NETWORK, RunResult, aggregate
+from .report import REFERENCE_NETWORK, RunResult, aggregate, paired_columns
 from .uncertainty import paired_test, paired_values
 
 __all__ = [
@@ -235,15 +235,7 @@ def _native_pairing(model: ReferenceModel, per_image: Mapping[str, np.ndarray], 
     tu_label = " + ".join(r.label for r in seeds)
     test = paired_test({0: (tuple(image_ids), per_image["dice_native"])}, {0: (tuple(names), mean)},
                        {0: (str(model.eval_dir), tu_label)})
-    return {
-        "dice_diff_vs_tu": test.mean_diff,
-        "dice_diff_vs_tu_ci95_low": test.ci_low,
-        "dice_diff_vs_tu_ci95_high": test.ci_high,
-        "p_vs_tu": test.p_value,
-        "n_paired_images": test.n_images,
-        "paired_seeds": " ".join(str(r.seed) for r in seeds),
-        "paired_grid": "native",
-    }
+    return {**paired_columns(test, [r.seed for r in seeds]), "paired_grid": "native"}
 
 
 def reference_row(

@@ -305,13 +305,18 @@ def _paired_columns(runs: Sequence[RunResult], reference: Sequence[RunResult], i
     test = paired_test(mine, _per_seed(reference), labels)
     if not test.seeds:
         return empty
+    return paired_columns(test, test.seeds)
+
+
+def paired_columns(test: Any, seeds: Any) -> dict[str, Any]:
+    """The table's paired-test columns of one row from a :func:`paired_test` result and the seeds it paired."""
     return {
         "dice_diff_vs_tu": test.mean_diff,
         "dice_diff_vs_tu_ci95_low": test.ci_low,
         "dice_diff_vs_tu_ci95_high": test.ci_high,
         "p_vs_tu": test.p_value,
         "n_paired_images": test.n_images,
-        "paired_seeds": " ".join(str(s) for s in test.seeds),
+        "paired_seeds": " ".join(str(s) for s in seeds),
     }
 
 
