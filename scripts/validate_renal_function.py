@@ -31,9 +31,11 @@ median / 90th percentile / max |DRF error| (percentage points of the left DRF; t
 kidneys whose truth pathology is ``normal`` (median, 90th percentile, share within 1 min) and T1/2 error where both
 truth and measurement are defined; then the segmentation QC confusion table
 (:mod:`scripts.clinical.qc_confusion`: of the studies with a left-DRF error above 5 points, and within 2 points,
-how many carry a ``qc`` warning; ``summary.json``'s ``qc_confusion``, and ``qc_confusion_mask_codes`` counting only
-the codes about the mask, :data:`scripts.clinical.qc.MASK_CODES`; ``per_study.csv``'s ``qc_any``, ``qc_codes``),
-and the same against the combined DRF's error (``qc_confusion_combined``, ``qc_confusion_mask_codes_combined``).
+how many carry a ``qc`` warning; ``summary.json``'s ``qc_confusion``, and ``qc_confusion_segmentation_codes`` counting
+every code but the study's own (:data:`scripts.clinical.qc.SEGMENTATION_CODES`: without the kidney-to-background
+ratio and motion), ``qc_confusion_mask_codes`` only the codes about the mask, :data:`scripts.clinical.qc.MASK_CODES`;
+``per_study.csv``'s ``qc_any``, ``qc_codes``), and the same against the combined DRF's error
+(``qc_confusion_combined``, ``qc_confusion_segmentation_codes_combined``, ``qc_confusion_mask_codes_combined``).
 Output efficiency (20, 30 min) and whole-kidney and parenchymal mean transit times against the true ones of the
 simulator's kinetics (:func:`scripts.simulation.measure.transit_truth`; columns and statistics in
 :mod:`scripts.clinical.transit_validation`): median, p90 and max |error| per quantity in ``summary.json``, and a
@@ -77,7 +79,7 @@ from scripts.clinical.drf_combined import fit_combined_calibration
 from scripts.clinical.drf_interval import fit_calibration
 from scripts.clinical.interval_validation import interval_markdown_table, interval_row, interval_summary
 from scripts.clinical.motion_validation import motion_markdown_table, motion_row, motion_summary
-from scripts.clinical.qc import MASK_CODES, qc_codes_text
+from scripts.clinical.qc import MASK_CODES, SEGMENTATION_CODES, STUDY_CODES, qc_codes_text
 from scripts.clinical.qc_confusion import confusion_markdown, qc_confusion
 from scripts.clinical.rois import read_mask
 from scripts.clinical.transit_validation import transit_markdown_table, transit_row, transit_summary
@@ -328,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
             # the same against the combined DRF of record's error (scripts.clinical.drf_combined)
             "qc_confusion_combined": qc_confusion(rows, error_key="drf_error_combined"),
             "qc_confusion_mask_codes_combined": qc_confusion(rows, error_key="drf_error_combined", codes=MASK_CODES),
+            # every code but the study's own (kidney-to-background ratio, motion): the segmentation QC proper
+            "qc_confusion_segmentation_codes": qc_confusion(rows, codes=SEGMENTATION_CODES),
+            "qc_confusion_segmentation_codes_combined": qc_confusion(rows, error_key="drf_error_combined",
+                                                                     codes=SEGMENTATION_CODES),
             "drf_interval": {src: interval_summary([r for r in rows if r["mask"] == src])
                              for src in MASK_SOURCES if any(r["mask"] == src for r in rows)}}
     if args.fit_interval:
@@ -352,10 +358,14 @@ def main(argv: list[str] | None = None) -> int:
     print(motion_markdown_table({source: s["motion"] for source, s in summary.items()}))
     print("\nSegmentation QC against the DRF error (left DRF, integral), any QC code:\n")
     print(confusion_markdown(meta["qc_confusion"]))
+    print(f"\nThe same, the segmentation codes (all but the study's {', '.join(STUDY_CODES)}):\n")
+    print(confusion_markdown(meta["qc_confusion_segmentation_codes"]))
     print(f"\nThe same, the codes about the mask only ({', '.join(MASK_CODES)}):\n")
     print(confusion_markdown(meta["qc_confusion_mask_codes"]))
     print("\nSegmentation QC against the combined DRF's error (the DRF of record), any QC code:\n")
     print(confusion_markdown(meta["qc_confusion_combined"]))
+    print(f"\nThe same, the segmentation codes (all but the study's {', '.join(STUDY_CODES)}):\n")
+    print(confusion_markdown(meta["qc_confusion_segmentation_codes_combined"]))
     print(f"\nThe same, the codes about the mask only ({', '.join(MASK_CODES)}):\n")
     print(confusion_markdown(meta["qc_confusion_mask_codes_combined"]))
     print("\nThe DRF's 95 % interval (scripts.clinical.drf_interval): the true left DRF inside, per study pathology:\n")

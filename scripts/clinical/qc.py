@@ -65,6 +65,8 @@ from scripts.clinical.rois import SIDES, KidneyROIs, whole_kidney
 __all__ = [
     "QC_CODES",
     "MASK_CODES",
+    "STUDY_CODES",
+    "SEGMENTATION_CODES",
     "SIZE_LIMITS",
     "FOSSA_UPTAKE_RATIO",
     "FRAGMENT_GAP_MM",
@@ -94,6 +96,12 @@ QC_CODES: dict[str, str] = {
 
 #: the codes about the mask itself (the others concern the study: its counts or the patient's motion).
 MASK_CODES = ("kidney_too_small", "kidney_too_large", "missing_kidney_uptake", "mask_fragment", "low_model_confidence")
+#: the codes about the study rather than its segmentation: the counts (kidney-to-background ratio) and the patient's
+#: motion. They stay in ``qc``: they say the DRF may be unreliable whatever the ROIs.
+STUDY_CODES = ("low_kidney_background", "motion")
+#: the codes that say the segmentation, or the DRF drawn from it, failed: the mask codes and the two checks of the
+#: result (the methods disagree, the interval is too wide); every code but :data:`STUDY_CODES`.
+SEGMENTATION_CODES = tuple(code for code in QC_CODES if code not in STUDY_CODES)
 
 #: ``(low, high)`` factors on the expected length and on the expected area beyond which a kidney ROI is implausible.
 #: Wider than the normal range on purpose: a small scarred or a large hydronephrotic kidney is a finding, not a

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from scripts.clinical.qc import MASK_CODES, QC_CODES
+from scripts.clinical.qc import MASK_CODES, QC_CODES, SEGMENTATION_CODES, STUDY_CODES
 from scripts.clinical.qc_confusion import BANDS, confusion_markdown, qc_confusion
 from tests.clinical.renal_fixtures import HAVE_SIMULATOR, simulate
 
@@ -65,6 +65,18 @@ class TestConfusion(unittest.TestCase):
         self.assertTrue(set(MASK_CODES) <= set(QC_CODES))
         self.assertNotIn("low_kidney_background", MASK_CODES)
 
+    def test_the_segmentation_codes_leave_out_the_study_codes_only(self):
+        rows = ROWS + [row("model", 0.3, "motion;drf_method_disagreement"), row("model", 0.2, "motion")]
+        m = qc_confusion(rows, codes=SEGMENTATION_CODES)["model"]
+        # within 2 points: the KTBR-only and the motion-only studies are not counted, the disagreement one is
+        self.assertEqual(m["at_most_low"], {"studies": 6, "with_qc": 1, "share_with_qc": 0.167})
+        self.assertEqual(m["codes"], {"drf_method_disagreement": 1, "kidney_too_small": 1, "mask_fragment": 2,
+                                      "missing_kidney_uptake": 1})
+        self.assertEqual(set(SEGMENTATION_CODES) | set(STUDY_CODES), set(QC_CODES))
+        self.assertFalse(set(SEGMENTATION_CODES) & set(STUDY_CODES))
+        self.assertTrue(set(MASK_CODES) <= set(SEGMENTATION_CODES))
+        self.assertEqual(qc_confusion(rows)["model"]["at_most_low"]["with_qc"], 3)  # any code: KTBR, motion counted
+
     def test_rows_read_back_from_csv_text_count_the_same(self):
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=list(ROWS[0]))
@@ -106,8 +118,11 @@ class TestValidateReportsTheConfusion(unittest.TestCase):
             self.assertIn("missing_kidney_uptake", conf["model"]["codes"])
             self.assertEqual(sum(conf["gt_parenchyma"][b]["with_qc"] for b in BANDS), 0)
             self.assertIn("Segmentation QC against the DRF error", out.getvalue())
-            self.assertEqual(json.loads((tmp / "res" / "summary.json").read_text())["qc_confusion_mask_codes"]["model"]
-                             ["above_high"]["with_qc"], 1)
+            meta = json.loads((tmp / "res" / "summary.json").read_text())
+            self.assertEqual(meta["qc_confusion_mask_codes"]["model"]["above_high"]["with_qc"], 1)
+            self.assertEqual(meta["qc_confusion_segmentation_codes"]["model"]["above_high"]["with_qc"], 1)
+            self.assertIn("qc_confusion_segmentation_codes_combined", meta)
+            self.assertIn("the segmentation codes (all but the study's low_kidney_background, motion)", out.getvalue())
             rows = list(csv.DictReader(io.StringIO((tmp / "res" / "per_study.csv").read_text())))
             model = next(r for r in rows if r["mask"] == "model")
             self.assertEqual((model["qc_any"], model["qc_codes"]), ("1", "missing_kidney_uptake:right"))
