@@ -183,19 +183,17 @@ def _size(values: list[int] | None, what: str) -> tuple[int, int] | None:
 
 
 def _parse_kwargs(items: list[str], networks: list[str]) -> dict[str, dict[str, Any]]:
+    from scripts.comparison.labelled import json_object, split_labelled
+
     out: dict[str, dict[str, Any]] = {}
     for item in items:
-        name, sep, text = item.partition("=")
-        if not sep:
-            raise ComparisonError(f"--network-kwargs {item!r}: expected NAME=JSON")
+        try:
+            name, text = split_labelled(item, "--network-kwargs", "JSON")
+            kwargs = json_object(text, "--network-kwargs", name)
+        except ValueError as exc:
+            raise ComparisonError(str(exc)) from None
         if name not in networks:
             raise ComparisonError(f"--network-kwargs {item!r}: {name!r} is not among --networks {networks}")
-        try:
-            kwargs = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ComparisonError(f"--network-kwargs {name}: not valid JSON ({exc})") from None
-        if not isinstance(kwargs, dict):
-            raise ComparisonError(f"--network-kwargs {name}: expected a JSON object, got {text!r}")
         out.setdefault(name, {}).update(kwargs)
     return out
 

@@ -32,7 +32,6 @@ files a comparison run keeps in ``runs/<run>/eval/``; they are read by the same 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -42,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from .labelled import json_object, split_labelled
 from .report import REFERENCE_NETWORK, RunResult, aggregate, paired_columns
 from .uncertainty import paired_test, paired_values
 
@@ -92,20 +92,8 @@ class ReferenceModel:
         return self.eval_dir / EVAL_FILES["per_image"]
 
 
-def _split(item: str, option: str, what: str) -> tuple[str, str]:
-    label, sep, value = item.partition("=")
-    if not sep or not label.strip() or not value.strip():
-        raise ValueError(f"{option} {item!r}: expected LABEL={what} (the label may not contain '=')")
-    return label.strip(), value.strip()
-
-
 def _train_figures(label: str, text: str) -> tuple[dict[str, Any], str]:
-    try:
-        given = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--reference-train {label}: not valid JSON ({exc})") from None
-    if not isinstance(given, dict):
-        raise ValueError(f"--reference-train {label}: expected a JSON object, got {text!r}")
+    given = json_object(text, "--reference-train", label)
     unknown = sorted(set(given) - set(TRAIN_KEYS))
     if unknown:
         raise ValueError(
@@ -143,7 +131,7 @@ def parse_reference_rows(
     """
     models: dict[str, ReferenceModel] = {}
     for item in rows:
-        label, folder = _split(item, "--reference-row", "EVAL_DIR")
+        label, folder = split_labelled(item, "--reference-row", "EVAL_DIR")
         if label in models:
             raise ValueError(f"--reference-row {label!r} is given twice")
         if label in networks:
@@ -155,7 +143,7 @@ def parse_reference_rows(
                              f"{EVAL_FILES['summary']} and {EVAL_FILES['per_image']})")
         models[label] = ReferenceModel(label, eval_dir)
     for item in trains:
-        label, text = _split(item, "--reference-train", "JSON")
+        label, text = split_labelled(item, "--reference-train", "JSON")
         if label not in models:
             known = ", ".join(models) or "none"
             raise ValueError(f"--reference-train {label!r}: not a --reference-row label ({known})")

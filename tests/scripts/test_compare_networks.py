@@ -101,6 +101,8 @@ class TestBadInputFailsBeforeTraining(unittest.TestCase):
         [
             ("unknown_network", ["--networks", "unet", "no_such_net"], "no_such_net"),
             ("bad_kwargs_json", ["--networks", "unet", "--network-kwargs", "unet={oops"], "not valid JSON"),
+            ("kwargs_without_label", ["--networks", "unet", "--network-kwargs", "unet"], "expected LABEL=JSON"),
+            ("kwargs_not_an_object", ["--networks", "unet", "--network-kwargs", "unet=[1, 2]"], "expected a JSON object"),
             ("kwargs_for_absent_net", ["--networks", "unet", "--network-kwargs", "segnet={}"], "segnet"),
             ("bad_network_argument", ["--networks", "unet", "--network-kwargs", 'unet={"nonsense": 1}'], "unet"),
             ("bad_size_for_network", ["--networks", "transformer_unet", "--image-size", "40"], "divisible"),
