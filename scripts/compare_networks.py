@@ -573,6 +573,9 @@ def _write_outputs(
         f"lowest native-grid mean Dice among the evaluation's subgroups with >= 10 test images. {cpu_text}. "
         f"Costs: {costs}."
     )
+    if plan.network_kwargs:  # what the rows' names do not say: arguments beyond the registry's defaults
+        given = "; ".join(f"`{n}` {json.dumps(kw, sort_keys=True)}" for n, kw in sorted(plan.network_kwargs.items()))
+        caption += f" Network arguments beyond the registry's defaults (--network-kwargs): {given}."
     if reference_rows:
         caption += " " + reference_caption(reference_rows, reference_notes)
     markdown = table_markdown(rows, caption, grid=size)

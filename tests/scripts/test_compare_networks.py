@@ -213,6 +213,9 @@ class TestEndToEndAndResume(unittest.TestCase):
         md = (out / "table.md").read_text()
         self.assertIn("| `unet` | none |", md)
         self.assertIn("| `transformer_unet` | none |", md)
+        # the caption says what the rows' names do not: the networks' arguments beyond the registry's defaults
+        self.assertIn('(--network-kwargs): `transformer_unet` {"hidden_size": 32, "mlp_dim": 64, "num_heads": 2, '
+                      '"num_layers": 1}; `unet` {"channels": [8, 16, 32], "num_res_units": 0, "strides": [2, 2]}.', md)
         report = json.loads((out / "comparison.json").read_text(), parse_constant=self.fail)  # strict JSON, no NaN
         self.assertIn("scripts.compare_networks", report["command"])
         for key in ("torch", "monai", "pytorch_ignite", "host", "cpu"):
