@@ -91,6 +91,26 @@ MASK_SOURCES = ("gt_parenchyma", "gt_kidney", "model")
 _DEFAULT_SEED = 7000
 
 
+
+#: the DRF errors the QC confusion is counted against: ``per_study.csv`` column -> how the printout names it.
+CONFUSION_ERRORS = {
+    "drf_error_integral": "the DRF error (left DRF, integral)",
+    "drf_error_combined": "the combined DRF's error (the DRF of record)",  # scripts.clinical.drf_combined
+}
+#: the QC codes counted: ``summary.json`` key part -> (codes, None for any; how the printout names them). Every code
+#: but the study's own (kidney-to-background ratio, motion) is the segmentation QC proper.
+CONFUSION_CODE_SETS: dict[str | None, tuple[tuple[str, ...] | None, str]] = {
+    None: (None, "any QC code"),
+    "segmentation_codes": (SEGMENTATION_CODES, f"the segmentation codes (all but the study's {', '.join(STUDY_CODES)})"),
+    "mask_codes": (MASK_CODES, f"the codes about the mask only ({', '.join(MASK_CODES)})"),
+}
+
+
+def _confusion_key(error_key: str, code_set: str | None) -> str:
+    """``summary.json``'s key of one confusion table: ``qc_confusion[_<code set>][_combined]``."""
+    parts = ["qc_confusion", code_set, "combined" if error_key == "drf_error_combined" else None]
+    return "_".join(p for p in parts if p)
+
 def find_prediction(pred_dir: Path, study_id: str) -> Path | None:
     """Predicted mask of a study: ``<id>.png``, ``<id>_mask.png`` or ``<id>/mask.png`` in ``pred_dir`` (or None)."""
     for cand in (pred_dir / f"{study_id}.png", pred_dir / f"{study_id}_mask.png", pred_dir / study_id / "mask.png"):
@@ -326,14 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(rows)
     meta = {"studies_dir": str(args.studies), "n_studies": len(dirs), "seed": args.seed if args.simulate else None,
             "predictions": str(args.predictions) if args.predictions else None, "summary": summary,
-            "qc_confusion": qc_confusion(rows), "qc_confusion_mask_codes": qc_confusion(rows, codes=MASK_CODES),
-            # the same against the combined DRF of record's error (scripts.clinical.drf_combined)
-            "qc_confusion_combined": qc_confusion(rows, error_key="drf_error_combined"),
-            "qc_confusion_mask_codes_combined": qc_confusion(rows, error_key="drf_error_combined", codes=MASK_CODES),
-            # every code but the study's own (kidney-to-background ratio, motion): the segmentation QC proper
-            "qc_confusion_segmentation_codes": qc_confusion(rows, codes=SEGMENTATION_CODES),
-            "qc_confusion_segmentation_codes_combined": qc_confusion(rows, error_key="drf_error_combined",
-                                                                     codes=SEGMENTATION_CODES),
+            **{_confusion_key(e, c): qc_confusion(rows, error_key=e, codes=codes)
+               for e in CONFUSION_ERRORS for c, (codes, _) in CONFUSION_CODE_SETS.items()},
             "drf_interval": {src: interval_summary([r for r in rows if r["mask"] == src])
                              for src in MASK_SOURCES if any(r["mask"] == src for r in rows)}}
     if args.fit_interval:
@@ -356,18 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     print(transit_markdown_table(summary))
     print("\nPatient motion against the simulator's truth (truth.json 'motion'):\n")
     print(motion_markdown_table({source: s["motion"] for source, s in summary.items()}))
-    print("\nSegmentation QC against the DRF error (left DRF, integral), any QC code:\n")
-    print(confusion_markdown(meta["qc_confusion"]))
-    print(f"\nThe same, the segmentation codes (all but the study's {', '.join(STUDY_CODES)}):\n")
-    print(confusion_markdown(meta["qc_confusion_segmentation_codes"]))
-    print(f"\nThe same, the codes about the mask only ({', '.join(MASK_CODES)}):\n")
-    print(confusion_markdown(meta["qc_confusion_mask_codes"]))
-    print("\nSegmentation QC against the combined DRF's error (the DRF of record), any QC code:\n")
-    print(confusion_markdown(meta["qc_confusion_combined"]))
-    print(f"\nThe same, the segmentation codes (all but the study's {', '.join(STUDY_CODES)}):\n")
-    print(confusion_markdown(meta["qc_confusion_segmentation_codes_combined"]))
-    print(f"\nThe same, the codes about the mask only ({', '.join(MASK_CODES)}):\n")
-    print(confusion_markdown(meta["qc_confusion_mask_codes_combined"]))
+    for error_key, error_title in CONFUSION_ERRORS.items():
+        for code_set, (_, code_title) in CONFUSION_CODE_SETS.items():
+            head = f"Segmentation QC against {error_title}, any QC code" if code_set is None else f"The same, {code_title}"
+            print(f"\n{head}:\n")
+            print(confusion_markdown(meta[_confusion_key(error_key, code_set)]))
     print("\nThe DRF's 95 % interval (scripts.clinical.drf_interval): the true left DRF inside, per study pathology:\n")
     print(interval_markdown_table(meta["drf_interval"]))
     if args.fit_interval:
