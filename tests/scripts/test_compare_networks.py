@@ -289,6 +289,21 @@ class TestReport(unittest.TestCase):
         self.assertAlmostEqual(row["train_time_s"], 15.0)
         self.assertTrue(math.isnan(row["recall_mean"]))
 
+    def test_every_metric_is_also_on_the_native_grid_in_csv_and_markdown(self):
+        native = {"dice": [0.8, 0.6], "precision": [0.9, 0.7], "recall": [0.7, 0.5], "accuracy": [0.99, 0.97],
+                  "jaccard": [0.66, 0.42]}
+        per_image = {"dice": np.array([0.5, 0.5])} | {f"{m}_native": np.array(v) for m, v in native.items()}
+        row = aggregate([RunResult("unet", False, 0, per_image, {})])[0]
+        for m, values in native.items():
+            self.assertAlmostEqual(row[f"{m}_native_mean"], np.mean(values))
+            self.assertAlmostEqual(row[f"{m}_native_std"], np.std(values, ddof=1))
+            self.assertIn(f"{m}_native_mean", TABLE_COLUMNS)
+        md = table_markdown([row])
+        self.assertIn("Precision / recall / accuracy / Jaccard (native grid)", md)
+        self.assertIn("| 0.800 / 0.600 / 0.980 / 0.540 |", md)
+        with_network_only = aggregate([RunResult("unet", False, 0, {"dice": np.array([0.5])}, {})])[0]
+        self.assertIn("| – / – / – / – |", table_markdown([with_network_only]))
+
     def test_rows_follow_the_requested_network_order(self):
         per_image = {"dice": np.array([0.5, 0.7])}
         runs = [RunResult(n, a, 0, per_image, {}) for n in ("segnet", "unet") for a in (True, False)]
