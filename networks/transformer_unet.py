@@ -89,7 +89,7 @@ class TransformerUNet(nn.Module):
       right kidney, bladder and liver uptake), and every token sees the whole image. Measured (issue 15's
       comparison, ``bundle/docs/results/comparison_clinical/README.md``, the paper preset's diagnosis): the paper
       preset at 128^2 with 64-px patches, the paper's recipe, 15 epochs, reached test Dice 0.746 with its transformer
-      skips and 0.894 with ``skip_source="conv"`` (everything else equal; higher on every one of the 250 test
+      skips and 0.894 with ``skip_source="conv"`` (the same transformer, lr and budget; higher on all 250 test
       images), still below this default's 0.909 at 53x its parameters.
     - Speed: the project's targets are <= 20 GFLOPs per 384^2 image, <= 2x the latency of MONAI
       ``UNet((16, 32, 64, 128, 256), (2, 2, 2, 2))`` and <= 1/5 of MONAI ``UNETR``'s. Measured with
