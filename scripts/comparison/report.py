@@ -141,7 +141,7 @@ def _canonical(column: str) -> tuple[str, bool] | None:
 
 
 def read_per_image_metrics(path: str | Path) -> dict[str, np.ndarray]:
-    """Per-image metrics of one evaluation CSV, keyed ``dice``..``jaccard`` and ``dice_native``/``jaccard_native``.
+    """Per-image metrics of one evaluation CSV, keyed ``dice``..``jaccard`` and ``<metric>_native`` (all five).
 
     Column names are matched loosely (``Dice``, ``dice``, ``val_mean_dice``, ``jaccard_native``, ``iou``...), so the
     table does not break on a renamed CSV column; a file without a Dice column is an error naming the file.
