@@ -90,12 +90,12 @@ __all__ = ["MASK_SOURCES", "measure_study", "summarise", "markdown_table", "find
 MASK_SOURCES = ("gt_parenchyma", "gt_kidney", "model")
 _DEFAULT_SEED = 7000
 
-
-
-#: the DRF errors the QC confusion is counted against: ``per_study.csv`` column -> how the printout names it.
-CONFUSION_ERRORS = {
-    "drf_error_integral": "the DRF error (left DRF, integral)",
-    "drf_error_combined": "the combined DRF's error (the DRF of record)",  # scripts.clinical.drf_combined
+#: the DRF errors the QC confusion is counted against: ``per_study.csv`` column -> (``summary.json`` key suffix, None
+#: for none; how the printout names it).
+CONFUSION_ERRORS: dict[str, tuple[str | None, str]] = {
+    "drf_error_integral": (None, "the DRF error (left DRF, integral)"),
+    # scripts.clinical.drf_combined
+    "drf_error_combined": ("combined", "the combined DRF's error (the DRF of record)"),
 }
 #: the QC codes counted: ``summary.json`` key part -> (codes, None for any; how the printout names them). Every code
 #: but the study's own (kidney-to-background ratio, motion) is the segmentation QC proper.
@@ -107,9 +107,10 @@ CONFUSION_CODE_SETS: dict[str | None, tuple[tuple[str, ...] | None, str]] = {
 
 
 def _confusion_key(error_key: str, code_set: str | None) -> str:
-    """``summary.json``'s key of one confusion table: ``qc_confusion[_<code set>][_combined]``."""
-    parts = ["qc_confusion", code_set, "combined" if error_key == "drf_error_combined" else None]
+    """``summary.json``'s key of one confusion table: ``qc_confusion[_<code set>][_<error suffix>]``."""
+    parts = ["qc_confusion", code_set, CONFUSION_ERRORS[error_key][0]]
     return "_".join(p for p in parts if p)
+
 
 def find_prediction(pred_dir: Path, study_id: str) -> Path | None:
     """Predicted mask of a study: ``<id>.png``, ``<id>_mask.png`` or ``<id>/mask.png`` in ``pred_dir`` (or None)."""
@@ -370,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     print(transit_markdown_table(summary))
     print("\nPatient motion against the simulator's truth (truth.json 'motion'):\n")
     print(motion_markdown_table({source: s["motion"] for source, s in summary.items()}))
-    for error_key, error_title in CONFUSION_ERRORS.items():
+    for error_key, (_, error_title) in CONFUSION_ERRORS.items():
         for code_set, (_, code_title) in CONFUSION_CODE_SETS.items():
             head = f"Segmentation QC against {error_title}, any QC code" if code_set is None else f"The same, {code_title}"
             print(f"\n{head}:\n")
