@@ -35,10 +35,14 @@ dataset is left; with ``--overwrite`` the old one is replaced only once the new 
 
 - ``images/<study_id>_f<k>.png``: RGB uint8 (``--colormap none``: 8-bit grayscale), ``--size`` pixels; rows are image
   rows top to bottom, columns left to right, as the DICOM stores them (posterior view: patient left on image left).
-- ``labels/<study_id>_f<k>.png``: uint8 0/1 parenchyma, same size. ``--label-resize bilinear`` (default): the native
-  mask resampled like the image (MONAI ``Resize``, bilinear) and kept where >= 0.5, a smooth outline through the
-  native pixels' edges, as a reader would draw it on the enlarged image; ``nearest``: each native pixel a block (the
-  datasets before 0.5.0; a smooth prediction loses about 2 Dice points against the blocks).
+- ``labels/<study_id>_f<k>.png``: uint8 0/1 parenchyma, same size. ``--label-resize outline`` (default): a
+  simulated study's own label on that grid, ``parenchyma_<size>.png`` (the simulator draws the kidney's analytic
+  outline at 384x384 by the native labels' >= 50 % area rule), and for any other study ``bilinear``: the native mask
+  resampled like the image (MONAI ``Resize``, bilinear) and kept where >= 0.5, a smooth line through the native
+  pixels' edges, as a reader would draw it on the enlarged image (on a 64x64 matrix it keeps each native pixel's
+  6-pixel staircase, which the network's smooth output cannot follow); ``nearest``: each native pixel a block (the
+  datasets before 0.5.0; a smooth prediction loses about 2 Dice points against the blocks). Each item's
+  ``label_source`` says which one it got.
 - ``labels_native/<study_id>_f<k>.png``: uint8 0/1 on the study's native matrix.
 - ``labels_kidneys/<study_id>_f<k>.png``: uint8 0/1/2 on the native matrix, 1 patient-left, 2 patient-right kidney
   (per-kidney evaluation): the simulator's values; a user's label with a value 2 as it is, a binary one split at the
@@ -133,7 +137,9 @@ PNG_READ_ARGS = {"reader": "PILReader", "reverse_indexing": False, "ensure_chann
 #: the dataset's bundle config overrides (``monai.bundle run --args_file``) that run the chain it was built with.
 BUNDLE_ARGS_FILE = "bundle_args.json"
 #: how a native label is enlarged to the image size (see ``labels/`` in the module docstring).
-LABEL_RESIZE_MODES = ("bilinear", "nearest")
+LABEL_RESIZE_MODES = ("outline", "bilinear", "nearest")
+#: a simulated study's parenchyma drawn on an N x N grid (``scripts.simulation.writer.NETWORK_LABEL_FILE`` at 384)
+GRID_LABEL_PATTERN = re.compile(r"parenchyma_(\d+)\.png")
 
 #: fused images labelled by default under a rule, where not only the rule's own (the paper labelled its 2nd and 3rd).
 LABELLED_BY_RULE: dict[str, tuple[int, ...]] = {"paper": (1, 2)}
@@ -161,7 +167,7 @@ class BuildOptions:
     on_error: str = "skip"
     overwrite: bool = False
     progress: bool = True
-    label_resize: str = "bilinear"
+    label_resize: str = "outline"
 
 
 @dataclass
@@ -174,6 +180,7 @@ class StudyRecord:
     patient_id: str = ""
     layout: str = "user"
     facts: dict[str, Any] = field(default_factory=dict)
+    grid_labels: dict[tuple[int, int], Path] = field(default_factory=dict)
 
 
 class BuildError(Exception):
@@ -326,7 +333,14 @@ def discover_studies(root: str | os.PathLike) -> list[StudyRecord]:
         if not patient and isinstance(truth, dict):
             patient = str(truth.get("patient_id", "") or "")
         facts = simulator_facts(truth, sim_rows.get(sub.name))
-        records.append(StudyRecord(_safe_id(sub.name), sub / "study.dcm", labels, patient, "simulator", facts))
+        grid = {}
+        for cand in sorted(sub.glob("parenchyma_*.png")):
+            m = GRID_LABEL_PATTERN.fullmatch(cand.name)
+            if m:
+                grid[(int(m.group(1)), int(m.group(1)))] = cand
+        records.append(
+            StudyRecord(_safe_id(sub.name), sub / "study.dcm", labels, patient, "simulator", facts, grid)
+        )
     for f in sorted(p for p in root.iterdir() if p.is_file() and p.name.lower().endswith(STUDY_SUFFIXES)):
         stem = f.name[: -len(".nii.gz")] if f.name.lower().endswith(".nii.gz") else f.stem
         labels: dict[int | None, Path] = {}
@@ -392,8 +406,12 @@ def split_patients(patients: list[str], fractions: tuple[float, ...], seed: int)
     return out
 
 
-def _read_label(path: Path, native_shape: tuple[int, int], sides_known: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _read_label(
+    path: Path, native_shape: tuple[int, int], sides_known: bool = False, grid: str = "the study matrix"
+) -> tuple[np.ndarray, np.ndarray]:
     """Binary ``(H, W)`` uint8 parenchyma mask and its 0/1/2 kidney map from a label PNG on the native matrix.
+
+    ``grid`` names the grid ``native_shape`` is in the error message (e.g. ``"--size"`` for a network-grid label).
 
     ``sides_known`` (the simulator's labels): the values are the kidneys even without a value 2; else
     :func:`custom_transforms.metrics.kidney_sides` decides (a binary label is split at its bounding box's midline).
@@ -413,7 +431,7 @@ def _read_label(path: Path, native_shape: tuple[int, int], sides_known: bool = F
     if arr.ndim != 2:
         raise RenogramInputError(path, f"label has shape {arr.shape}; expected one channel (rows, columns)")
     if arr.shape != tuple(native_shape):
-        raise RenogramInputError(path, f"label is {arr.shape[0]}x{arr.shape[1]} but the study matrix is {native_shape}")
+        raise RenogramInputError(path, f"label is {arr.shape[0]}x{arr.shape[1]} but {grid} is {native_shape}")
     values = set(np.unique(arr).tolist())
     if not values <= {0, 1, 2, 255}:
         raise RenogramInputError(path, f"label values {sorted(values)} are not 0/1, 0/1/2 or 0/255")
@@ -458,7 +476,10 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
         raise RenogramInputError(rec.path, "no label file found (see the accepted label names in --help)")
     if opts.label_resize not in LABEL_RESIZE_MODES:
         raise ValueError(f"label_resize {opts.label_resize!r} is not one of {LABEL_RESIZE_MODES}")
-    resize_label = Resize(spatial_size=opts.size, mode=opts.label_resize, anti_aliasing=False)
+    grid_label = rec.grid_labels.get(tuple(opts.size)) if opts.label_resize == "outline" else None
+    label_source = "outline" if grid_label is not None else ("bilinear" if opts.label_resize == "outline" else
+                                                              opts.label_resize)
+    resize_label = Resize(spatial_size=opts.size, mode=label_source, anti_aliasing=False)
     entries = []
     pending: list[tuple[Path, np.ndarray]] = []
     for k_pos in dict.fromkeys(k % n for k in opts.fused):  # positive indices, duplicates (e.g. 3 and -1) once
@@ -471,8 +492,11 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
         )["image"]
         rgb = np.rint(img.detach().cpu().numpy() * 255.0).clip(0, 255).astype(np.uint8)
         rgb = rgb[0] if rgb.shape[0] == 1 else rgb.transpose(1, 2, 0)
-        big = resize_label(torch.from_numpy(mask)[None].float())
-        big = np.asarray(big.detach().cpu().numpy()[0] > 0.5, dtype=np.uint8)
+        if grid_label is not None:
+            big = _read_label(grid_label, tuple(opts.size), sides_known=True, grid="--size")[0]
+        else:
+            big = resize_label(torch.from_numpy(mask)[None].float())
+            big = np.asarray(big.detach().cpu().numpy()[0] > 0.5, dtype=np.uint8)
         name = f"{rec.study_id}_f{k_pos}.png"
         pending += [(out / "images" / name, rgb), (out / "labels" / name, big), (out / "labels_native" / name, mask)]
         pending.append((out / "labels_kidneys" / name, sides))
@@ -482,6 +506,7 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
                 "label": f"labels/{name}",
                 "label_native": f"labels_native/{name}",
                 "label_kidneys": f"labels_kidneys/{name}",
+                "label_source": label_source,
                 "study": rec.study_id,
                 "study_path": str(rec.path),
                 "patient": "",
@@ -698,8 +723,15 @@ def _dataset_readme(opts: BuildOptions) -> str:
         "# Renogram parenchyma PNG dataset (written by `python -m scripts.prepare_dataset`)\n\n"
         f"- images/: fused pseudocolor images ({opts.colormap or 'grayscale'}, {opts.size[0]}x{opts.size[1]}), "
         "uint8; rows = image rows top to bottom, columns left to right (as stored in the DICOM).\n"
-        "- labels/: uint8 0/1 parenchyma at the image size (native mask resized "
-        f"{opts.label_resize}{', kept where >= 0.5' if opts.label_resize == 'bilinear' else ''}); "
+        "- labels/: uint8 0/1 parenchyma at the image size ("
+        + (
+            "a simulated study's own label at that size where it has one, parenchyma_<size>.png; else the native "
+            "mask resized bilinear, kept where >= 0.5"
+            if opts.label_resize == "outline"
+            else f"native mask resized {opts.label_resize}"
+            + (", kept where >= 0.5" if opts.label_resize == "bilinear" else "")
+        )
+        + "; each item's label_source says which); "
         "labels_native/: the same on the native matrix.\n"
         "- labels_kidneys/: uint8 0/1/2 on the native matrix (1 patient-left, 2 patient-right kidney).\n"
         "- datalist.json: MONAI decathlon lists (training/validation/test), options, skipped studies.\n"
@@ -779,9 +811,11 @@ def _parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an existing non-empty --out (once the new one is complete)"
     )
     p.add_argument(
-        "--label-resize", choices=LABEL_RESIZE_MODES, default="bilinear",
-        help="enlarging the native label to --size: bilinear, kept where >= 0.5 (default: a smooth outline, as drawn "
-        "on the enlarged image) or nearest (blocks; the datasets before 0.5.0)",
+        "--label-resize", choices=LABEL_RESIZE_MODES, default="outline",
+        help="the label at --size: outline (default: a simulated study's own parenchyma_<size>.png, the kidney's "
+        "outline drawn on that grid; bilinear for any study without one), bilinear (the native label enlarged "
+        "bilinear, kept where >= 0.5: a smooth line through the native pixels' edges) or nearest (blocks; the "
+        "datasets before 0.5.0)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p

@@ -18,7 +18,8 @@ compartment's activity it holds. The camera model turns it into counts per MBq s
 Expected frames are then ``activity integrals (T, C) @ templates (C, H*W)``: no per-frame image work.
 
 Labels: a pixel belongs to a kidney when at least half of its area lies inside the kidney outline (area fraction
-from a supersampled outline, about 512 sub-samples across the image). The kidney outline is the reniform shape
+from a supersampled outline, about 512 sub-samples across the image; :func:`label_maps` draws the same outline on
+another grid of the same field, e.g. the network's 384x384). The kidney outline is the reniform shape
 (ellipse with a smooth random radial perturbation, minus a medial hilum notch) united with the collecting system;
 ``pelvis`` is the collecting-system ellipse (area fraction >= 0.5) within the kidney; ``parenchyma`` = kidney minus
 pelvis. Values: 0 background, 1 patient-left kidney, 2 patient-right kidney. Non-functioning and absent kidneys are
@@ -37,7 +38,8 @@ from .camera import COLLIMATORS
 from .config import ARM_CENTRE_FRAC, ARM_RADIUS_FRAC, UFOV_MM, KidneyConfig, StudyConfig
 from .kinetics import IMAGE_COMPARTMENTS
 
-__all__ = ["Phantom", "build_phantom", "psf_fwhm_mm", "scatter_fraction", "kidney_geometry"]
+__all__ = ["Phantom", "build_phantom", "label_maps", "LABEL_NAMES", "psf_fwhm_mm", "scatter_fraction",
+           "kidney_geometry"]
 
 _SCATTER_SIGMA_MM = 30.0
 
@@ -131,6 +133,98 @@ def kidney_geometry(k: KidneyConfig, x: np.ndarray, y: np.ndarray) -> dict[str, 
     }
 
 
+#: the label maps of a study, in ``label_maps``' and the writer's order
+LABEL_NAMES = ("kidney", "pelvis", "parenchyma")
+
+
+def _label_grid(cfg: StudyConfig, size: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Pixel-centre coordinates (mm) of a ``size`` x ``size`` grid spanning the native matrix's field, and its step.
+
+    The grid's outer pixel edges are the native matrix's (the mapping of MONAI's ``Resize`` with
+    ``align_corners=False``, which makes the network's 384x384 image from the native one); ``size == matrix`` is the
+    native grid itself.
+    """
+    m, ps = int(cfg.matrix), float(cfg.pixel_spacing_mm)
+    step = ps * m / size
+    offs = (np.arange(size) - (size - 1) / 2.0) * step
+    return cfg.fov_centre_mm[0] + offs, cfg.fov_centre_mm[1] + offs, step
+
+
+def _supersampling(size: int, matrix: int) -> int:
+    """Sub-samples per pixel side for the label area fractions.
+
+    About 512 across the native matrix (8 per pixel at 64, 2 at 256: the labels every earlier seed was made with);
+    on any other grid at least 4 (16 per pixel), so a 384x384 label's >= 50 % rule is not decided by 1 or 4 samples.
+    """
+    return max(1, 512 // size) if size == matrix else max(4, 512 // size)
+
+
+def _sampled_kidney(
+    k: KidneyConfig, xs: np.ndarray, ys: np.ndarray, step: float, ss: int
+) -> tuple[tuple[slice, slice], dict[str, np.ndarray]] | None:
+    """One kidney's geometry supersampled ``ss`` x ``ss`` per pixel over the window of the grid it can reach.
+
+    Returns the window ``(rows, cols)`` and each :func:`kidney_geometry` output averaged over every pixel's
+    sub-samples (``kidney`` and ``pelvis`` become area fractions), or None when the kidney lies off the grid.
+    """
+    reach = 0.75 * k.length_mm + 5 * step
+    cols = np.flatnonzero(np.abs(xs - k.centre_mm[0]) <= reach)
+    rows = np.flatnonzero(np.abs(ys - k.centre_mm[1]) <= reach)
+    if cols.size == 0 or rows.size == 0:
+        return None
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    n = xs.size
+    sub = (np.arange(n * ss) + 0.5) / ss - 0.5  # sub-sample centres in pixel units
+    sxs, sys_ = xs[0] + (sub[c0 * ss : c1 * ss]) * step, ys[0] + (sub[r0 * ss : r1 * ss]) * step
+    g = kidney_geometry(k, *np.meshgrid(sxs, sys_))
+    pooled = {
+        name: a.astype(float).reshape(r1 - r0, ss, c1 - c0, ss).mean(axis=(1, 3)) for name, a in g.items()
+    }
+    return (slice(r0, r1), slice(c0, c1)), pooled
+
+
+def _paint_labels(
+    labels: dict[str, np.ndarray], win: tuple[slice, slice], pooled: dict[str, np.ndarray], value: int
+) -> None:
+    """Mark one kidney's pixels (>= 50 % of the area inside) with ``value`` in the three label maps."""
+    kid = pooled["kidney"] >= 0.5
+    pel = kid & (pooled["pelvis"] >= 0.5)
+    labels["kidney"][win][kid] = value
+    labels["pelvis"][win][pel] = value
+    labels["parenchyma"][win][kid & ~pel] = value
+
+
+def label_maps(cfg: StudyConfig, size: int | None = None) -> dict[str, np.ndarray]:
+    """The study's ``kidney``, ``pelvis`` and ``parenchyma`` label maps on a ``size`` x ``size`` grid of its field.
+
+    ``size`` None (or the matrix) gives the native labels of :func:`build_phantom`; another size draws the same
+    analytic outline on that grid (e.g. the network's 384x384, where enlarging a 64x64 label would give each
+    native pixel's staircase instead of the kidney's outline), by the same >= 50 % area rule.
+
+    Args:
+        cfg: the study configuration.
+        size: grid size in pixels. Defaults to the native matrix.
+
+    Returns:
+        ``{name: (size, size) uint8}`` with 0 background, 1 patient left, 2 patient right.
+    """
+    m = int(cfg.matrix)
+    size = m if size is None else int(size)
+    if size < 1:
+        raise ValueError(f"label grid size must be a positive number of pixels, got {size}")
+    xs, ys, step = _label_grid(cfg, size)
+    ss = _supersampling(size, m)
+    labels = {name: np.zeros((size, size), np.uint8) for name in LABEL_NAMES}
+    for side, value in (("left", 1), ("right", 2)):
+        k = cfg.kidney(side)
+        if not (k.present and k.labelled):
+            continue
+        window = _sampled_kidney(k, xs, ys, step, ss)
+        if window is not None:
+            _paint_labels(labels, *window, value)
+    return labels
+
+
 def build_phantom(cfg: StudyConfig) -> Phantom:
     """Project every compartment of the study's anatomy through the camera model.
 
@@ -211,10 +305,8 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
     gallbladder = ell(0.3 * hw, -25.0 * s, 12.0 * s, 22.0 * s)
 
     # --- kidneys, supersampled for the labels
-    ss = max(1, 512 // m)
-    sub = (np.arange(m * ss) + 0.5) / ss - 0.5  # sub-sample centres in pixel units
-    sxs, sys_ = cfg.fov_centre_mm[0] + (sub - (m - 1) / 2.0) * ps, cfg.fov_centre_mm[1] + (sub - (m - 1) / 2.0) * ps
-    labels = {name: np.zeros((m, m), np.uint8) for name in ("kidney", "pelvis", "parenchyma")}
+    ss = _supersampling(m, m)
+    labels = {name: np.zeros((m, m), np.uint8) for name in LABEL_NAMES}
     dens: dict[str, np.ndarray] = {}
     info: dict[str, Any] = {}
     for side, value in (("left", 1), ("right", 2)):
@@ -223,27 +315,14 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
         dens[f"pelvis_{side}"] = np.zeros((m, m))
         if not k.present:
             continue
-        reach = 0.75 * k.length_mm + 5 * ps
-        cols = np.flatnonzero(np.abs(xs - k.centre_mm[0]) <= reach)
-        rows = np.flatnonzero(np.abs(ys - k.centre_mm[1]) <= reach)
-        if cols.size == 0 or rows.size == 0:
+        window = _sampled_kidney(k, xs, ys, ps, ss)
+        if window is None:
             continue
-        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        gx, gy = np.meshgrid(sxs[c0 * ss : c1 * ss], sys_[r0 * ss : r1 * ss])
-        g = kidney_geometry(k, gx, gy)
-
-        def pool(a: np.ndarray, r0=r0, r1=r1, c0=c0, c1=c1) -> np.ndarray:
-            return a.reshape(r1 - r0, ss, c1 - c0, ss).mean(axis=(1, 3))
-
-        frac_k, frac_p = pool(g["kidney"].astype(float)), pool(g["pelvis"].astype(float))
-        dens[f"parenchyma_{side}"][r0:r1, c0:c1] = pool(g["parenchyma_density"])
-        dens[f"pelvis_{side}"][r0:r1, c0:c1] = pool(g["pelvis_density"])
+        win, pooled = window
+        dens[f"parenchyma_{side}"][win] = pooled["parenchyma_density"]
+        dens[f"pelvis_{side}"][win] = pooled["pelvis_density"]
         if k.labelled:
-            kid = frac_k >= 0.5
-            pel = kid & (frac_p >= 0.5)
-            labels["kidney"][r0:r1, c0:c1][kid] = value
-            labels["pelvis"][r0:r1, c0:c1][pel] = value
-            labels["parenchyma"][r0:r1, c0:c1][kid & ~pel] = value
+            _paint_labels(labels, win, pooled, value)
         col = (k.centre_mm[0] - xs[0]) / ps
         row = (k.centre_mm[1] - ys[0]) / ps
         info[side] = {

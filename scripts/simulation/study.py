@@ -23,14 +23,15 @@ from .protocols import get_protocol
 
 __all__ = ["SimulatedStudy", "simulate_study", "SIMULATOR_VERSION", "LABEL_CONVENTION", "TRUTH_DOC"]
 
-SIMULATOR_VERSION = "1.1.0"
+SIMULATOR_VERSION = "1.2.0"  # 1.2.0: parenchyma_384.png (same studies and native labels as 1.1.0)
 
 LABEL_CONVENTION = (
     "uint8 label maps on the native matrix, rows top (cranial) to bottom, columns as stored in the DICOM; posterior "
     "view, so the patient's left kidney is on the image left. 0 background, 1 patient-left kidney, 2 patient-right "
     "kidney. kidney.png = whole kidney (reniform outline incl. the collecting system), pelvis.png = pelvicalyceal "
     "system, parenchyma.png = kidney minus pelvis. A pixel is inside when >= 50 % of its area is (supersampled "
-    "outline). Non-functioning kidneys (no uptake, invisible) and absent kidneys are NOT labelled; their anatomy is "
+    "outline). parenchyma_384.png = the parenchyma drawn by the same rule on a 384x384 grid of the same field (the "
+    "network's input grid; outer pixel edges on the native matrix's). Non-functioning kidneys (no uptake, invisible) and absent kidneys are NOT labelled; their anatomy is "
     "in truth['kidneys']. Labels are the kidney position of the unmoved frames (see truth['motion'])."
 )
 

@@ -3,7 +3,8 @@
 """Write simulated studies to disk, atomically.
 
 ``OUT/<study_id>/`` holds ``study.dcm`` (NM DICOM), ``parenchyma.png``, ``kidney.png``, ``pelvis.png`` (uint8 label
-maps, see :data:`scripts.simulation.LABEL_CONVENTION`) and ``truth.json``. Each study is written into a hidden
+maps, see :data:`scripts.simulation.LABEL_CONVENTION`), ``parenchyma_384.png`` (the parenchyma drawn on the
+network's 384x384 grid of the same field, :data:`NETWORK_LABEL_FILE`) and ``truth.json``. Each study is written into a hidden
 ``OUT/.sim-tmp-<study_id>-<pid>`` folder and renamed into place with ``os.replace``, so a study folder always holds
 all its files. ``OUT/studies.csv`` (one row per study folder found in OUT) is written atomically
 (:func:`custom_transforms.safe_files.atomic_write_text`).
@@ -22,17 +23,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from custom_transforms.pipeline import DEFAULT_SPATIAL_SIZE
 from custom_transforms.safe_files import atomic_write_text, swap_in_folder
 
 from .dicom import write_nm_dicom
+from .phantom import label_maps
 
 if TYPE_CHECKING:
     from .study import SimulatedStudy
 
-__all__ = ["STUDY_FILES", "TMP_PREFIX", "CSV_COLUMNS", "study_id_for", "write_study", "write_studies_csv",
+__all__ = ["STUDY_FILES", "NETWORK_LABEL_SIZE", "NETWORK_LABEL_FILE", "TMP_PREFIX", "CSV_COLUMNS", "study_id_for", "write_study", "write_studies_csv",
            "is_complete_study", "foreign_studies_csv"]
 
-STUDY_FILES = ("study.dcm", "parenchyma.png", "kidney.png", "pelvis.png", "truth.json")
+#: the grid of the network-grid label: the bundle's input size
+NETWORK_LABEL_SIZE = int(DEFAULT_SPATIAL_SIZE[0])
+#: the parenchyma on the network's grid, drawn from the analytic outline (``scripts.prepare_dataset`` uses it as
+#: the 384x384 label instead of enlarging the native one, whose staircase a 64x64 matrix makes 6 pixels tall)
+NETWORK_LABEL_FILE = f"parenchyma_{NETWORK_LABEL_SIZE}.png"
+STUDY_FILES = ("study.dcm", "parenchyma.png", "kidney.png", "pelvis.png", NETWORK_LABEL_FILE, "truth.json")
 TMP_PREFIX = ".sim-tmp-"
 CSV_COLUMNS = (
     "study_id", "patient_id", "seed", "index", "age_years", "sex", "weight_kg", "height_cm", "tracer", "dose_mbq",
@@ -87,6 +95,7 @@ def write_study(study: SimulatedStudy, out_dir: str | os.PathLike, study_id: str
         _save_png(study.parenchyma, tmp / "parenchyma.png")
         _save_png(study.kidney, tmp / "kidney.png")
         _save_png(study.pelvis, tmp / "pelvis.png")
+        _save_png(label_maps(study.config, NETWORK_LABEL_SIZE)["parenchyma"], tmp / NETWORK_LABEL_FILE)
         truth = dict(study.truth, study_id=study_id, patient_id=study_id)
         (tmp / "truth.json").write_text(json.dumps(truth, indent=1, allow_nan=False) + "\n", encoding="utf-8")
         swap_in_folder(tmp, final, backup=out / f"{TMP_PREFIX}old-{study_id}-{os.getpid()}")

@@ -213,7 +213,49 @@ class TestBuildDataset(BuilderCase):
         args = _parser().parse_args(["--studies", "s", "--out", "o", "--label-resize", "nearest"])
         self.assertEqual(options_from_args(args, (64, 64), "jet").label_resize, "nearest")
         args = _parser().parse_args(["--studies", "s", "--out", "o"])
-        self.assertEqual(options_from_args(args, (64, 64), "jet").label_resize, "bilinear")
+        self.assertEqual(options_from_args(args, (64, 64), "jet").label_resize, "outline")
+
+    def _grid_label(self) -> np.ndarray:
+        """A 64x64 label unlike the enlarged native one: two discs with the simulator's side values."""
+        rr, cc = np.mgrid[:64, :64]
+        lab = np.zeros((64, 64), np.uint8)
+        lab[(rr - 20.2) ** 2 + (cc - 16.7) ** 2 <= 8.1**2] = 1
+        lab[(rr - 41.5) ** 2 + (cc - 58.0) ** 2 <= 6.3**2] = 2
+        return lab
+
+    def test_simulator_outline_label_is_the_network_grid_label(self):
+        grid = self._grid_label()
+        Image.fromarray(grid).save(self.studies / "sim_a" / "parenchyma_64.png")
+        Image.fromarray(grid).save(self.studies / "sim_b" / "parenchyma_128.png")  # another --size: not used
+        by_mode = {}
+        for mode in ("outline", "bilinear"):
+            out = self.root / f"ds_{mode}"
+            datalist = build_dataset(self.studies, out, BuildOptions(**{**self.opts.__dict__, "label_resize": mode}))
+            by_mode[mode] = {
+                e["study"]: (e["label_source"], np.asarray(Image.open(out / e["label"])))
+                for name in ("training", "validation", "test") for e in datalist[name]
+            }
+        source, label = by_mode["outline"]["sim_a"]
+        self.assertEqual(source, "outline")
+        np.testing.assert_array_equal(label, (grid > 0).astype(np.uint8))
+        # a study without a label at --size, and every study under --label-resize bilinear: the enlarged native one
+        self.assertEqual(by_mode["outline"]["sim_b"][0], "bilinear")
+        np.testing.assert_array_equal(by_mode["outline"]["sim_b"][1], by_mode["bilinear"]["sim_b"][1])
+        self.assertEqual(by_mode["bilinear"]["sim_a"][0], "bilinear")
+        np.testing.assert_array_equal(by_mode["bilinear"]["sim_a"][1], by_mode["bilinear"]["sim_d"][1])
+        self.assertFalse(np.array_equal(by_mode["bilinear"]["sim_a"][1], label))
+        self.assertIn("parenchyma_<size>.png", (self.root / "ds_outline" / "README.md").read_text())
+
+    def test_wrong_sized_outline_label_skips_the_study(self):
+        Image.fromarray(self._grid_label()[:50, :50]).save(self.studies / "sim_a" / "parenchyma_64.png")
+        out = self.root / "ds"
+        with contextlib.redirect_stderr(io.StringIO()):
+            datalist = build_dataset(self.studies, out, self.opts)
+        reasons = {s["study"]: s["reason"] for s in datalist["skipped"]}
+        self.assertEqual(set(reasons), {"sim_a"})
+        self.assertIn("parenchyma_64.png", reasons["sim_a"])
+        self.assertIn("label is 50x50 but --size is (64, 64)", reasons["sim_a"])
+        self.assertTrue((self.studies / "sim_a" / "parenchyma_64.png").exists())  # the input is left as it was
 
     def test_per_fused_image_labels(self):
         make_study(self.studies / "u3.dcm", 12, "U3")

@@ -12,10 +12,12 @@ from unittest import mock
 
 import numpy as np
 import pydicom
+import torch
 from parameterized import parameterized
 from PIL import Image
 
 from custom_transforms.io import parse_view
+from custom_transforms.pipeline import DEFAULT_SPATIAL_SIZE
 from scripts.simulation import (
     IMAGE_COMPARTMENTS,
     PROTOCOLS,
@@ -27,6 +29,8 @@ from scripts.simulation import (
 from scripts.simulation.dicom import dicom_age
 from scripts.simulation.kinetics import integrate_frames, solve_kinetics
 from scripts.simulation.measure import curve_tmax_thalf, integral_drf_percent
+from scripts.simulation.phantom import LABEL_NAMES, label_maps
+from scripts.simulation.writer import NETWORK_LABEL_FILE
 
 _CACHE: dict = {}
 
@@ -254,6 +258,58 @@ class TestDicomRoundTrip(unittest.TestCase):
     @parameterized.expand([(0.67, "008M"), (1.99, "023M"), (2.0, "002Y"), (6.5, "006Y"), (15.2, "015Y")])
     def test_patient_age(self, age, text):
         self.assertEqual(dicom_age(age), text)
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a > 0, b > 0
+    return 2.0 * float((a & b).sum()) / float(a.sum() + b.sum())
+
+
+class TestNetworkGridLabels(unittest.TestCase):
+    """``label_maps``: the analytic outline drawn on another grid of the field (the network's 384x384 label)."""
+
+    @parameterized.expand([(64,), (128,), (256,)])
+    def test_native_size_gives_the_study_labels(self, matrix):
+        st = small_study(71, matrix=matrix)
+        labels = label_maps(st.config)
+        for name in LABEL_NAMES:
+            np.testing.assert_array_equal(labels[name], getattr(st, name))
+
+    def test_outline_at_384_follows_the_kidney_not_the_native_staircase(self):
+        st = small_study(72, matrix=64, pathology="normal")
+        big = label_maps(st.config, 384)["parenchyma"]
+        self.assertEqual((big.shape, big.dtype), ((384, 384), np.uint8))
+        self.assertEqual(set(np.unique(big).tolist()), {0, 1, 2})
+        for side in (1, 2):  # same kidneys, same sides: each native pixel's 6x6 block agrees with the native label
+            blocks = (big == side).reshape(64, 6, 64, 6).mean(axis=(1, 3)) >= 0.5
+            self.assertGreater(_dice(blocks, st.parenchyma == side), 0.93)
+        # against the outline drawn twice as fine, the 384 label is closer than the native label enlarged bilinear
+        fine = label_maps(st.config, 768)["parenchyma"] > 0
+        reference = fine.reshape(384, 2, 384, 2).mean(axis=(1, 3)) >= 0.5
+        enlarged = torch.nn.functional.interpolate(
+            torch.as_tensor(st.parenchyma > 0, dtype=torch.float32)[None, None], size=(384, 384), mode="bilinear",
+            align_corners=False,
+        )[0, 0].numpy() >= 0.5
+        self.assertGreater(_dice(big, reference), 0.99)
+        self.assertLess(_dice(enlarged, reference), _dice(big, reference) - 0.01)
+
+    def test_invisible_kidney_is_not_labelled_on_any_grid(self):
+        st = small_study(41, pathology=("nonfunctioning", "normal"))
+        big = label_maps(st.config, 384)
+        self.assertEqual(int((big["kidney"] == 1).sum()), 0)
+        self.assertGreater(int((big["kidney"] == 2).sum()), 0)
+
+    def test_bad_size(self):
+        with self.assertRaisesRegex(ValueError, "positive"):
+            label_maps(small_study(71).config, 0)
+
+    def test_writer_writes_the_network_grid_label(self):
+        st = small_study(73)
+        with tempfile.TemporaryDirectory() as d:
+            folder = write_study(st, d, "sim_n")
+            saved = np.asarray(Image.open(folder / NETWORK_LABEL_FILE))
+        self.assertEqual(NETWORK_LABEL_FILE, f"parenchyma_{DEFAULT_SPATIAL_SIZE[0]}.png")
+        np.testing.assert_array_equal(saved, label_maps(st.config, DEFAULT_SPATIAL_SIZE[0])["parenchyma"])
 
 
 class TestWriter(unittest.TestCase):
