@@ -476,10 +476,11 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
         raise RenogramInputError(rec.path, "no label file found (see the accepted label names in --help)")
     if opts.label_resize not in LABEL_RESIZE_MODES:
         raise ValueError(f"label_resize {opts.label_resize!r} is not one of {LABEL_RESIZE_MODES}")
+    # "outline": the simulator's own label at --size where the study has one, else the native label enlarged bilinear
     grid_label = rec.grid_labels.get(tuple(opts.size)) if opts.label_resize == "outline" else None
-    label_source = "outline" if grid_label is not None else ("bilinear" if opts.label_resize == "outline" else
-                                                              opts.label_resize)
-    resize_label = Resize(spatial_size=opts.size, mode=label_source, anti_aliasing=False)
+    enlarge = "bilinear" if opts.label_resize == "outline" else opts.label_resize
+    label_source = "outline" if grid_label is not None else enlarge
+    resize_label = Resize(spatial_size=opts.size, mode=enlarge, anti_aliasing=False)
     entries = []
     pending: list[tuple[Path, np.ndarray]] = []
     for k_pos in dict.fromkeys(k % n for k in opts.fused):  # positive indices, duplicates (e.g. 3 and -1) once
