@@ -481,6 +481,8 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
     enlarge = "bilinear" if opts.label_resize == "outline" else opts.label_resize
     label_source = "outline" if grid_label is not None else enlarge
     resize_label = Resize(spatial_size=opts.size, mode=enlarge, anti_aliasing=False)
+    # one network-grid label serves every fused image of the study: read it once
+    big_outline = None if grid_label is None else _read_label(grid_label, tuple(opts.size), True, grid="--size")[0]
     entries = []
     pending: list[tuple[Path, np.ndarray]] = []
     for k_pos in dict.fromkeys(k % n for k in opts.fused):  # positive indices, duplicates (e.g. 3 and -1) once
@@ -493,8 +495,8 @@ def _process_study(rec: StudyRecord, out: Path, opts: BuildOptions) -> list[dict
         )["image"]
         rgb = np.rint(img.detach().cpu().numpy() * 255.0).clip(0, 255).astype(np.uint8)
         rgb = rgb[0] if rgb.shape[0] == 1 else rgb.transpose(1, 2, 0)
-        if grid_label is not None:
-            big = _read_label(grid_label, tuple(opts.size), sides_known=True, grid="--size")[0]
+        if big_outline is not None:
+            big = big_outline
         else:
             big = resize_label(torch.from_numpy(mask)[None].float())
             big = np.asarray(big.detach().cpu().numpy()[0] > 0.5, dtype=np.uint8)

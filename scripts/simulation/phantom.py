@@ -145,7 +145,7 @@ def _label_grid(cfg: StudyConfig, size: int) -> tuple[np.ndarray, np.ndarray, fl
     native grid itself.
     """
     m, ps = int(cfg.matrix), float(cfg.pixel_spacing_mm)
-    step = ps * m / size
+    step = ps if size == m else ps * m / size  # the native step exactly (ps * m / m can differ by one ulp)
     offs = (np.arange(size) - (size - 1) / 2.0) * step
     return cfg.fov_centre_mm[0] + offs, cfg.fov_centre_mm[1] + offs, step
 
@@ -235,8 +235,7 @@ def build_phantom(cfg: StudyConfig) -> Phantom:
         The :class:`Phantom` (templates, labels, field-of-view mask, camera facts).
     """
     m, ps = int(cfg.matrix), float(cfg.pixel_spacing_mm)
-    offs = (np.arange(m) - (m - 1) / 2.0) * ps
-    xs, ys = cfg.fov_centre_mm[0] + offs, cfg.fov_centre_mm[1] + offs
+    xs, ys, _ = _label_grid(cfg, m)
     x, y = np.meshgrid(xs, ys)  # (H, W): rows are y (caudal down), columns x (patient right to image right)
     s = cfg.body_scale
     hw = cfg.trunk_width_cm * 10.0 / 2.0

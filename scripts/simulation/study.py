@@ -31,8 +31,9 @@ LABEL_CONVENTION = (
     "kidney. kidney.png = whole kidney (reniform outline incl. the collecting system), pelvis.png = pelvicalyceal "
     "system, parenchyma.png = kidney minus pelvis. A pixel is inside when >= 50 % of its area is (supersampled "
     "outline). parenchyma_384.png = the parenchyma drawn by the same rule on a 384x384 grid of the same field (the "
-    "network's input grid; outer pixel edges on the native matrix's). Non-functioning kidneys (no uptake, invisible) and absent kidneys are NOT labelled; their anatomy is "
-    "in truth['kidneys']. Labels are the kidney position of the unmoved frames (see truth['motion'])."
+    "network's input grid; outer pixel edges on the native matrix's). Non-functioning kidneys (no uptake, "
+    "invisible) and absent kidneys are NOT labelled; their anatomy is in truth['kidneys']. Labels are the kidney "
+    "position of the unmoved frames (see truth['motion'])."
 )
 
 TRUTH_DOC = {

@@ -4,9 +4,9 @@
 
 ``OUT/<study_id>/`` holds ``study.dcm`` (NM DICOM), ``parenchyma.png``, ``kidney.png``, ``pelvis.png`` (uint8 label
 maps, see :data:`scripts.simulation.LABEL_CONVENTION`), ``parenchyma_384.png`` (the parenchyma drawn on the
-network's 384x384 grid of the same field, :data:`NETWORK_LABEL_FILE`) and ``truth.json``. Each study is written into a hidden
-``OUT/.sim-tmp-<study_id>-<pid>`` folder and renamed into place with ``os.replace``, so a study folder always holds
-all its files. ``OUT/studies.csv`` (one row per study folder found in OUT) is written atomically
+network's 384x384 grid of the same field, :data:`NETWORK_LABEL_FILE`) and ``truth.json``. Each study is written
+into a hidden ``OUT/.sim-tmp-<study_id>-<pid>`` folder and renamed into place with ``os.replace``, so a study
+folder always holds all its files. ``OUT/studies.csv`` (one row per study folder found in OUT) is written atomically
 (:func:`custom_transforms.safe_files.atomic_write_text`).
 """
 
@@ -32,8 +32,8 @@ from .phantom import label_maps
 if TYPE_CHECKING:
     from .study import SimulatedStudy
 
-__all__ = ["STUDY_FILES", "NETWORK_LABEL_SIZE", "NETWORK_LABEL_FILE", "TMP_PREFIX", "CSV_COLUMNS", "study_id_for", "write_study", "write_studies_csv",
-           "is_complete_study", "foreign_studies_csv"]
+__all__ = ["STUDY_FILES", "NETWORK_LABEL_SIZE", "NETWORK_LABEL_FILE", "TMP_PREFIX", "CSV_COLUMNS", "study_id_for",
+           "write_study", "write_studies_csv", "is_complete_study", "foreign_studies_csv"]
 
 #: the grid of the network-grid label: the bundle's input size
 NETWORK_LABEL_SIZE = int(DEFAULT_SPATIAL_SIZE[0])
