@@ -47,8 +47,8 @@ The DRF's 95 % interval (:mod:`scripts.clinical.drf_interval`) against the true 
 (:mod:`scripts.clinical.interval_validation`): covered / studies and median width per study pathology, integral and
 Patlak and the combined DRF (``summary.json``'s ``drf_interval``, ``per_study.csv``'s ``ci_*`` columns, the last
 table). ``--fit-interval`` also fits the interval's calibration on these studies (``summary.json``'s
-``drf_interval_fit``, and ``drf_combined_fit``: the combined interval's ``rho``,
-:func:`scripts.clinical.drf_combined.fit_combined_calibration`;
+``drf_interval_fit``, and ``drf_combined_fit``: the combined interval's ``rho`` for the method constants just
+fitted, :func:`scripts.clinical.drf_combined.fit_combined_calibration`;
 run it on a calibration set of its own, never on the studies the coverage is measured on)::
 
     python -m scripts.validate_renal_function --studies CAL --simulate 150 --seed 9000 --out CAL_RESULTS --use-model \
@@ -355,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             cal_rows = [r for r in rows if not r["error"] and r.get("ci_two_kidneys")]
             meta["drf_interval_fit"] = fit_calibration(cal_rows)
-            meta["drf_combined_fit"] = fit_combined_calibration(cal_rows)
+            # rho for the method constants just fitted, not for the committed ones the rows were made with
+            meta["drf_combined_fit"] = fit_combined_calibration(cal_rows, calibration=meta["drf_interval_fit"])
         except ValueError as exc:
             print(f"validate_renal_function: error: --fit-interval: {exc}", file=sys.stderr)
             return 2

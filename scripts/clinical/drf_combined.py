@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from scripts.clinical.drf_interval import INTERVAL_METHODS, Z95, DRFInterval
+from scripts.clinical.drf_interval import INTERVAL_METHODS, SIGMA_COMPONENTS, Z95, DRFInterval, interval_sigmas
 from scripts.clinical.kidney_indices import left_drf
 
 __all__ = [
@@ -180,7 +180,9 @@ def add_combined(drf: dict[str, Any], interval: DRFInterval, rho: float | None =
     return combined
 
 
-def fit_combined_calibration(rows: Sequence[dict[str, Any]], target: float = 0.95) -> dict[str, Any]:
+def fit_combined_calibration(
+    rows: Sequence[dict[str, Any]], target: float = 0.95, calibration: dict[str, dict[str, float]] | None = None
+) -> dict[str, Any]:
     """Fit :data:`COMBINED_CALIBRATION` (``rho``) on calibration rows (``validate_renal_function --fit-interval``).
 
     Each row (:func:`scripts.clinical.interval_validation.interval_row`) holds ``drf_error_combined`` (combined -
@@ -188,6 +190,16 @@ def fit_combined_calibration(rows: Sequence[dict[str, Any]], target: float = 0.9
     ``ci_combined_weight_patlak``; rows with only one weighed method do not depend on ``rho`` and are left out. The
     interval widens monotonically with ``rho``, so the narrowest value reaching ``target`` is the smallest on a grid
     of 0.05 from -1 to 1 (written here: one constant on a grid, no library needed).
+
+    Args:
+        rows: the calibration rows. target: the coverage to reach. Defaults to 0.95.
+        calibration: the methods' calibration the fit is for (``{method: {"c_seg", ...}}``, e.g. what
+            :func:`~scripts.clinical.drf_interval.fit_calibration` just fitted on the same rows). The rows' totals,
+            weights and combined error were made with the committed :data:`~scripts.clinical.drf_interval.
+            INTERVAL_CALIBRATION`; with another one each row's totals are recomputed from its components
+            (``ci_<m>_noise``, ... :func:`~scripts.clinical.drf_interval.interval_sigmas`), the weights from them
+            (:func:`inverse_variance_weights`) and the combined error as ``w_i * drf_error_integral + w_p *
+            drf_error_patlak`` (the combination before its clip to 0-100). Defaults to None: the rows' own columns.
 
     Returns:
         ``{"rho", "coverage", "median_width", "n"}``.
@@ -199,8 +211,22 @@ def fit_combined_calibration(rows: Sequence[dict[str, Any]], target: float = 0.9
         v = r.get(k)
         return float(v) if _usable(v) else math.nan
 
-    err, s_i, s_p, w_p = (np.asarray([num(r, k) for r in rows], float) for k in (
-        "drf_error_combined", "ci_integral_total", "ci_patlak_total", "ci_combined_weight_patlak"))
+    if calibration is None:
+        err, s_i, s_p, w_p = (np.asarray([num(r, k) for r in rows], float) for k in (
+            "drf_error_combined", "ci_integral_total", "ci_patlak_total", "ci_combined_weight_patlak"))
+    else:
+        cols: dict[str, list[float]] = {"err": [], "s_i": [], "s_p": [], "w_p": []}
+        for r in rows:
+            errors = {m: num(r, f"drf_error_{m}") for m in COMBINED_METHODS}
+            totals = {m: (interval_sigmas({k: num(r, f"ci_{m}_{k}") for k in SIGMA_COMPONENTS}, calibration[m])[1]
+                          if math.isfinite(errors[m]) else None) for m in COMBINED_METHODS}
+            w = inverse_variance_weights(totals)
+            cols["err"].append(sum(w[m] * errors[m] for m in COMBINED_METHODS if w[m] > 0) if sum(w.values()) > 0
+                               else math.nan)
+            cols["s_i"].append(math.nan if totals["integral"] is None else totals["integral"])
+            cols["s_p"].append(math.nan if totals["patlak"] is None else totals["patlak"])
+            cols["w_p"].append(w["patlak"])
+        err, s_i, s_p, w_p = (np.asarray(cols[k], float) for k in ("err", "s_i", "s_p", "w_p"))
     keep = np.isfinite(err) & np.isfinite(s_i) & np.isfinite(s_p) & np.isfinite(w_p) & (w_p > 0) & (w_p < 1)
     if not keep.any():
         raise ValueError("no row with a combined DRF error, both methods' standard deviations and both weights")

@@ -5,11 +5,12 @@
 :func:`interval_row` gives one study's columns of ``validate_renal_function``'s ``per_study.csv`` (per method ``m`` of
 :data:`~scripts.clinical.drf_interval.INTERVAL_METHODS`: ``ci_<m>_low``, ``ci_<m>_high``, ``ci_<m>_width``,
 ``ci_<m>_covered`` (the true left DRF inside, 0/1) and the sources' standard deviations ``ci_<m>_noise``, ``_seg``,
-``_seg_probability``, ``_bg``, ``_variants``, the columns :func:`~scripts.clinical.drf_interval.fit_calibration` fits
-on) and ``ci_two_kidneys``; for the DRF of record (``drf_percent.combined``, :mod:`scripts.clinical.drf_combined`)
+``_seg_probability``, ``_bg``, ``_variants``, ``_disagreement``, the columns
+:func:`~scripts.clinical.drf_interval.fit_calibration` fits on) and ``ci_two_kidneys``; for the DRF of record (``drf_percent.combined``, :mod:`scripts.clinical.drf_combined`)
 ``ci_combined_low``, ``_high``, ``_width``, ``_covered``, its Patlak weight ``ci_combined_weight_patlak`` and the
 methods' total standard deviations ``ci_integral_total``, ``ci_patlak_total`` (the columns
-:func:`~scripts.clinical.drf_combined.fit_combined_calibration` fits on).
+:func:`~scripts.clinical.drf_combined.fit_combined_calibration` fits on when the methods' calibration is the
+committed one; with a new one it recomputes them from the components).
 :func:`interval_summary` counts covered / studies and the median width per study pathology (the non-normal side's
 pathology, ``normal`` when both kidneys are normal) and for the studies with two kidneys found (a one-kidney study's
 interval is the mask's 100/0), per method and for ``combined`` where the rows hold it; :func:`interval_markdown_table`
@@ -24,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from scripts.clinical.drf_interval import INTERVAL_METHODS
+from scripts.clinical.drf_interval import INTERVAL_METHODS, SIGMA_COMPONENTS
 
 __all__ = ["COMPONENTS", "COMBINED", "interval_row", "study_pathology", "interval_summary", "interval_markdown_table"]
 
-#: the sources of :mod:`scripts.clinical.drf_interval` stored per method.
-COMPONENTS = ("noise", "seg", "seg_probability", "bg", "variants")
+#: the sources of :mod:`scripts.clinical.drf_interval` stored per method (its one definition).
+COMPONENTS = SIGMA_COMPONENTS
 #: ``drf_percent``'s DRF of record (:mod:`scripts.clinical.drf_combined`), validated beside the methods.
 COMBINED = "combined"
 

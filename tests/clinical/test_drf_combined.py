@@ -27,7 +27,7 @@ from scripts.clinical.drf_combined import (
     fit_combined_calibration,
     inverse_variance_weights,
 )
-from scripts.clinical.drf_interval import Z95, DRFInterval, drf_text
+from scripts.clinical.drf_interval import Z95, DRFInterval, drf_text, interval_sigmas
 from scripts.clinical.interval_validation import interval_markdown_table, interval_row, interval_summary
 from tests.clinical.renal_fixtures import HAVE_SIMULATOR, simulate
 
@@ -156,6 +156,30 @@ class TestFit(unittest.TestCase):
         rho = fit["rho"] - 0.05
         s_c = np.sqrt((1 - w_p) ** 2 * s_i**2 + w_p**2 * s_p**2 + 2 * rho * (1 - w_p) * w_p * s_i * s_p)
         self.assertLess(float(np.mean(err <= Z95 * s_c)), 0.95)
+
+    def test_rho_for_a_new_method_calibration(self):
+        # rows made with one calibration, refitted for another: the fit recomputes the totals, weights and combined
+        # error from the components, as if the rows had been made with the new constants
+        rng = np.random.default_rng(6)
+        new = {"integral": {"c_seg": 0.0, "c_bg": 1.0, "c_var": 0.0, "c_dis": 0.3, "s_floor": 0.5},
+               "patlak": {"c_seg": 0.0, "c_bg": 0.5, "c_var": 0.0, "c_dis": 0.3, "s_floor": 1.5}}
+        made, stale = [], []
+        for _ in range(300):
+            comp = {"noise": float(rng.uniform(0.2, 2)), "bg": float(rng.uniform(0.2, 4)),
+                    "disagreement": float(rng.uniform(0, 6))}
+            row = {f"ci_{m}_{k}": v for m in ("integral", "patlak") for k, v in comp.items()}
+            s = {m: interval_sigmas(comp, new[m])[1] for m in ("integral", "patlak")}
+            e = {m: float(rng.normal(0, 1.1 * s[m])) for m in ("integral", "patlak")}
+            w = inverse_variance_weights(s)
+            row.update({"drf_error_integral": e["integral"], "drf_error_patlak": e["patlak"]})
+            made.append({**row, "drf_error_combined": w["integral"] * e["integral"] + w["patlak"] * e["patlak"],
+                         "ci_integral_total": s["integral"], "ci_patlak_total": s["patlak"],
+                         "ci_combined_weight_patlak": w["patlak"]})
+            stale.append({**row, "drf_error_combined": 0.0, "ci_integral_total": 0.01, "ci_patlak_total": 0.01,
+                          "ci_combined_weight_patlak": 0.5})
+        direct = fit_combined_calibration(made)
+        self.assertEqual(fit_combined_calibration(stale, calibration=new), direct)
+        self.assertNotEqual(fit_combined_calibration(stale)["median_width"], direct["median_width"])
 
     def test_no_rows_and_unreachable(self):
         with self.assertRaisesRegex(ValueError, "no row"):
