@@ -39,8 +39,8 @@ from custom_transforms.errors import RenogramInputError
 from custom_transforms.io import frame_timing
 from scripts.clinical.curves import blood_pool
 from scripts.clinical.drf_agreement import drf_agreement_qc
-from scripts.clinical.drf_combined import add_combined
-from scripts.clinical.drf_interval import add_interval, confidence_qc, drf_interval
+from scripts.clinical.drf_combined import add_combined, confidence_qc
+from scripts.clinical.drf_interval import add_interval, drf_interval
 from scripts.clinical.flags import kidney_flags, quality_warnings
 from scripts.clinical.fossa import uptake_image
 from scripts.clinical.kidney_indices import indices_of_rois, json_float, split_function
@@ -271,7 +271,7 @@ def analyse_frames(
     interval = drf_interval(frames, starts, durs, rois, st, roi_spacing_mm, view, probability)
     add_interval(drf, interval)
     # 3c. the DRF of record: integral and Patlak weighted by their interval's variance (scripts.clinical.drf_combined)
-    add_combined(drf, interval)
+    combined = add_combined(drf, interval)
     found = [s for s in SIDES if kidneys[s]["found"]]
     # 4. flags
     warnings += drf_warnings + quality_warnings(kidneys, found, end_s, st.late_time_min)
@@ -287,7 +287,7 @@ def analyse_frames(
     qc = segmentation_qc(mask, rois, kidneys, window_sum(frames, starts, durs)[0], spacing,
                          meta.get("patient_age_years"),
                          extra=[*(QCWarning(**e) for e in motion_check.qc_entries()), *drf_agreement_qc(drf),
-                                *(QCWarning(**e) for e in confidence_qc(interval))],
+                                *(QCWarning(**e) for e in confidence_qc(combined))],
                          uptake=uptake_image(frames, starts, durs, blood.curve))
     # 5. report
     if display_image is None:

@@ -34,9 +34,9 @@ code                         side     when
                                       1 px after the correction (or not corrected), or counts moved out of the field
                                       of view (:mod:`scripts.clinical.motion_qc`, passed in through ``extra``); a
                                       corrected shift alone is reported in ``motion`` and ``warnings``, not here
-``low_model_confidence``     null     the integral DRF's 95 % interval wider than
-                                      :data:`scripts.clinical.drf_interval.LOW_CONFIDENCE_WIDTH` points
-                                      (:func:`scripts.clinical.drf_interval.confidence_qc`, passed in through
+``low_model_confidence``     null     the 95 % interval of the DRF of record (combined) wider than
+                                      :data:`scripts.clinical.drf_combined.LOW_CONFIDENCE_WIDTH` points
+                                      (:func:`scripts.clinical.drf_combined.confidence_qc`, passed in through
                                       ``extra``)
 ============================ ======== ========================================================================
 

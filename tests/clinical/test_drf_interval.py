@@ -18,11 +18,10 @@ from parameterized import parameterized
 from scipy import ndimage as ndi
 
 from scripts.clinical.analysis import AnalysisSettings, analyse_frames
+from scripts.clinical.drf_combined import LOW_CONFIDENCE_WIDTH, CombinedDRF, confidence_qc
 from scripts.clinical.drf_interval import (
     INTERVAL_METHODS,
-    LOW_CONFIDENCE_WIDTH,
     DRFInterval,
-    confidence_qc,
     drf_of_mask,
     drf_text,
     fit_calibration,
@@ -63,7 +62,13 @@ def width(result, method: str = "integral") -> float:
 
 #: the small fixed set: (pathology, seed, protocol), true masks.
 FIXED_SET = [("normal", 5, "quick39"), ("normal", 11, "real58"), ("reduced", 7, "quick39"),
-             ("scarred", 8, "real58"), ("hydronephrosis", 9, "quick39"), ("dilated", 12, "quick39")]
+             ("scarred", 8, "real58"), ("hydronephrosis", 9, "quick39"), ("dilated", 12, "quick39"),
+             ("obstructed", 13, "quick39"), ("extrarenal_pelvis", 14, "real58"), ("normal", 15, "quick39"),
+             ("hydronephrosis", 16, "real58")]
+#: of the fixed set's 10 studies, at least this many must hold the true DRF in each method's interval: a 95 %
+#: interval misses more than 2 of 10 with probability 1.2 % (binomial); the coverage itself is measured by
+#: ``scripts.validate_renal_function`` on hundreds of studies (README, clinical report).
+FIXED_SET_MIN_COVERED = 8
 
 
 @unittest.skipUnless(HAVE_SIMULATOR, "scripts.simulation not available")
@@ -78,16 +83,19 @@ class TestIntervalOnSimulatedStudies(unittest.TestCase):
     def tearDownClass(cls) -> None:
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    @parameterized.expand(FIXED_SET)
-    def test_truth_inside_the_interval(self, pathology, seed, protocol):
-        sim = simulated(pathology, seed, protocol)
-        rep = analyse(sim).report
-        truth = sim.truth["drf_left_percent"]
-        for m in INTERVAL_METHODS:
-            lo, hi = rep["drf_percent"][m]["left_ci95"]
-            self.assertLessEqual(lo, rep["drf_percent"][m]["left"], m)
-            self.assertGreaterEqual(hi, rep["drf_percent"][m]["left"], m)
-            self.assertTrue(lo <= truth <= hi, f"{pathology} {m}: truth {truth:.1f} outside [{lo}, {hi}]")
+    def test_truth_inside_the_interval_on_the_fixed_set(self):
+        covered = dict.fromkeys((*INTERVAL_METHODS, "combined"), 0)
+        for pathology, seed, protocol in FIXED_SET:
+            sim = simulated(pathology, seed, protocol)
+            rep = analyse(sim).report
+            truth = sim.truth["drf_left_percent"]
+            for m in covered:
+                lo, hi = rep["drf_percent"][m]["left_ci95"]
+                self.assertLessEqual(lo, rep["drf_percent"][m]["left"], m)
+                self.assertGreaterEqual(hi, rep["drf_percent"][m]["left"], m)
+                covered[m] += int(lo <= truth <= hi)
+        for m, n in covered.items():
+            self.assertGreaterEqual(n, FIXED_SET_MIN_COVERED, covered)
 
     def test_interval_is_centred_on_the_reports_drf(self):
         # drf_of_mask repeats the analysis' steps 1-3: on the report's own ROIs it gives the report's DRF
@@ -107,8 +115,8 @@ class TestIntervalOnSimulatedStudies(unittest.TestCase):
             self.assertGreater(low[m]["noise"], 2.0 * high[m]["noise"], m)
 
     def test_more_background_widens_the_interval(self):
-        # a flat tissue background of 1.5 times the kidneys' own level: the DRF hangs on the background estimate (at
-        # their own level the interval widens by 0.9 points since the 0.5.1 calibration's larger floor, 1.0)
+        # a flat tissue background of 1.5 times the kidneys' own level: the DRF hangs on the background estimate; its
+        # term doubles, but the 0.6.0 calibration weighs it by 0.25, so the interval widens by only 0.4 points
         sim = self.normal
         level = 1.5 * float(sim.frames[:, sim.parenchyma > 0].mean())
         rng = np.random.default_rng(1)
@@ -116,7 +124,7 @@ class TestIntervalOnSimulatedStudies(unittest.TestCase):
         frames = sim.frames + rng.poisson(level, sim.frames.shape) * body
         hot = analyse(sim, frames)
         # (the integral: a flat background adds to every frame alike, which the Patlak line's intercept mostly takes)
-        self.assertGreater(width(hot), width(self.result) + 1.0)
+        self.assertGreater(width(hot), width(self.result))
         self.assertGreater(hot.report["drf_interval"]["sigma_points"]["integral"]["bg"],
                            2.0 * self.result.report["drf_interval"]["sigma_points"]["integral"]["bg"])
 
@@ -188,31 +196,33 @@ class TestIntervalOnSimulatedStudies(unittest.TestCase):
     def test_low_model_confidence_fired_and_not_fired(self):
         codes = [q["code"] for q in self.result.report["qc"]]
         self.assertNotIn("low_model_confidence", codes)
-        self.assertLessEqual(width(self.result), LOW_CONFIDENCE_WIDTH)
-        # a tissue background ten times the kidneys' level (KTBR near 1): the DRF hangs on the background
+        self.assertLessEqual(width(self.result, "combined"), LOW_CONFIDENCE_WIDTH)
+        # a tissue background twenty times the kidneys' level (KTBR near 1): the DRF hangs on the background (at ten
+        # times, Patlak's intercept takes most of a flat background and the DRF of record's interval is 11 points)
         sim = self.normal
         level = float(sim.frames[:, sim.parenchyma > 0].mean())
         rng = np.random.default_rng(2)
         body = sim.frames.sum(axis=0) > 0
-        frames = sim.frames + rng.poisson(10.0 * level, sim.frames.shape) * body
+        frames = sim.frames + rng.poisson(20.0 * level, sim.frames.shape) * body
         hot = analyse(sim, frames)
-        self.assertGreater(width(hot), LOW_CONFIDENCE_WIDTH)
+        self.assertGreater(width(hot, "combined"), LOW_CONFIDENCE_WIDTH)
         self.assertIn(("low_model_confidence", None), [(q["code"], q["side"]) for q in hot.report["qc"]])
 
 
 class TestConfidenceQC(unittest.TestCase):
     @parameterized.expand([(10.0, False), (LOW_CONFIDENCE_WIDTH, False), (LOW_CONFIDENCE_WIDTH + 0.5, True)])
     def test_limit(self, w, fires):
-        iv = DRFInterval(ci95={"integral": {"left": [40.0, 40.0 + w], "right": [60.0 - w, 60.0]}})
-        qc = confidence_qc(iv)
+        qc = confidence_qc(CombinedDRF(45.0, 55.0, [40.0, 40.0 + w], [60.0 - w, 60.0]))
         self.assertEqual(bool(qc), fires)
         if fires:
             self.assertEqual(qc[0]["code"], "low_model_confidence")
             self.assertIn(f"{LOW_CONFIDENCE_WIDTH:g}", qc[0]["message"])
 
-    def test_one_kidney_never_fires(self):
-        iv = DRFInterval(ci95={"integral": {"left": [100.0, 100.0], "right": [0.0, 0.0]}})
-        self.assertEqual(confidence_qc(iv), [])
+    def test_one_kidney_and_no_interval(self):
+        self.assertEqual(confidence_qc(CombinedDRF(100.0, 0.0, [100.0, 100.0], [0.0, 0.0])), [])
+        self.assertEqual(confidence_qc(CombinedDRF(None, None, None, None)), [])
+        # the network's map shows the other kidney at a lower threshold: the interval reaches that mask's DRF
+        self.assertEqual(len(confidence_qc(CombinedDRF(100.0, 0.0, [70.0, 100.0], [0.0, 30.0]))), 1)
 
 
 class TestIntervalValidation(unittest.TestCase):
