@@ -51,7 +51,7 @@ table). ``--fit-interval`` also fits the interval's calibration on these studies
 fitted, :func:`scripts.clinical.drf_combined.fit_combined_calibration`;
 run it on a calibration set of its own, never on the studies the coverage is measured on)::
 
-    python -m scripts.validate_renal_function --studies CAL --simulate 150 --seed 9000 --out CAL_RESULTS --use-model \
+    python -m scripts.validate_renal_function --studies CAL --simulate 300 --seed 9000 --out CAL_RESULTS --use-model \
         --fit-interval
 """
 

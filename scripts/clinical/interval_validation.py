@@ -5,8 +5,8 @@
 :func:`interval_row` gives one study's columns of ``validate_renal_function``'s ``per_study.csv`` (per method ``m`` of
 :data:`~scripts.clinical.drf_interval.INTERVAL_METHODS`: ``ci_<m>_low``, ``ci_<m>_high``, ``ci_<m>_width``,
 ``ci_<m>_covered`` (the true left DRF inside, 0/1) and the sources' standard deviations ``ci_<m>_noise``, ``_seg``,
-``_seg_probability``, ``_bg``, ``_variants``, ``_disagreement``, the columns
-:func:`~scripts.clinical.drf_interval.fit_calibration` fits on) and ``ci_two_kidneys``; for the DRF of record (``drf_percent.combined``, :mod:`scripts.clinical.drf_combined`)
+``_seg_probability``, ``_bg``, ``_variants``, the columns :func:`~scripts.clinical.drf_interval.fit_calibration` fits
+on) and ``ci_two_kidneys``; for the DRF of record (``drf_percent.combined``, :mod:`scripts.clinical.drf_combined`)
 ``ci_combined_low``, ``_high``, ``_width``, ``_covered``, its Patlak weight ``ci_combined_weight_patlak`` and the
 methods' total standard deviations ``ci_integral_total``, ``ci_patlak_total`` (the columns
 :func:`~scripts.clinical.drf_combined.fit_combined_calibration` fits on when the methods' calibration is the

@@ -161,12 +161,12 @@ class TestFit(unittest.TestCase):
         # rows made with one calibration, refitted for another: the fit recomputes the totals, weights and combined
         # error from the components, as if the rows had been made with the new constants
         rng = np.random.default_rng(6)
-        new = {"integral": {"c_seg": 0.0, "c_bg": 1.0, "c_var": 0.0, "c_dis": 0.3, "s_floor": 0.5},
-               "patlak": {"c_seg": 0.0, "c_bg": 0.5, "c_var": 0.0, "c_dis": 0.3, "s_floor": 1.5}}
+        new = {"integral": {"c_seg": 0.0, "c_bg": 1.0, "c_var": 0.3, "s_floor": 0.5},
+               "patlak": {"c_seg": 0.0, "c_bg": 0.5, "c_var": 0.3, "s_floor": 1.5}}
         made, stale = [], []
         for _ in range(300):
             comp = {"noise": float(rng.uniform(0.2, 2)), "bg": float(rng.uniform(0.2, 4)),
-                    "disagreement": float(rng.uniform(0, 6))}
+                    "variants": float(rng.uniform(0, 6))}
             row = {f"ci_{m}_{k}": v for m in ("integral", "patlak") for k, v in comp.items()}
             s = {m: interval_sigmas(comp, new[m])[1] for m in ("integral", "patlak")}
             e = {m: float(rng.normal(0, 1.1 * s[m])) for m in ("integral", "patlak")}

@@ -25,7 +25,6 @@ from scripts.clinical.drf_interval import (
     drf_of_mask,
     drf_text,
     fit_calibration,
-    interval_sigmas,
 )
 from scripts.clinical.interval_validation import interval_markdown_table, interval_row, interval_summary
 from scripts.clinical.report import write_report
@@ -115,8 +114,7 @@ class TestIntervalOnSimulatedStudies(unittest.TestCase):
             self.assertGreater(low[m]["noise"], 2.0 * high[m]["noise"], m)
 
     def test_more_background_widens_the_interval(self):
-        # a flat tissue background of 1.5 times the kidneys' own level: the DRF hangs on the background estimate; its
-        # term doubles, but the 0.6.0 calibration weighs it by 0.25, so the interval widens by only 0.4 points
+        # a flat tissue background of 1.5 times the kidneys' own level: the DRF hangs on the background estimate
         sim = self.normal
         level = 1.5 * float(sim.frames[:, sim.parenchyma > 0].mean())
         rng = np.random.default_rng(1)
@@ -124,7 +122,7 @@ class TestIntervalOnSimulatedStudies(unittest.TestCase):
         frames = sim.frames + rng.poisson(level, sim.frames.shape) * body
         hot = analyse(sim, frames)
         # (the integral: a flat background adds to every frame alike, which the Patlak line's intercept mostly takes)
-        self.assertGreater(width(hot), width(self.result))
+        self.assertGreater(width(hot), width(self.result) + 1.0)
         self.assertGreater(hot.report["drf_interval"]["sigma_points"]["integral"]["bg"],
                            2.0 * self.result.report["drf_interval"]["sigma_points"]["integral"]["bg"])
 
@@ -145,12 +143,6 @@ class TestIntervalOnSimulatedStudies(unittest.TestCase):
         self.assertEqual(a["sigma_points"]["integral"]["seg"], self.result.report["drf_interval"]["sigma_points"][
             "integral"]["seg"])
         self.assertGreaterEqual(width(analyse(sim, mask=mask, probability=unsure_left)), width(self.result))
-
-    def test_the_methods_disagreement_is_a_source(self):
-        rep = self.result.report
-        gap = abs(rep["drf_percent"]["integral"]["left"] - rep["drf_percent"]["patlak"]["left"])
-        for m in INTERVAL_METHODS:
-            self.assertAlmostEqual(rep["drf_interval"]["sigma_points"][m]["disagreement"], gap, places=2)
 
     def test_a_mask_alone_moves_its_boundary(self):
         info = self.result.report["drf_interval"]
@@ -197,13 +189,13 @@ class TestIntervalOnSimulatedStudies(unittest.TestCase):
         codes = [q["code"] for q in self.result.report["qc"]]
         self.assertNotIn("low_model_confidence", codes)
         self.assertLessEqual(width(self.result, "combined"), LOW_CONFIDENCE_WIDTH)
-        # a tissue background twenty times the kidneys' level (KTBR near 1): the DRF hangs on the background (at ten
+        # a tissue background forty times the kidneys' level (KTBR near 1): the DRF hangs on the background (at ten
         # times, Patlak's intercept takes most of a flat background and the DRF of record's interval is 11 points)
         sim = self.normal
         level = float(sim.frames[:, sim.parenchyma > 0].mean())
         rng = np.random.default_rng(2)
         body = sim.frames.sum(axis=0) > 0
-        frames = sim.frames + rng.poisson(20.0 * level, sim.frames.shape) * body
+        frames = sim.frames + rng.poisson(40.0 * level, sim.frames.shape) * body
         hot = analyse(sim, frames)
         self.assertGreater(width(hot, "combined"), LOW_CONFIDENCE_WIDTH)
         self.assertIn(("low_model_confidence", None), [(q["code"], q["side"]) for q in hot.report["qc"]])
@@ -248,34 +240,6 @@ class TestIntervalValidation(unittest.TestCase):
         self.assertEqual(s["integral"]["normal"]["median_width"], 8.0)
         table = interval_markdown_table({"model": s})
         self.assertIn("| model | hydronephrosis | 0 / 1 (0 %) | 10.0 |", table)
-
-    def test_disagreement_widens_by_its_constant(self):
-        cal = {"c_seg": 0.0, "c_bg": 0.0, "c_var": 0.0, "c_dis": 0.5, "s_floor": 1.0}
-        agree = interval_sigmas({"noise": 1.0, "disagreement": 0.0}, cal)
-        apart = interval_sigmas({"noise": 1.0, "disagreement": 6.0}, cal)
-        self.assertAlmostEqual(agree[0], 1.0)  # the floor alone
-        self.assertAlmostEqual(apart[0], np.hypot(1.0, 3.0))
-        self.assertAlmostEqual(apart[1], np.sqrt(1.0 + 1.0 + 9.0))
-        nan = interval_sigmas({"noise": 1.0, "disagreement": float("nan")}, cal)  # Patlak without a value
-        self.assertEqual(nan, agree)
-
-    def test_fit_finds_errors_that_follow_the_disagreement(self):
-        rng = np.random.default_rng(5)
-        rows = []
-        for _ in range(300):  # errors of sd 0.8 * the methods' gap, nothing else
-            dis = float(rng.uniform(0.5, 8.0))
-            row = {}
-            for m in INTERVAL_METHODS:
-                row.update({f"drf_error_{m}": float(rng.normal(0, 0.8 * dis)), f"ci_{m}_bg": 0.0,
-                            f"ci_{m}_noise": 0.0, f"ci_{m}_seg": 0.0, f"ci_{m}_variants": 0.0,
-                            f"ci_{m}_disagreement": dis})
-            rows.append(row)
-        fit = fit_calibration(rows)
-        oracle = 2 * 1.96 * 0.8 * float(np.median([r["ci_integral_disagreement"] for r in rows]))
-        for m in INTERVAL_METHODS:
-            self.assertGreaterEqual(fit[m]["coverage"], 0.95)
-            self.assertGreater(fit[m]["c_dis"], 0.5, fit)
-            self.assertLess(fit[m]["median_width"], 1.2 * oracle, fit)
 
     def test_fit_reaches_the_target_with_the_narrowest_intervals(self):
         rng = np.random.default_rng(3)
