@@ -18,20 +18,19 @@ weights ``w_m = (1 / s_m^2) / (1 / s_i^2 + 1 / s_p^2)`` give the smallest-varian
 fixed-effect mean). Each method's ``s_m`` is its own interval's total standard deviation
 (:mod:`scripts.clinical.drf_interval`, ``DRFInterval.sigmas[m]["total"]``: counting noise, segmentation and
 background terms of this very study), so a study whose background makes the integral uncertain leans on Patlak and
-the reverse. On those 200 studies (never used for a fit; the methods' constants refitted for model 0.5.1) the
-left-DRF |error| median / p90 / max is 1.08 / 3.80 / 14.6 points with the model's masks (integral 1.41 / 4.31 / 16.3,
-Patlak 1.36 / 4.92 / 12.6) and 1.09 / 3.42 / 11.1 with the true parenchyma (integral 1.22 / 4.35 / 16.3); mean Patlak
-weight 0.39 in the two-kidney studies (model masks).
+the reverse. On 400 fresh seed-7000 studies (never used for a fit; model 0.6.0 and the 0.6.0 calibration) the
+left-DRF |error| median / p90 / max is 1.09 / 3.94 / 15.3 points with the model's masks (integral 1.40 / 4.70 / 16.3,
+Patlak 1.61 / 5.09 / 20.9) and 1.14 / 3.57 / 12.1 with the true parenchyma (integral 1.35 / 4.52 / 16.3).
 
 The interval: ``left +- 1.96 * s_c``, clipped to 0-100, with ``s_c^2 = w_i^2 s_i^2 + w_p^2 s_p^2 + 2 rho w_i w_p s_i
 s_p``. The errors are not independent in general (both methods share the mask and the background ring), so ``rho``
 (:data:`COMBINED_CALIBRATION`) is not assumed 0 but fitted, like the methods' own constants, on the calibration set
 (:func:`fit_combined_calibration`): the narrowest value whose intervals hold the true DRF in at least 95 % of its
-studies. It is a calibration constant, an effective correlation, not a measured one. On the 200 seed-7000 studies
-the interval (mask-only, as measured) holds the truth in 94.5 % of them with the model's masks (95.5 % true
-parenchyma), median width 7.2 points, 6.9 for the 30 normal studies (the integral's 7.6; issue 14 asks for 6). With
-``rho > 0`` the combination can be wider than the better method alone (at ``rho = 0.15`` where one method's sigma is
-more than 3.6 times the other's): the weights stay the independent-error ones.
+studies. It is a calibration constant, an effective correlation, not a measured one. On those 400 studies the
+interval (mask-only, as measured) holds the truth in 94.8 % of them with the model's masks (96.3 % true
+parenchyma), median width 6.7 points, 6.1 for the 69 normal studies (issue 14 asks for 6; README, clinical report).
+With ``rho > 0`` the combination can be wider than the better method alone (at ``rho = 0.35`` where one method's
+sigma is more than 1.85 times the other's: ``2 rho k^3 > 1 + k^2``): the weights stay the independent-error ones.
 
 Edge cases: one kidney found (both methods 100/0, their interval the degenerate one of
 :func:`~scripts.clinical.drf_interval.drf_interval`): the integral's value and interval are copied, weights 1 / 0. A

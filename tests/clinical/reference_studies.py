@@ -12,8 +12,10 @@ tests regenerate the studies instead of storing DICOM files. The stored values a
 was retrained: the bundle and model reports changed, the ground-truth-mask numbers did not) and issue 14 (new
 ``qc``, ``motion``, output-efficiency and transit-time fields; the DRF interval's ``left_ci95``/``right_ci95`` and
 ``drf_interval``, every other number unchanged) and for the combined DRF of record (``drf_percent.combined``, every
-other number unchanged), and for model 0.6.0 (trained on the 384x384 outline labels: the model reports changed, the
-ground-truth and threshold-bundle ones did not).
+other number unchanged), for model 0.6.0 (trained on the 384x384 outline labels: the model reports changed, the
+ground-truth and threshold-bundle ones did not), and for the DRF interval's refit for 0.6.0 (2026-12-02: the
+intervals, ``drf_interval``'s calibration and sigmas, the combined DRF and its weights, and ``low_model_confidence``,
+which now reads the combined interval, changed; every other number did not).
 
 Regenerate (only on a deliberate change of the report's numbers, and say so in the commit)::
 

@@ -21,7 +21,6 @@ from scripts.clinical.analysis import AnalysisSettings, analyse_frames
 from scripts.clinical.drf_combined import LOW_CONFIDENCE_WIDTH, CombinedDRF, confidence_qc
 from scripts.clinical.drf_interval import (
     INTERVAL_METHODS,
-    DRFInterval,
     drf_of_mask,
     drf_text,
     fit_calibration,
@@ -94,7 +93,7 @@ class TestIntervalOnSimulatedStudies(unittest.TestCase):
                 self.assertGreaterEqual(hi, rep["drf_percent"][m]["left"], m)
                 covered[m] += int(lo <= truth <= hi)
         for m, n in covered.items():
-            self.assertGreaterEqual(n, FIXED_SET_MIN_COVERED, covered)
+            self.assertGreaterEqual(n, FIXED_SET_MIN_COVERED, f"{m}: {covered}")
 
     def test_interval_is_centred_on_the_reports_drf(self):
         # drf_of_mask repeats the analysis' steps 1-3: on the report's own ROIs it gives the report's DRF
