@@ -18,7 +18,13 @@ Every study folder ``STUDIES/<id>/`` (``study.dcm`` + ``parenchyma.png``, ``kidn
   reference for the model);
 - ``gt_kidney``: the true whole-kidney labels (ROI shape error removed too);
 - ``model``: predicted parenchyma masks (binary, split into sides by position), when ``--use-model`` or
-  ``--predictions`` is given.
+  ``--predictions`` is given; the mask alone, as a user's ``--mask`` file is analysed (the DRF interval moves its
+  boundary, :mod:`scripts.clinical.drf_interval`);
+- ``model_in_process``: with ``--in-process`` (and ``--use-model``), the same network's mask with its probability map,
+  as ``scripts.renal_function`` with the bundle's model reports a study
+  (:meth:`scripts.clinical.segment.BundleSegmenter.segment_with_probability`): the same mask, an interval that also
+  holds the network's own doubt, and so a combined DRF, interval and ``low_model_confidence`` of its own. Never in
+  ``--fit-interval``'s rows (the calibration is of the mask-only interval).
 
 ``OUT`` may not be, contain or lie inside ``--studies`` or ``--predictions`` (refused with one line on stderr, exit code
 2, before anything is written).
@@ -74,7 +80,7 @@ from custom_transforms.safe_files import (
     atomic_write_text,
     check_output_separate,
 )
-from scripts.clinical.analysis import AnalysisSettings, analyse_study
+from scripts.clinical.analysis import AnalysisSettings, analyse_loaded, analyse_study
 from scripts.clinical.drf_combined import fit_combined_calibration
 from scripts.clinical.drf_interval import fit_calibration
 from scripts.clinical.interval_validation import interval_markdown_table, interval_row, interval_summary
@@ -82,12 +88,15 @@ from scripts.clinical.motion_validation import motion_markdown_table, motion_row
 from scripts.clinical.qc import MASK_CODES, SEGMENTATION_CODES, STUDY_CODES, qc_codes_text
 from scripts.clinical.qc_confusion import confusion_markdown, qc_confusion
 from scripts.clinical.rois import read_mask
+from scripts.clinical.study import load_study
 from scripts.clinical.transit_validation import transit_markdown_table, transit_row, transit_summary
 from scripts.simulation.measure import transit_truth
 
 __all__ = ["MASK_SOURCES", "measure_study", "summarise", "markdown_table", "find_prediction", "main"]
 
-MASK_SOURCES = ("gt_parenchyma", "gt_kidney", "model")
+MASK_SOURCES = ("gt_parenchyma", "gt_kidney", "model", "model_in_process")
+#: the mask source of ``--in-process`` (the in-process report's interval, with the network's probability map).
+IN_PROCESS_SOURCE = "model_in_process"
 _DEFAULT_SEED = 7000
 
 #: the DRF errors the QC confusion is counted against: ``per_study.csv`` column -> (``summary.json`` key suffix, None
@@ -124,8 +133,17 @@ def _err(a: float | None, b: float | None) -> float:
     return float("nan") if a is None or b is None else float(a) - float(b)
 
 
-def measure_study(study_dir: Path, source: str, mask: np.ndarray | Path, settings: AnalysisSettings) -> dict[str, Any]:
-    """Analyse one study with one mask and compare with ``truth.json``; one CSV row (errors = measured - truth)."""
+def measure_study(
+    study_dir: Path,
+    source: str,
+    mask: np.ndarray | Path,
+    settings: AnalysisSettings,
+    segmenter: Any = None,
+) -> dict[str, Any]:
+    """Analyse one study with one mask and compare with ``truth.json``; one CSV row (errors = measured - truth).
+
+    With ``segmenter`` (a :class:`scripts.clinical.segment.BundleSegmenter`) ``mask`` is ignored: the study is
+    segmented in process and analysed with the network's probability map, as the report command does."""
     truth = json.loads((study_dir / "truth.json").read_text())
     row: dict[str, Any] = {
         "study_id": study_dir.name, "mask": source, "tracer": truth.get("tracer"), "protocol": truth.get("protocol"),
@@ -133,7 +151,12 @@ def measure_study(study_dir: Path, source: str, mask: np.ndarray | Path, setting
         "pathology_right": truth["pathology"]["right"], "truth_drf_left": truth["drf_left_percent"], "error": "",
     }
     try:
-        rep = analyse_study(study_dir / "study.dcm", mask, settings).report
+        if segmenter is None:
+            rep = analyse_study(study_dir / "study.dcm", mask, settings).report
+        else:
+            study = load_study(study_dir / "study.dcm", segmenter.chain)
+            mask, probability = segmenter.segment_with_probability(study)
+            rep = analyse_loaded(study, mask, settings, segmenter.chain, "model", probability).report
     except ValueError as exc:
         row["error"] = str(exc)
         return row
@@ -261,12 +284,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--bundle-dir", default="bundle", help="bundle used by --use-model")
     ap.add_argument("--fused-index", type=int, default=None,
                     help="fused image segmented by the model (default: the one it was trained on)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="with --use-model, also analyse every study as the report command does in process: the "
+                         "network's mask with its probability map in the DRF interval (mask source "
+                         f"{IN_PROCESS_SOURCE})")
     ap.add_argument("--no-gt", action="store_true", help="skip the ground-truth-mask runs")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N studies (0: all)")
     ap.add_argument("--fit-interval", action="store_true",
                     help="fit the DRF interval's calibration (scripts.clinical.drf_interval.INTERVAL_CALIBRATION) on "
                          "these studies' two-kidney rows, every mask source pooled; use a calibration set of its own")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.in_process and not args.use_model:
+        ap.error("--in-process needs --use-model (it analyses the model's masks with the network's probability map)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,6 +352,11 @@ def main(argv: list[str] | None = None) -> int:
                 if p is None:
                     raise ValueError(f"{args.predictions}: no predicted mask for study {d.name}")
                 masks[d.name] = p
+        segmenter = None
+        if args.in_process:
+            from scripts.clinical.segment import BundleSegmenter
+
+            segmenter = BundleSegmenter(args.bundle_dir, args.fused_index)
         rows: list[dict[str, Any]] = []
         for d in dirs:
             if not args.no_gt:
@@ -331,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
                                           AnalysisSettings(label_mode="labels", mask_kind="kidney")))
             if d.name in masks:
                 rows.append(measure_study(d, "model", read_mask(masks[d.name]), AnalysisSettings(label_mode="binary")))
+            if segmenter is not None:
+                rows.append(measure_study(d, IN_PROCESS_SOURCE, masks[d.name], AnalysisSettings(label_mode="binary"),
+                                          segmenter))
     except (ValueError, OSError) as exc:
         print(f"validate_renal_function: error: {exc}", file=sys.stderr)
         return 2
@@ -353,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                              for src in MASK_SOURCES if any(r["mask"] == src for r in rows)}}
     if args.fit_interval:
         try:
-            cal_rows = [r for r in rows if not r["error"] and r.get("ci_two_kidneys")]
+            cal_rows = [r for r in rows if not r["error"] and r.get("ci_two_kidneys") and r["mask"] != IN_PROCESS_SOURCE]
             meta["drf_interval_fit"] = fit_calibration(cal_rows)
             # rho for the method constants just fitted, not for the committed ones the rows were made with
             meta["drf_combined_fit"] = fit_combined_calibration(cal_rows, calibration=meta["drf_interval_fit"])
