@@ -6,8 +6,10 @@ simulated studies."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -193,6 +195,47 @@ class TestValidateCommand(unittest.TestCase):
             self.assertIn("| gt_parenchyma | 1/1 | 1/1 | 1/1 |", out.getvalue())
             header = (tmp / "res" / "per_study.csv").read_text().splitlines()[0].split(",")
             self.assertIn("motion_found", header)
+
+    def test_in_process_rows_hold_the_networks_doubt(self):
+        from scripts.validate_renal_function import IN_PROCESS_SOURCE, main
+
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            studies = tmp / "studies"
+            for i, path in enumerate(("normal", "reduced")):
+                _simulate(studies, i, path)
+            bundle = make_tiny_bundle(tmp / "bundle", record_rule=True)
+            with contextlib.redirect_stdout(io.StringIO()):
+                rc = main(["--studies", str(studies), "--use-model", "--in-process", "--bundle-dir", str(bundle),
+                           "--no-gt", "--out", str(tmp / "res")])
+            self.assertEqual(rc, 0)
+            with open(tmp / "res" / "per_study.csv", newline="") as f:
+                rows = {(r["study_id"], r["mask"]): r for r in csv.DictReader(f)}
+            self.assertEqual({m for _, m in rows}, {"model", IN_PROCESS_SOURCE})
+            for sid in ("sim_000", "sim_001"):
+                cached, live = rows[(sid, "model")], rows[(sid, IN_PROCESS_SOURCE)]
+                # the same network's mask: the same method DRFs and mask codes
+                self.assertEqual(cached["drf_left_integral"], live["drf_left_integral"])
+                self.assertEqual(cached["found_left"], live["found_left"])
+                self.assertEqual(cached["ci_integral_seg_probability"], "nan")
+            # two kidneys found (the normal study): the interval also holds the probability map's term; the threshold
+            # network misses the reduced kidney, whose study has the one-kidney interval either way
+            cached, live = rows[("sim_000", "model")], rows[("sim_000", IN_PROCESS_SOURCE)]
+            self.assertTrue(math.isfinite(float(live["ci_integral_seg_probability"])))
+            self.assertGreaterEqual(float(live["ci_integral_width"]), float(cached["ci_integral_width"]))
+            self.assertIn("missing_kidney_uptake", rows[("sim_001", IN_PROCESS_SOURCE)]["qc_codes"])
+            summary = json.loads((tmp / "res" / "summary.json").read_text())
+            self.assertIn(IN_PROCESS_SOURCE, summary["drf_interval"])
+            self.assertIn(IN_PROCESS_SOURCE, summary["qc_confusion_segmentation_codes_combined"])
+
+    def test_in_process_needs_the_model(self):
+        from scripts.validate_renal_function import main
+
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as ctx:
+            main(["--studies", "s", "--out", "o", "--in-process"])
+        self.assertEqual(ctx.exception.code, 2)
+        self.assertIn("--in-process needs --use-model", err.getvalue())
 
     def test_missing_prediction_is_an_error(self):
         from scripts.validate_renal_function import main
