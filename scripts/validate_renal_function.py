@@ -24,7 +24,8 @@ Every study folder ``STUDIES/<id>/`` (``study.dcm`` + ``parenchyma.png``, ``kidn
   as ``scripts.renal_function`` with the bundle's model reports a study
   (:meth:`scripts.clinical.segment.BundleSegmenter.segment_with_probability`): the same mask, an interval that also
   holds the network's own doubt, and so a combined DRF, interval and ``low_model_confidence`` of its own. Never in
-  ``--fit-interval``'s rows (the calibration is of the mask-only interval).
+  ``--fit-interval``'s rows (the calibration is of the mask-only interval). Each study is segmented once: the map is
+  cached beside its mask (``OUT/predictions/<id>_probability.npy``).
 
 ``OUT`` may not be, contain or lie inside ``--studies`` or ``--predictions`` (refused with one line on stderr, exit code
 2, before anything is written).
@@ -80,7 +81,7 @@ from custom_transforms.safe_files import (
     atomic_write_text,
     check_output_separate,
 )
-from scripts.clinical.analysis import AnalysisSettings, analyse_loaded, analyse_study
+from scripts.clinical.analysis import AnalysisSettings, analyse_study
 from scripts.clinical.drf_combined import fit_combined_calibration
 from scripts.clinical.drf_interval import fit_calibration
 from scripts.clinical.interval_validation import interval_markdown_table, interval_row, interval_summary
@@ -88,11 +89,10 @@ from scripts.clinical.motion_validation import motion_markdown_table, motion_row
 from scripts.clinical.qc import MASK_CODES, SEGMENTATION_CODES, STUDY_CODES, qc_codes_text
 from scripts.clinical.qc_confusion import confusion_markdown, qc_confusion
 from scripts.clinical.rois import read_mask
-from scripts.clinical.study import load_study
 from scripts.clinical.transit_validation import transit_markdown_table, transit_row, transit_summary
 from scripts.simulation.measure import transit_truth
 
-__all__ = ["MASK_SOURCES", "measure_study", "summarise", "markdown_table", "find_prediction", "main"]
+__all__ = ["MASK_SOURCES", "IN_PROCESS_SOURCE", "probability_path", "measure_study", "summarise", "markdown_table", "find_prediction", "main"]
 
 MASK_SOURCES = ("gt_parenchyma", "gt_kidney", "model", "model_in_process")
 #: the mask source of ``--in-process`` (the in-process report's interval, with the network's probability map).
@@ -133,17 +133,20 @@ def _err(a: float | None, b: float | None) -> float:
     return float("nan") if a is None or b is None else float(a) - float(b)
 
 
+def probability_path(pred_dir: Path, study_id: str) -> Path:
+    """Where ``--use-model --in-process`` caches a study's network probability map (``float32`` ``.npy``)."""
+    return pred_dir / f"{study_id}_probability.npy"
+
+
 def measure_study(
     study_dir: Path,
     source: str,
     mask: np.ndarray | Path,
     settings: AnalysisSettings,
-    segmenter: Any = None,
+    probability: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Analyse one study with one mask and compare with ``truth.json``; one CSV row (errors = measured - truth).
-
-    With ``segmenter`` (a :class:`scripts.clinical.segment.BundleSegmenter`) ``mask`` is ignored: the study is
-    segmented in process and analysed with the network's probability map, as the report command does."""
+    With ``probability`` (the network's map behind ``mask``) the DRF interval holds it, as the report command's."""
     truth = json.loads((study_dir / "truth.json").read_text())
     row: dict[str, Any] = {
         "study_id": study_dir.name, "mask": source, "tracer": truth.get("tracer"), "protocol": truth.get("protocol"),
@@ -151,12 +154,7 @@ def measure_study(
         "pathology_right": truth["pathology"]["right"], "truth_drf_left": truth["drf_left_percent"], "error": "",
     }
     try:
-        if segmenter is None:
-            rep = analyse_study(study_dir / "study.dcm", mask, settings).report
-        else:
-            study = load_study(study_dir / "study.dcm", segmenter.chain)
-            mask, probability = segmenter.segment_with_probability(study)
-            rep = analyse_loaded(study, mask, settings, segmenter.chain, "model", probability).report
+        rep = analyse_study(study_dir / "study.dcm", mask, settings, probability=probability).report
     except ValueError as exc:
         row["error"] = str(exc)
         return row
@@ -331,16 +329,24 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         masks: dict[str, Path] = {}
         if args.use_model:
-            from scripts.clinical.segment import segment_studies
-
             pred_dir = args.out / "predictions"
             pred_dir.mkdir(exist_ok=True)
-            todo = [d for d in dirs if not (pred_dir / f"{d.name}.png").is_file()]
+            todo = [d for d in dirs if not (pred_dir / f"{d.name}.png").is_file()
+                    or (args.in_process and not probability_path(pred_dir, d.name).is_file())]
             if todo:
                 import cv2
 
-                for d, m in zip(todo, segment_studies([d / "study.dcm" for d in todo], args.bundle_dir,
-                                                      args.fused_index), strict=True):
+                from scripts.clinical.segment import BundleSegmenter
+
+                segmenter = BundleSegmenter(args.bundle_dir, args.fused_index)  # one network for every study
+                for d in todo:
+                    if args.in_process:  # the mask and its map from one pass
+                        m, prob = segmenter.segment_with_probability(d / "study.dcm")
+                        buf = io.BytesIO()
+                        np.save(buf, np.asarray(prob, np.float32), allow_pickle=False)
+                        atomic_write_bytes(probability_path(pred_dir, d.name), buf.getvalue())
+                    else:
+                        m = segmenter(d / "study.dcm")
                     ok, png = cv2.imencode(".png", m)
                     if not ok:
                         raise OSError(f"{pred_dir / (d.name + '.png')}: the predicted mask cannot be encoded as PNG")
@@ -352,11 +358,6 @@ def main(argv: list[str] | None = None) -> int:
                 if p is None:
                     raise ValueError(f"{args.predictions}: no predicted mask for study {d.name}")
                 masks[d.name] = p
-        segmenter = None
-        if args.in_process:
-            from scripts.clinical.segment import BundleSegmenter
-
-            segmenter = BundleSegmenter(args.bundle_dir, args.fused_index)
         rows: list[dict[str, Any]] = []
         for d in dirs:
             if not args.no_gt:
@@ -365,10 +366,12 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(measure_study(d, "gt_kidney", d / "kidney.png",
                                           AnalysisSettings(label_mode="labels", mask_kind="kidney")))
             if d.name in masks:
-                rows.append(measure_study(d, "model", read_mask(masks[d.name]), AnalysisSettings(label_mode="binary")))
-            if segmenter is not None:
-                rows.append(measure_study(d, IN_PROCESS_SOURCE, masks[d.name], AnalysisSettings(label_mode="binary"),
-                                          segmenter))
+                mask = read_mask(masks[d.name])
+                rows.append(measure_study(d, "model", mask, AnalysisSettings(label_mode="binary")))
+                if args.in_process:
+                    probability = np.load(probability_path(args.predictions, d.name), allow_pickle=False)
+                    rows.append(measure_study(d, IN_PROCESS_SOURCE, mask, AnalysisSettings(label_mode="binary"),
+                                              probability))
     except (ValueError, OSError) as exc:
         print(f"validate_renal_function: error: {exc}", file=sys.stderr)
         return 2
@@ -391,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
                              for src in MASK_SOURCES if any(r["mask"] == src for r in rows)}}
     if args.fit_interval:
         try:
-            cal_rows = [r for r in rows if not r["error"] and r.get("ci_two_kidneys") and r["mask"] != IN_PROCESS_SOURCE]
+            cal_rows = [r for r in rows
+                        if not r["error"] and r.get("ci_two_kidneys") and r["mask"] != IN_PROCESS_SOURCE]
             meta["drf_interval_fit"] = fit_calibration(cal_rows)
             # rho for the method constants just fitted, not for the committed ones the rows were made with
             meta["drf_combined_fit"] = fit_combined_calibration(cal_rows, calibration=meta["drf_interval_fit"])

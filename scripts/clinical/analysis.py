@@ -323,9 +323,10 @@ def analyse_study(
     mask: np.ndarray | str | os.PathLike,
     settings: AnalysisSettings | None = None,
     chain: Any = None,
+    probability: np.ndarray | None = None,
 ) -> RenalAnalysis:
     """Load a study file (unless already loaded) and analyse it with a mask array or mask file (see
-    :func:`analyse_loaded`; ``chain`` defaults to the paper's).
+    :func:`analyse_loaded`; ``chain`` defaults to the paper's; ``probability``: the network's map behind the mask).
 
     Raises:
         RenogramInputError: bad study or mask file (named in the message).
@@ -337,4 +338,4 @@ def analyse_study(
     if not isinstance(mask, np.ndarray):
         source = os.fspath(mask)
         mask = read_mask(mask)
-    return analyse_loaded(loaded, mask, settings, chain, source)
+    return analyse_loaded(loaded, mask, settings, chain, source, probability)

@@ -47,6 +47,14 @@ def _simulate(root: Path, index: int, pathology: str = "normal") -> Path:
     return write_study(simulate_study(cfg), root, f"sim_{index:03d}")
 
 
+def _studies(root: Path, *pathologies: str) -> Path:
+    """``root/studies`` holding one simulated study per pathology (``sim_000``, ``sim_001``, ...)."""
+    studies = root / "studies"
+    for i, pathology in enumerate(pathologies):
+        _simulate(studies, i, pathology)
+    return studies
+
+
 @unittest.skipUnless(HAVE_SIMULATOR and (BUNDLE_CONFIGS / "inference.json").is_file(), "simulator or bundle missing")
 class TestSegmentStudy(unittest.TestCase):
     @classmethod
@@ -151,9 +159,7 @@ class TestValidateCommand(unittest.TestCase):
 
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            studies = tmp / "studies"
-            for i, path in enumerate(("normal", "absent")):
-                _simulate(studies, i, path)
+            studies = _studies(tmp, "normal", "absent")
             pred = tmp / "pred"
             pred.mkdir()
             for d in studies.iterdir():  # "predictions" = the true parenchyma as a binary 0/255 mask
@@ -197,18 +203,18 @@ class TestValidateCommand(unittest.TestCase):
             self.assertIn("motion_found", header)
 
     def test_in_process_rows_hold_the_networks_doubt(self):
-        from scripts.validate_renal_function import IN_PROCESS_SOURCE, main
+        from scripts.validate_renal_function import IN_PROCESS_SOURCE, main, probability_path
 
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            studies = tmp / "studies"
-            for i, path in enumerate(("normal", "reduced")):
-                _simulate(studies, i, path)
+            studies = _studies(tmp, "normal", "reduced")
             bundle = make_tiny_bundle(tmp / "bundle", record_rule=True)
+            argv = ["--studies", str(studies), "--use-model", "--in-process", "--bundle-dir", str(bundle), "--no-gt",
+                    "--out", str(tmp / "res")]
             with contextlib.redirect_stdout(io.StringIO()):
-                rc = main(["--studies", str(studies), "--use-model", "--in-process", "--bundle-dir", str(bundle),
-                           "--no-gt", "--out", str(tmp / "res")])
+                rc = main(argv)
             self.assertEqual(rc, 0)
+            first = (tmp / "res" / "per_study.csv").read_text()
             with open(tmp / "res" / "per_study.csv", newline="") as f:
                 rows = {(r["study_id"], r["mask"]): r for r in csv.DictReader(f)}
             self.assertEqual({m for _, m in rows}, {"model", IN_PROCESS_SOURCE})
@@ -227,6 +233,14 @@ class TestValidateCommand(unittest.TestCase):
             summary = json.loads((tmp / "res" / "summary.json").read_text())
             self.assertIn(IN_PROCESS_SOURCE, summary["drf_interval"])
             self.assertIn(IN_PROCESS_SOURCE, summary["qc_confusion_segmentation_codes_combined"])
+            # each study segmented once: the map is cached beside its mask, and a second run reads both
+            for sid in ("sim_000", "sim_001"):
+                prob = np.load(probability_path(tmp / "res" / "predictions", sid))
+                self.assertEqual((prob.dtype, prob.shape), (np.float32, (64, 64)))
+            with mock.patch("scripts.clinical.segment.BundleSegmenter", side_effect=AssertionError("segmented")), \
+                    contextlib.redirect_stdout(io.StringIO()):
+                self.assertEqual(main(argv), 0)
+            self.assertEqual((tmp / "res" / "per_study.csv").read_text(), first)
 
     def test_in_process_needs_the_model(self):
         from scripts.validate_renal_function import main
