@@ -14,7 +14,11 @@ committed one; with a new one it recomputes them from the components).
 :func:`interval_summary` counts covered / studies and the median width per study pathology (the non-normal side's
 pathology, ``normal`` when both kidneys are normal) and for the studies with two kidneys found (a one-kidney study's
 interval is the mask's 100/0), per method and for ``combined`` where the rows hold it; :func:`interval_markdown_table`
-prints it.
+prints it. Where the rows hold the method's error (``drf_error_<m>``, as ``validate_renal_function``'s do), each cell
+also says how much the interval's adapting to the study buys: ``constant_width_95``, the width one interval of the
+same width for every study of the group would need to hold 95 % of them (twice the 95th percentile of the |error|),
+against which the median width compares; and ``width_error_spearman``, the rank correlation of the width with the
+|error| (0: the width does not tell the studies with the larger errors from the others).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from scripts.clinical.drf_interval import INTERVAL_METHODS, SIGMA_COMPONENTS
 
@@ -72,12 +77,26 @@ def study_pathology(row: dict[str, Any]) -> str:
     return other[0] if other else "normal"
 
 
+def _finite(v: Any) -> bool:
+    try:
+        return v is not None and v != "" and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
 def _cell(rows: Sequence[dict[str, Any]], m: str) -> dict[str, Any]:
     rs = [r for r in rows if r.get(f"ci_{m}_covered") not in ("", None)]
     widths = [float(r[f"ci_{m}_width"]) for r in rs if math.isfinite(float(r[f"ci_{m}_width"]))]
     covered = int(sum(int(r[f"ci_{m}_covered"]) for r in rs))
-    return {"covered": covered, "studies": len(rs), "coverage": round(covered / len(rs), 4) if rs else None,
+    cell = {"covered": covered, "studies": len(rs), "coverage": round(covered / len(rs), 4) if rs else None,
             "median_width": round(float(np.median(widths)), 2) if widths else None}
+    pairs = np.asarray([(float(r[f"ci_{m}_width"]), abs(float(r[f"drf_error_{m}"]))) for r in rs
+                        if _finite(r.get(f"drf_error_{m}")) and _finite(r.get(f"ci_{m}_width"))], float).reshape(-1, 2)
+    if pairs.size:
+        cell["constant_width_95"] = round(2.0 * float(np.percentile(pairs[:, 1], 95)), 2)
+        varies = len(pairs) >= 3 and np.ptp(pairs[:, 0]) > 0 and np.ptp(pairs[:, 1]) > 0
+        cell["width_error_spearman"] = round(float(spearmanr(pairs[:, 0], pairs[:, 1])[0]), 2) if varies else None
+    return cell
 
 
 def interval_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -93,23 +112,28 @@ def interval_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def interval_markdown_table(summaries: dict[str, dict[str, Any]]) -> str:
     """One row per mask source and study group: covered / studies (coverage) and median width, per method (and the
-    combined DRF of record, last, where the summaries hold it)."""
+    combined DRF of record, last, where the summaries hold it, with its ``constant_width_95`` and
+    ``width_error_spearman`` where the rows held its error)."""
     with_combined = any(COMBINED in s for s in summaries.values())
     methods = (*INTERVAL_METHODS, *((COMBINED,) if with_combined else ()))
     lines = ["| masks | studies | integral: covered / studies (coverage) | integral median width (pp) | "
              "Patlak: covered / studies (coverage) | Patlak median width (pp) |"
-             + (" combined (of record): covered / studies (coverage) | combined median width (pp) |"
-                if with_combined else ""), "|" + "---|" * (2 + 2 * len(methods))]
+             + (" combined (of record): covered / studies (coverage) | combined median width (pp) | combined: one "
+                "width for every study, to hold 95 % (pp) | combined: rank correlation of width and error |"
+                if with_combined else ""), "|" + "---|" * (2 + 2 * len(methods) + 2 * with_combined)]
     for source, s in summaries.items():
         for group in s[INTERVAL_METHODS[0]]:
             cells = []
             for m in methods:
                 if m not in s:  # a source analysed without the combined DRF
-                    cells += ["-", "-"]
+                    cells += ["-", "-"] * (1 + (m == COMBINED))
                     continue
                 c = s[m][group]
                 cov = "-" if c["coverage"] is None else f"{100 * c['coverage']:.0f} %"
                 cells += [f"{c['covered']} / {c['studies']} ({cov})",
                           "-" if c["median_width"] is None else f"{c['median_width']:.1f}"]
+                if m == COMBINED:
+                    cw, rho = c.get("constant_width_95"), c.get("width_error_spearman")
+                    cells += ["-" if cw is None else f"{cw:.1f}", "-" if rho is None else f"{rho:.2f}"]
             lines.append(f"| {source} | {group} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
