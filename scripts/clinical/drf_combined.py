@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from scripts.clinical.drf_interval import INTERVAL_METHODS, SIGMA_COMPONENTS, Z95, DRFInterval, interval_sigmas
-from scripts.clinical.kidney_indices import left_drf
+from scripts.clinical.kidney_indices import finite_number, left_drf
 
 __all__ = [
     "COMBINED_METHODS",
@@ -115,18 +115,11 @@ class CombinedDRF:
                 "weights": {m: round(float(w), 4) for m, w in self.weights.items()}}
 
 
-def _usable(v: Any) -> bool:
-    try:
-        return v is not None and math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
-
-
 def inverse_variance_weights(sigmas: dict[str, float | None]) -> dict[str, float]:
     """``{method: w}`` proportional to ``1 / s^2`` over :data:`COMBINED_METHODS`, summing to 1; a method whose ``s``
     is None, NaN, infinite or not above 0 gets 0 (no usable uncertainty: it cannot be weighed). All 0 when none is
     usable."""
-    inv = {m: (1.0 / float(s) ** 2 if _usable(s) and float(s) > 0 else 0.0) for m, s in
+    inv = {m: (1.0 / float(s) ** 2 if finite_number(s) and float(s) > 0 else 0.0) for m, s in
            ((m, sigmas.get(m)) for m in COMBINED_METHODS)}
     total = sum(inv.values())
     return {m: (v / total if total > 0 else 0.0) for m, v in inv.items()}
@@ -217,7 +210,7 @@ def fit_combined_calibration(
     """
     def num(r: dict[str, Any], k: str) -> float:
         v = r.get(k)
-        return float(v) if _usable(v) else math.nan
+        return float(v) if finite_number(v) else math.nan
 
     if calibration is None:
         err, s_i, s_p, w_p = (np.asarray([num(r, k) for r in rows], float) for k in (

@@ -81,7 +81,7 @@ from scipy import ndimage as ndi
 from custom_transforms.errors import RenogramInputError
 from scripts.clinical import indices as ix
 from scripts.clinical.curves import blood_pool
-from scripts.clinical.kidney_indices import indices_of_rois, json_float, left_drf, split_function
+from scripts.clinical.kidney_indices import finite_number, indices_of_rois, json_float, left_drf, split_function
 from scripts.clinical.rois import SIDES, KidneyROIs, build_rois
 
 __all__ = [
@@ -485,11 +485,11 @@ def fit_calibration(rows: Sequence[dict[str, Any]], target: float = 0.95) -> dic
     grid = np.arange(0.0, 4.01, 0.25)
     floors2 = grid[:, None] ** 2
     for m in INTERVAL_METHODS:
-        rs = [r for r in rows if _finite(r.get(f"drf_error_{m}")) and _finite(r.get(f"ci_{m}_bg"))]
+        rs = [r for r in rows if finite_number(r.get(f"drf_error_{m}")) and finite_number(r.get(f"ci_{m}_bg"))]
         if not rs:
             raise ValueError(f"no row with a {m} DRF error and interval components")
         err = np.abs([float(r[f"drf_error_{m}"]) for r in rs])
-        comp = {k: np.asarray([float(r[f"ci_{m}_{k}"]) if _finite(r.get(f"ci_{m}_{k}")) else 0.0 for r in rs]) ** 2
+        comp = {k: np.asarray([float(r[f"ci_{m}_{k}"]) if finite_number(r.get(f"ci_{m}_{k}")) else 0.0 for r in rs]) ** 2
                 for k in ("noise", "seg", "bg", "variants")}
         best: dict[str, Any] | None = None
         for c_seg in grid_seg:
@@ -511,9 +511,3 @@ def fit_calibration(rows: Sequence[dict[str, Any]], target: float = 0.95) -> dic
         out[m] = best
     return out
 
-
-def _finite(v: Any) -> bool:
-    try:
-        return v is not None and v != "" and math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False

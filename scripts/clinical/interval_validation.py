@@ -31,6 +31,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from scripts.clinical.drf_interval import INTERVAL_METHODS, SIGMA_COMPONENTS
+from scripts.clinical.kidney_indices import finite_number
 
 __all__ = ["COMPONENTS", "COMBINED", "interval_row", "study_pathology", "interval_summary", "interval_markdown_table"]
 
@@ -77,13 +78,6 @@ def study_pathology(row: dict[str, Any]) -> str:
     return other[0] if other else "normal"
 
 
-def _finite(v: Any) -> bool:
-    try:
-        return v is not None and v != "" and math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False
-
-
 def _cell(rows: Sequence[dict[str, Any]], m: str) -> dict[str, Any]:
     rs = [r for r in rows if r.get(f"ci_{m}_covered") not in ("", None)]
     widths = [float(r[f"ci_{m}_width"]) for r in rs if math.isfinite(float(r[f"ci_{m}_width"]))]
@@ -91,7 +85,7 @@ def _cell(rows: Sequence[dict[str, Any]], m: str) -> dict[str, Any]:
     cell = {"covered": covered, "studies": len(rs), "coverage": round(covered / len(rs), 4) if rs else None,
             "median_width": round(float(np.median(widths)), 2) if widths else None}
     pairs = np.asarray([(float(r[f"ci_{m}_width"]), abs(float(r[f"drf_error_{m}"]))) for r in rs
-                        if _finite(r.get(f"drf_error_{m}")) and _finite(r.get(f"ci_{m}_width"))], float).reshape(-1, 2)
+                        if finite_number(r.get(f"drf_error_{m}")) and finite_number(r.get(f"ci_{m}_width"))], float).reshape(-1, 2)
     if pairs.size:
         cell["constant_width_95"] = round(2.0 * float(np.percentile(pairs[:, 1], 95)), 2)
         varies = len(pairs) >= 3 and np.ptp(pairs[:, 0]) > 0 and np.ptp(pairs[:, 1]) > 0

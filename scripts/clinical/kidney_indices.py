@@ -19,7 +19,7 @@ from scripts.clinical import indices as ix
 from scripts.clinical.curves import KidneyCurves, kidney_curves
 from scripts.clinical.rois import SIDES, KidneyROIs
 
-__all__ = ["DRF_METHODS", "json_float", "kidney_indices", "indices_of_rois", "left_drf", "split_function"]
+__all__ = ["DRF_METHODS", "finite_number", "json_float", "kidney_indices", "indices_of_rois", "left_drf", "split_function"]
 
 #: ``report.json``'s ``drf_percent`` entries -> (kidney entry it is computed from, formula).
 DRF_METHODS = {
@@ -27,6 +27,15 @@ DRF_METHODS = {
     "patlak": ("patlak_slope_per_s", ix.patlak_drf_percent),
     "parenchyma_integral": ("parenchyma_drf_window_integral_counts", ix.integral_drf_percent),
 }
+
+
+def finite_number(v: Any) -> bool:
+    """Whether ``v`` is a finite number or its text (a ``report.json`` value or a ``per_study.csv`` cell): False for
+    None, ``""``, NaN, infinity and anything ``float`` does not read."""
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
 
 
 def json_float(v: float | None, nd: int = 3) -> float | None:

@@ -26,6 +26,7 @@ from scripts.clinical.drf_interval import (
     fit_calibration,
 )
 from scripts.clinical.interval_validation import interval_markdown_table, interval_row, interval_summary
+from scripts.clinical.kidney_indices import finite_number
 from scripts.clinical.report import write_report
 from tests.clinical.renal_fixtures import HAVE_SIMULATOR, make_tiny_bundle, simulate
 
@@ -259,6 +260,19 @@ class TestIntervalValidation(unittest.TestCase):
 
 
 @unittest.skipUnless(HAVE_SIMULATOR, "scripts.simulation not available")
+class TestFiniteNumber(unittest.TestCase):
+    @parameterized.expand([(1.5, True), ("2.25", True), (0, True), (None, False), ("", False), ("nan", False),
+                           (float("inf"), False), ("abc", False), ([1.0], False)])
+    def test_csv_cells_and_json_values(self, value, expected):
+        self.assertIs(finite_number(value), expected)
+
+    def test_a_fit_skips_empty_cells(self):
+        rows = [{f"drf_error_{m}": e, f"ci_{m}_bg": 1.0, f"ci_{m}_noise": "", f"ci_{m}_seg": "nan", f"ci_{m}_variants": ""}
+                for e in (0.5, -1.0, 1.5, "") for m in INTERVAL_METHODS]
+        fit = fit_calibration(rows)
+        self.assertEqual({fit[m]["n"] for m in INTERVAL_METHODS}, {3})
+
+
 class TestSegmenterProbability(unittest.TestCase):
     def test_probability_behind_the_same_mask(self):
         from scripts.clinical.segment import BundleSegmenter
