@@ -489,8 +489,8 @@ def fit_calibration(rows: Sequence[dict[str, Any]], target: float = 0.95) -> dic
         if not rs:
             raise ValueError(f"no row with a {m} DRF error and interval components")
         err = np.abs([float(r[f"drf_error_{m}"]) for r in rs])
-        comp = {k: np.asarray([float(r[f"ci_{m}_{k}"]) if finite_number(r.get(f"ci_{m}_{k}")) else 0.0 for r in rs]) ** 2
-                for k in ("noise", "seg", "bg", "variants")}
+        comp = {k: np.asarray([float(r[f"ci_{m}_{k}"]) if finite_number(r.get(f"ci_{m}_{k}")) else 0.0
+                               for r in rs]) ** 2 for k in ("noise", "seg", "bg", "variants")}
         best: dict[str, Any] | None = None
         for c_seg in grid_seg:
             for c_bg in grid:

@@ -85,7 +85,8 @@ def _cell(rows: Sequence[dict[str, Any]], m: str) -> dict[str, Any]:
     cell = {"covered": covered, "studies": len(rs), "coverage": round(covered / len(rs), 4) if rs else None,
             "median_width": round(float(np.median(widths)), 2) if widths else None}
     pairs = np.asarray([(float(r[f"ci_{m}_width"]), abs(float(r[f"drf_error_{m}"]))) for r in rs
-                        if finite_number(r.get(f"drf_error_{m}")) and finite_number(r.get(f"ci_{m}_width"))], float).reshape(-1, 2)
+                        if finite_number(r.get(f"drf_error_{m}")) and finite_number(r.get(f"ci_{m}_width"))],
+                       float).reshape(-1, 2)
     if pairs.size:
         cell["constant_width_95"] = round(2.0 * float(np.percentile(pairs[:, 1], 95)), 2)
         varies = len(pairs) >= 3 and np.ptp(pairs[:, 0]) > 0 and np.ptp(pairs[:, 1]) > 0

@@ -19,7 +19,9 @@ from scripts.clinical import indices as ix
 from scripts.clinical.curves import KidneyCurves, kidney_curves
 from scripts.clinical.rois import SIDES, KidneyROIs
 
-__all__ = ["DRF_METHODS", "finite_number", "json_float", "kidney_indices", "indices_of_rois", "left_drf", "split_function"]
+__all__ = [
+    "DRF_METHODS", "finite_number", "json_float", "kidney_indices", "indices_of_rois", "left_drf", "split_function",
+]
 
 #: ``report.json``'s ``drf_percent`` entries -> (kidney entry it is computed from, formula).
 DRF_METHODS = {

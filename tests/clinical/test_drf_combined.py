@@ -225,8 +225,6 @@ class TestIntervalValidationColumns(unittest.TestCase):
         self.assertFalse(any(k.startswith("ci_combined") for k in row))
         self.assertNotIn("combined", interval_summary([dict(row, error="")]))
 
-
-
     def test_constant_width_and_rank_correlation_against_the_errors(self):
         rows = []
         errors = [0.5, -1.0, 2.0, -4.0, 8.0]
@@ -241,13 +239,16 @@ class TestIntervalValidationColumns(unittest.TestCase):
         self.assertEqual(cell["constant_width_95"], 14.4)  # twice the 95th percentile of |0.5, 1, 2, 4, 8|
         self.assertEqual(cell["width_error_spearman"], 1.0)
         self.assertEqual(cell["median_width"], 6.0)
-        self.assertIn("| model | normal | 4 / 5 (80 %) | 10.0 | 4 / 5 (80 %) | 16.0 | 4 / 5 (80 %) | 6.0 | 14.4 | 1.00 |", interval_markdown_table({"model": summary}))
+        self.assertIn("| model | normal | 4 / 5 (80 %) | 10.0 | 4 / 5 (80 %) | 16.0 | 4 / 5 (80 %) | 6.0 | 14.4 "
+                      "| 1.00 |", interval_markdown_table({"model": summary}))
         rows[0]["drf_error_combined"], rows[4]["drf_error_combined"] = 8.0, 0.5  # the widest interval now the best
         self.assertLess(interval_summary(rows)["combined"]["normal"]["width_error_spearman"], 1.0)
         # rows without the error (a report's own row) keep the coverage cell as it was
         for row in rows:
             del row["drf_error_combined"]
         self.assertNotIn("constant_width_95", interval_summary(rows)["combined"]["normal"])
+
+
 @unittest.skipUnless(HAVE_SIMULATOR, "scripts.simulation not available")
 class TestReportCarriesTheCombinedDRF(unittest.TestCase):
     @classmethod

@@ -259,7 +259,6 @@ class TestIntervalValidation(unittest.TestCase):
             self.assertGreater(fit[m]["c_bg"], 1.0, fit)
 
 
-@unittest.skipUnless(HAVE_SIMULATOR, "scripts.simulation not available")
 class TestFiniteNumber(unittest.TestCase):
     @parameterized.expand([(1.5, True), ("2.25", True), (0, True), (None, False), ("", False), ("nan", False),
                            (float("inf"), False), ("abc", False), ([1.0], False)])
@@ -267,12 +266,13 @@ class TestFiniteNumber(unittest.TestCase):
         self.assertIs(finite_number(value), expected)
 
     def test_a_fit_skips_empty_cells(self):
-        rows = [{f"drf_error_{m}": e, f"ci_{m}_bg": 1.0, f"ci_{m}_noise": "", f"ci_{m}_seg": "nan", f"ci_{m}_variants": ""}
-                for e in (0.5, -1.0, 1.5, "") for m in INTERVAL_METHODS]
+        rows = [{f"drf_error_{m}": e, f"ci_{m}_bg": 1.0, f"ci_{m}_noise": "", f"ci_{m}_seg": "nan",
+                 f"ci_{m}_variants": ""} for e in (0.5, -1.0, 1.5, "") for m in INTERVAL_METHODS]
         fit = fit_calibration(rows)
         self.assertEqual({fit[m]["n"] for m in INTERVAL_METHODS}, {3})
 
 
+@unittest.skipUnless(HAVE_SIMULATOR, "scripts.simulation not available")
 class TestSegmenterProbability(unittest.TestCase):
     def test_probability_behind_the_same_mask(self):
         from scripts.clinical.segment import BundleSegmenter
