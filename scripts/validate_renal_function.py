@@ -25,7 +25,8 @@ Every study folder ``STUDIES/<id>/`` (``study.dcm`` + ``parenchyma.png``, ``kidn
   (:meth:`scripts.clinical.segment.BundleSegmenter.segment_with_probability`): the same mask, an interval that also
   holds the network's own doubt, and so a combined DRF, interval and ``low_model_confidence`` of its own. Never in
   ``--fit-interval``'s rows (the calibration is of the mask-only interval). Each study is segmented once: the map is
-  cached beside its mask (``OUT/predictions/<id>_probability.npy``).
+  cached beside its mask (``OUT/predictions/<id>_probability.npy``); a cached map that cannot be read, or is not the
+  mask's, is that row's ``error`` (the file named), the other rows measured.
 
 ``OUT`` may not be, contain or lie inside ``--studies`` or ``--predictions`` (refused with one line on stderr, exit code
 2, before anything is written).
@@ -75,6 +76,7 @@ from typing import Any
 
 import numpy as np
 
+from custom_transforms.errors import RenogramInputError
 from custom_transforms.safe_files import (
     OutputOverlapError,
     atomic_write_bytes,
@@ -92,7 +94,10 @@ from scripts.clinical.rois import read_mask
 from scripts.clinical.transit_validation import transit_markdown_table, transit_row, transit_summary
 from scripts.simulation.measure import transit_truth
 
-__all__ = ["MASK_SOURCES", "IN_PROCESS_SOURCE", "probability_path", "measure_study", "summarise", "markdown_table", "find_prediction", "main"]
+__all__ = [
+    "MASK_SOURCES", "IN_PROCESS_SOURCE", "probability_path", "read_probability", "measure_study", "summarise",
+    "markdown_table", "find_prediction", "main",
+]
 
 MASK_SOURCES = ("gt_parenchyma", "gt_kidney", "model", "model_in_process")
 #: the mask source of ``--in-process`` (the in-process report's interval, with the network's probability map).
@@ -138,15 +143,34 @@ def probability_path(pred_dir: Path, study_id: str) -> Path:
     return pred_dir / f"{study_id}_probability.npy"
 
 
+def read_probability(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A cached probability map (:func:`probability_path`) of a mask of ``shape``.
+
+    Raises:
+        RenogramInputError: unreadable, not a 2-D array of ``shape``, or values outside 0-1 (the file is named; delete
+            it and the next ``--use-model --in-process`` run segments the study again).
+    """
+    try:
+        prob = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise RenogramInputError(path, f"cannot read the cached probability map ({exc}); delete it to segment "
+                                       "the study again") from None
+    if prob.shape != tuple(shape) or not np.all(np.isfinite(prob)) or prob.min() < 0 or prob.max() > 1:
+        raise RenogramInputError(path, f"the cached probability map is not a 0-1 map of the mask's shape "
+                                       f"{tuple(shape)} (shape {prob.shape}); delete it to segment the study again")
+    return prob
+
+
 def measure_study(
     study_dir: Path,
     source: str,
     mask: np.ndarray | Path,
     settings: AnalysisSettings,
-    probability: np.ndarray | None = None,
+    probability: np.ndarray | Path | None = None,
 ) -> dict[str, Any]:
     """Analyse one study with one mask and compare with ``truth.json``; one CSV row (errors = measured - truth).
-    With ``probability`` (the network's map behind ``mask``) the DRF interval holds it, as the report command's."""
+    With ``probability`` (the network's map behind ``mask``, or its cached file, :func:`read_probability`) the DRF
+    interval holds it, as the report command's; a map that cannot be read is that row's ``error``."""
     truth = json.loads((study_dir / "truth.json").read_text())
     row: dict[str, Any] = {
         "study_id": study_dir.name, "mask": source, "tracer": truth.get("tracer"), "protocol": truth.get("protocol"),
@@ -154,6 +178,8 @@ def measure_study(
         "pathology_right": truth["pathology"]["right"], "truth_drf_left": truth["drf_left_percent"], "error": "",
     }
     try:
+        if isinstance(probability, Path):
+            probability = read_probability(probability, np.shape(mask))
         rep = analyse_study(study_dir / "study.dcm", mask, settings, probability=probability).report
     except ValueError as exc:
         row["error"] = str(exc)
@@ -369,9 +395,8 @@ def main(argv: list[str] | None = None) -> int:
                 mask = read_mask(masks[d.name])
                 rows.append(measure_study(d, "model", mask, AnalysisSettings(label_mode="binary")))
                 if args.in_process:
-                    probability = np.load(probability_path(args.predictions, d.name), allow_pickle=False)
                     rows.append(measure_study(d, IN_PROCESS_SOURCE, mask, AnalysisSettings(label_mode="binary"),
-                                              probability))
+                                              probability_path(args.predictions, d.name)))
     except (ValueError, OSError) as exc:
         print(f"validate_renal_function: error: {exc}", file=sys.stderr)
         return 2

@@ -158,11 +158,6 @@ class DRFInterval:
     seg_source: str = ""
     note: str = ""
 
-    def width(self, method: str = "integral") -> float | None:
-        """Width (points) of the left DRF's interval of ``method`` (None without one)."""
-        ci = self.ci95.get(method, {}).get("left")
-        return None if ci is None else float(ci[1] - ci[0])
-
     def info(self) -> dict[str, Any]:
         """``report.json``'s ``drf_interval``."""
         return {

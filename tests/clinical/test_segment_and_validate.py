@@ -241,6 +241,23 @@ class TestValidateCommand(unittest.TestCase):
                     contextlib.redirect_stdout(io.StringIO()):
                 self.assertEqual(main(argv), 0)
             self.assertEqual((tmp / "res" / "per_study.csv").read_text(), first)
+            # a damaged cached map fails its own row, naming the file; every other row is measured as before
+            for damage in (b"not an npy file", None):
+                bad = probability_path(tmp / "res" / "predictions", "sim_000")
+                if damage is None:
+                    np.save(bad, np.full((32, 32), 0.5, np.float32))  # not the mask's shape
+                else:
+                    bad.write_bytes(damage)
+                with mock.patch("scripts.clinical.segment.BundleSegmenter", side_effect=AssertionError("segmented")), \
+                        contextlib.redirect_stdout(io.StringIO()):
+                    self.assertEqual(main(argv), 0)
+                with open(tmp / "res" / "per_study.csv", newline="") as f:
+                    again = {(r["study_id"], r["mask"]): r for r in csv.DictReader(f)}
+                self.assertIn(str(bad), again[("sim_000", IN_PROCESS_SOURCE)]["error"])
+                self.assertIn("cached probability map", again[("sim_000", IN_PROCESS_SOURCE)]["error"])
+                for key in (("sim_000", "model"), ("sim_001", "model"), ("sim_001", IN_PROCESS_SOURCE)):
+                    self.assertEqual(again[key]["drf_left_integral"], rows[key]["drf_left_integral"])
+                    self.assertEqual(again[key]["error"], "")
 
     def test_in_process_needs_the_model(self):
         from scripts.validate_renal_function import main
